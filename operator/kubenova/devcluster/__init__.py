@@ -1,0 +1,1 @@
+"""Local control plane for tests, benchmarks and `make run`: etcd, kube-apiserver, kube-controller-manager and kwok."""
