@@ -1,0 +1,154 @@
+"""Certificates and keys for the local control plane, generated fresh for each cluster folder.
+
+Called by :mod:`kubenova.devcluster.cluster`. One CA signs the API server's serving certificate
+and the client certificates (admin in ``system:masters``, and the controller manager); an RSA
+key pair signs and verifies service-account tokens. Everything is written as PEM files into the
+cluster's folder and embedded in the kubeconfigs, so kopf, lightkube and kubectl read them as
+they are.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import ipaddress
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_VALIDITY = datetime.timedelta(days=365)
+
+
+@dataclasses.dataclass(frozen=True)
+class Pair:
+    """A certificate and its private key, as PEM files on disk."""
+
+    cert: Path
+    key: Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Bundle:
+    """Everything the control plane's processes and clients need."""
+
+    ca: Pair
+    serving: Pair
+    admin: Pair
+    controller_manager: Pair
+    sa_public: Path
+    sa_private: Path
+
+
+def generate(folder: Path) -> Bundle:
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_key = _ec_key()
+    ca_cert = _sign(
+        subject=_name("kubenova-dev-ca"),
+        key=ca_key,
+        issuer_key=ca_key,
+        issuer=None,
+        is_ca=True,
+    )
+    ca = _write(folder, "ca", ca_cert, ca_key)
+
+    def leaf(name: str, cn: str, org: str | None, *, server: bool) -> Pair:
+        key = _ec_key()
+        cert = _sign(subject=_name(cn, org), key=key, issuer_key=ca_key, issuer=ca_cert, server=server)
+        return _write(folder, name, cert, key)
+
+    serving = leaf("apiserver", "kube-apiserver", None, server=True)
+    admin = leaf("admin", "admin", "system:masters", server=False)
+    kcm = leaf("controller-manager", "system:kube-controller-manager", None, server=False)
+
+    # Service-account tokens are signed with RSA: every consumer supports RS256.
+    sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    sa_private = folder / "sa.key"
+    sa_public = folder / "sa.pub"
+    sa_private.write_bytes(
+        sa_key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    sa_public.write_bytes(
+        sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    return Bundle(ca, serving, admin, kcm, sa_public, sa_private)
+
+
+def _ec_key() -> ec.EllipticCurvePrivateKey:
+    # P-256 keys generate in microseconds; RSA would add a second per certificate.
+    return ec.generate_private_key(ec.SECP256R1())
+
+
+def _name(cn: str, org: str | None = None) -> x509.Name:
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    if org:
+        attrs.append(x509.NameAttribute(NameOID.ORGANIZATION_NAME, org))
+    return x509.Name(attrs)
+
+
+def _sign(
+    *,
+    subject: x509.Name,
+    key: ec.EllipticCurvePrivateKey,
+    issuer_key: ec.EllipticCurvePrivateKey,
+    issuer: x509.Certificate | None,
+    is_ca: bool = False,
+    server: bool = False,
+) -> x509.Certificate:
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + _VALIDITY)
+        .add_extension(x509.BasicConstraints(ca=is_ca, path_length=None), critical=True)
+    )
+    if is_ca:
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+    else:
+        usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
+        builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+    if server:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName(
+                [
+                    x509.DNSName("localhost"),
+                    x509.DNSName("kubernetes"),
+                    x509.DNSName("kubernetes.default"),
+                    x509.DNSName("kubernetes.default.svc"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
+            ),
+            critical=False,
+        )
+    return builder.sign(issuer_key, hashes.SHA256())
+
+
+def _write(folder: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> Pair:
+    pair = Pair(folder / f"{name}.crt", folder / f"{name}.key")
+    pair.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    pair.key.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    pair.key.chmod(0o600)
+    return pair
