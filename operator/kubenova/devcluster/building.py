@@ -239,7 +239,7 @@ def _run_with_progress(cmd: list[str], *, cwd: Path, env: dict[str, str], label:
     reporter.start()
     for line in proc.stdout:
         count += 1
-        tail = (tail + [line.rstrip()])[-40:]
+        tail = ([*tail, line.rstrip()])[-40:]
     done.set()
     if proc.wait() != 0:
         sys.stderr.write("\n".join(tail) + "\n")

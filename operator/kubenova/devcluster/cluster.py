@@ -175,7 +175,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) ->
     (root / "logs").mkdir(parents=True)
     started = time.monotonic()
     bundle = certs.generate(root / "pki")
-    etcd_port, etcd_peer, api_port, kwok_port = _free_ports(4)
+    etcd_port, etcd_peer, api_port, kwok_port = free_ports(4)
     api_url = f"https://127.0.0.1:{api_port}"
     cluster = Cluster(root, root / "admin.kubeconfig", api_url, bundle)
     _write_kubeconfig(cluster.kubeconfig, api_url, bundle.ca.cert, bundle.admin)
@@ -239,7 +239,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) ->
                     f"--authentication-kubeconfig={kcm_kubeconfig}",
                     f"--authorization-kubeconfig={kcm_kubeconfig}",
                     "--bind-address=127.0.0.1",
-                    f"--secure-port={_free_ports(1)[0]}",
+                    f"--secure-port={free_ports(1)[0]}",
                     "--leader-elect=false",
                     # Each controller acts as its own service account with its bootstrap role,
                     # as in a real cluster (the manager's own identity may do very little).
@@ -315,9 +315,7 @@ def _write_kubeconfig(path: Path, server: str, ca: Path, user: certs.Pair) -> No
     config = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [
-            {"name": "kubenova-dev", "cluster": {"server": server, "certificate-authority-data": b64(ca)}}
-        ],
+        "clusters": [{"name": "kubenova-dev", "cluster": {"server": server, "certificate-authority-data": b64(ca)}}],
         "users": [
             {
                 "name": "kubenova-dev-admin",
@@ -331,7 +329,7 @@ def _write_kubeconfig(path: Path, server: str, ca: Path, user: certs.Pair) -> No
     path.chmod(0o600)
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     socks = [socket.socket() for _ in range(count)]
     try:
         for s in socks:
@@ -406,6 +404,13 @@ def _has_openapi(cluster: Cluster, path: str) -> bool:
 
 def _has_default_sa(cluster: Cluster) -> bool:
     return cluster.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
 
 
 def _say(msg: str) -> None:

@@ -20,15 +20,42 @@ HELM = "v3.21.4"
 # KubeVirt's API types; its OpenAPI schema validates rendered VirtualMachines.
 KUBEVIRT = "v1.8.0"
 
-# The 33 staging modules of Kubernetes 1.36 (see ../shared/reference/control-plane.md).
+# The 33 staging modules of Kubernetes 1.36 (listed in each release's staging/src/k8s.io).
 STAGING_MODULES = (
-    "api apiextensions-apiserver apimachinery apiserver cli-runtime client-go cloud-provider "
-    "cluster-bootstrap code-generator component-base component-helpers controller-manager "
-    "cri-api cri-client cri-streaming csi-translation-lib dynamic-resource-allocation "
-    "endpointslice externaljwt kms kube-aggregator kube-controller-manager kube-proxy "
-    "kube-scheduler kubectl kubelet metrics mount-utils pod-security-admission "
-    "sample-apiserver sample-cli-plugin sample-controller streaming"
-).split()
+    "api",
+    "apiextensions-apiserver",
+    "apimachinery",
+    "apiserver",
+    "cli-runtime",
+    "client-go",
+    "cloud-provider",
+    "cluster-bootstrap",
+    "code-generator",
+    "component-base",
+    "component-helpers",
+    "controller-manager",
+    "cri-api",
+    "cri-client",
+    "cri-streaming",
+    "csi-translation-lib",
+    "dynamic-resource-allocation",
+    "endpointslice",
+    "externaljwt",
+    "kms",
+    "kube-aggregator",
+    "kube-controller-manager",
+    "kube-proxy",
+    "kube-scheduler",
+    "kubectl",
+    "kubelet",
+    "metrics",
+    "mount-utils",
+    "pod-security-admission",
+    "sample-apiserver",
+    "sample-cli-plugin",
+    "sample-controller",
+    "streaming",
+)
 
 
 def cache_root() -> Path:

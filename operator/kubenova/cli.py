@@ -1,0 +1,41 @@
+"""The ``kubenova`` command: ``kubenova operator`` runs the operator; ``kubenova crds`` prints
+the CustomResourceDefinitions (``kubectl apply -f <(kubenova crds)`` installs them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kubenova", description="OpenStack Nova's compute model on Kubernetes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    op = sub.add_parser("operator", help="run the operator against the current kubeconfig or service account")
+    op.add_argument("--standalone", action="store_true", help="run without peering (KUBENOVA_STANDALONE)")
+    sub.add_parser("crds", help="print every CustomResourceDefinition as YAML")
+    sub.add_parser("version", help="print the version")
+    args = parser.parse_args(argv)
+
+    if args.command == "operator":
+        from kubenova import config, operator
+
+        conf = config.load()
+        if args.standalone:
+            conf = conf.model_copy(update={"standalone": True})
+        operator.run(conf)
+    elif args.command == "crds":
+        from kubenova.api import crds
+
+        yaml.safe_dump_all(crds.all_crds(), sys.stdout, sort_keys=False)
+    else:
+        from importlib.metadata import version
+
+        print(version("kubenova"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

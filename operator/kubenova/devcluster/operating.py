@@ -1,0 +1,102 @@
+"""Running the kubenova operator as a child process against a dev cluster.
+
+Used by the test fixtures, ``bench/`` and ``make run``. A real process (not a thread) so that
+tests can kill it at any moment and start it again, as a crash or a rollout would.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from kubenova.devcluster.cluster import Cluster, free_ports
+
+
+@dataclasses.dataclass
+class Operator:
+    cluster: Cluster
+    log: Path
+    health_port: int
+    metrics_port: int
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    popen: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, wait: bool = True) -> None:
+        env = self.cluster.env()
+        env.update(
+            KUBENOVA_STANDALONE="true",
+            KUBENOVA_HEALTH_ADDRESS=f"127.0.0.1:{self.health_port}",
+            KUBENOVA_METRICS_ADDRESS=f"127.0.0.1:{self.metrics_port}",
+            PYTHONUNBUFFERED="1",
+        )
+        env.update(pythonpath_env())
+        env.update(self.extra_env)
+        fh = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "kubenova", "operator"],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        fh.close()
+        if wait:
+            self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise RuntimeError(f"the operator exited with {self.popen.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2):
+                    return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.2)
+        raise RuntimeError(f"the operator was not healthy within {timeout:.0f}s:\n{self.tail()}")
+
+    def kill(self) -> None:
+        """Kill it at once (SIGKILL), as a crash would: no cleanup handlers run."""
+        if self.popen and self.popen.poll() is None:
+            self.popen.kill()
+            self.popen.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def restart(self) -> None:
+        self.kill()
+        self.start()
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start(cluster: Cluster, *, env: dict[str, str] | None = None) -> Operator:
+    health, metrics = free_ports(2)
+    op = Operator(cluster, cluster.root / "logs" / "operator.log", health, metrics, dict(env or {}))
+    op.start()
+    return op
+
+
+def pythonpath_env() -> dict[str, str]:
+    """Makes the child import the same kubenova as this process (a worktree, a checkout)."""
+    import kubenova
+
+    root = str(Path(kubenova.__file__).resolve().parent.parent)
+    current = os.environ.get("PYTHONPATH", "")
+    return {"PYTHONPATH": f"{root}{os.pathsep}{current}" if current else root}

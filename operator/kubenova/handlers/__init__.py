@@ -1,0 +1,7 @@
+"""kopf handlers: thin glue that parses a body, calls the pure core and hands the result to
+:mod:`kubenova.kube`. Importing this package registers them all.
+"""
+
+from kubenova.handlers import flavors, hosts, keypairs
+
+__all__ = ["flavors", "hosts", "keypairs"]

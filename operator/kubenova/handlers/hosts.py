@@ -1,0 +1,151 @@
+"""Host discovery: every Node with the compute label gets a Host, and each Host's status follows
+its Node, its spec, its aggregates and the servers placed on it.
+
+Both a Node event and a Host event end in :func:`reconcile`, which computes the status with
+:func:`kubenova.hosts.status` and writes it only when it differs, so heartbeats and resyncs cost
+no writes. The facts come from kopf indexes, never from a list call.
+
+A deleted Node leaves its Host down, never silently dropped while servers are placed on it;
+with no servers on it the Host is deleted, as Nova removes a compute service that hosts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from lightkube.models.meta_v1 import ObjectMeta
+
+from kubenova import conditions, hosts, labels
+from kubenova.api.common import GROUP, VERSION
+from kubenova.handlers import common
+from kubenova.kube import client as kube
+from kubenova.kube import resources
+
+log = logging.getLogger(__name__)
+COMPUTE = {labels.COMPUTE_HOST: "true"}
+
+
+# --- indexes: in-memory views the handlers (and the scheduler) read ---------------------------
+
+
+@kopf.index("", "v1", "nodes", labels=COMPUTE)
+def node_facts(body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
+    facts = hosts.NodeFacts.from_node(body)
+    return {facts.name: facts}
+
+
+@kopf.index(GROUP, VERSION, "hosts")
+def host_bodies(name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> dict[str, Any]:
+    return {name: (dict(spec), dict(status), meta.get("generation"))}
+
+
+@kopf.index(GROUP, VERSION, "aggregates")
+def host_aggregates(name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
+    zone = spec.get("availabilityZone")
+    return dict.fromkeys(spec.get("hosts", []), (name, zone))
+
+
+@kopf.index(GROUP, VERSION, "servers")
+def host_servers(
+    name: str, namespace: str, uid: str, status: kopf.Status, **_: Any
+) -> dict[str, tuple[str, str, str, int, int, int]] | None:
+    host = status.get("host")
+    flavor = status.get("flavor")
+    if not host or not flavor:
+        return None
+    disk = int(flavor.get("disk", 0)) + int(flavor.get("ephemeral", 0))
+    return {host: (namespace, name, uid, int(flavor.get("vcpus", 0)), int(flavor.get("ram", 0)), disk)}
+
+
+# --- handlers ---------------------------------------------------------------------------------
+
+
+@kopf.on.event("", "v1", "nodes", labels=COMPUTE, id="node-event")
+async def node_event(
+    event: kopf.RawEvent, name: str, memo: kopf.Memo, host_bodies: kopf.Index[str, Any], **kwargs: Any
+) -> None:
+    deleted = event["type"] == "DELETED"
+    if common.first(host_bodies, name) is None:
+        if deleted:
+            return
+        await _create_host(memo, name)
+        return  # the Host's own event fills its status
+    await reconcile(name, memo=memo, host_bodies=host_bodies, node_deleted=deleted, **kwargs)
+
+
+@kopf.on.event(GROUP, VERSION, "hosts", id="host-event")
+async def host_event(event: kopf.RawEvent, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
+    if event["type"] == "DELETED":
+        return
+    await reconcile(name, memo=memo, **kwargs)
+
+
+@kopf.on.event(GROUP, VERSION, "aggregates", id="aggregate-hosts")
+async def aggregate_event(event: kopf.RawEvent, spec: kopf.Spec, memo: kopf.Memo, **kwargs: Any) -> None:
+    # A host leaving an aggregate is not in the index any more; recompute all named hosts and
+    # let the comparison skip those that did not change.
+    for host in spec.get("hosts", []):
+        await reconcile(host, memo=memo, **kwargs)
+
+
+async def reconcile(
+    name: str,
+    *,
+    memo: kopf.Memo,
+    node_facts: kopf.Index[str, hosts.NodeFacts],
+    host_bodies: kopf.Index[str, Any],
+    host_aggregates: kopf.Index[str, tuple[str, str | None]],
+    host_servers: kopf.Index[str, tuple[str, str, str, int, int, int]],
+    node_deleted: bool = False,
+    **_: Any,
+) -> None:
+    current = common.first(host_bodies, name)
+    if current is None:
+        return
+    spec, status, generation = current
+    node = None if node_deleted else common.first(node_facts, name)
+    servers = list(host_servers[name]) if name in host_servers else []
+    if node is None and not servers:
+        log.info("host %s: its Node is gone and no server is placed on it; deleting the Host", name)
+        await kube.delete_if_exists(common.client(memo), resources.Host, name)
+        return
+    aggregates = list(host_aggregates[name]) if name in host_aggregates else []
+    zone = next((z for _, z in sorted(aggregates, key=lambda a: a[0]) if z), hosts.DEFAULT_ZONE)
+    conf = common.settings(memo)
+    usage = hosts.Usage(
+        vcpus=sum(s[3] for s in servers),
+        memory_mb=sum(s[4] for s in servers),
+        local_gb=sum(s[5] for s in servers),
+        servers=tuple((s[0], s[1], s[2]) for s in servers),
+    )
+    ratios = {
+        "cpu": conf.cpu_allocation_ratio,
+        "ram": conf.ram_allocation_ratio,
+        "disk": conf.disk_allocation_ratio,
+        **spec.get("allocationRatios", {}),
+    }
+    desired = hosts.status(
+        node=node,
+        spec=spec,
+        generation=generation,
+        previous=status,
+        usage=usage,
+        reserved_memory_mb=int(spec.get("reserved", {}).get("memoryMb", conf.reserved_host_memory_mb)),
+        ratios=ratios,
+        zone=zone,
+        aggregates=[a for a, _ in aggregates],
+        now=common.now(),
+    )
+    if conditions.differs(status, desired):
+        await kube.patch_status(common.client(memo), resources.Host, name, desired)
+
+
+async def _create_host(memo: kopf.Memo, name: str) -> None:
+    host = resources.Host(
+        metadata=ObjectMeta(name=name, labels={"app.kubernetes.io/managed-by": "kubenova"}),
+        spec={"enabled": True},
+    )
+    await kube.create_or_adopt(common.client(memo), host)
+    log.info("host %s: discovered a compute Node; created its Host", name)

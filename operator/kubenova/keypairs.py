@@ -1,0 +1,127 @@
+"""Keypair logic as Nova has it: validating public keys, fingerprints, and generating keys.
+
+Pure; called by :mod:`kubenova.handlers.keypairs`. Nova's rules (``nova/crypto.py``):
+
+* ssh: the key must parse as an OpenSSH public key; the fingerprint is the MD5 of the
+  base64-decoded key blob (the second field), as colon-separated lowercase hex pairs. kubenova
+  also gives OpenSSH's SHA256 form (``SHA256:<unpadded base64>``), which ``ssh-keygen -l`` shows
+  by default today.
+* x509: a PEM certificate; the fingerprint is the SHA-1 of the DER certificate, colon-separated.
+* Generation (Nova before microversion 2.92): a 2048-bit RSA key, ``ssh-rsa <b64>
+  Generated-by-Nova``; the private key is returned once and never stored. kubenova keeps it in
+  a Secret of the Keypair's namespace instead, so the user can read it with kubectl.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime
+import hashlib
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+
+INVALID_KEY = "Keypair data is invalid: failed to generate fingerprint"
+GENERATED_COMMENT = "Generated-by-kubenova"
+
+
+class InvalidKeypair(ValueError):
+    """The public key cannot be used; the message is the fault shown to the user."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Fingerprints:
+    md5: str
+    """Nova's fingerprint: MD5 (ssh) or SHA-1 (x509), colon-separated hex."""
+    sha256: str
+    """``SHA256:<base64>`` as ssh-keygen prints it (ssh), or the colon-hex SHA-256 (x509)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Generated:
+    public_key: str
+    private_key: str
+    """PEM; lives only in a Secret of the Keypair's namespace."""
+
+
+def fingerprints(public_key: str, key_type: str = "ssh") -> Fingerprints:
+    if key_type == "x509":
+        return _x509_fingerprints(public_key)
+    return _ssh_fingerprints(public_key)
+
+
+def generate(key_type: str = "ssh", *, subject: str = "kubenova") -> Generated:
+    """A new key pair; for x509 a self-signed certificate (CN=subject, 10 years, as Nova did)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    if key_type == "x509":
+        now = datetime.datetime.now(datetime.UTC)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(now + datetime.timedelta(days=3650))
+            .sign(key, hashes.SHA256())
+        )
+        public = cert.public_bytes(serialization.Encoding.PEM).decode()
+        private = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        return Generated(public, private)
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
+    return Generated(f"{public} {GENERATED_COMMENT}", private)
+
+
+def public_from_private(private_key: str, key_type: str = "ssh", *, subject: str = "kubenova") -> str | None:
+    """The ssh public key of a stored private key (so a restart reuses, never regenerates).
+
+    For x509 the certificate cannot be recovered from the key alone, so None is returned and
+    the caller keeps the certificate next to the key.
+    """
+    if key_type == "x509":
+        return None
+    key = serialization.load_ssh_private_key(private_key.encode(), password=None)
+    public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+    return f"{public} {GENERATED_COMMENT}"
+
+
+def _ssh_fingerprints(public_key: str) -> Fingerprints:
+    fields = public_key.strip().split()
+    if len(fields) < 2:
+        raise InvalidKeypair(INVALID_KEY)
+    try:
+        blob = base64.b64decode(fields[1], validate=True)
+        serialization.load_ssh_public_key(" ".join(fields[:2]).encode())
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise InvalidKeypair(INVALID_KEY) from exc
+    except Exception as exc:  # cryptography raises UnsupportedAlgorithm for unknown key types
+        raise InvalidKeypair(INVALID_KEY) from exc
+    md5 = _colon_hex(hashlib.md5(blob, usedforsecurity=False).digest())
+    sha256 = "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
+    return Fingerprints(md5, sha256)
+
+
+def _x509_fingerprints(pem: str) -> Fingerprints:
+    try:
+        cert = x509.load_pem_x509_certificate(pem.encode())
+    except ValueError as exc:
+        raise InvalidKeypair(INVALID_KEY) from exc
+    der = cert.public_bytes(serialization.Encoding.DER)
+    return Fingerprints(
+        _colon_hex(hashlib.sha1(der, usedforsecurity=False).digest()),
+        _colon_hex(hashlib.sha256(der).digest()),
+    )
+
+
+def _colon_hex(digest: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in digest)

@@ -1,0 +1,22 @@
+"""lightkube resource classes for kubenova's own kinds and for KubeVirt's.
+
+There is no KubeVirt Python client on the package registry, so its kinds are declared here as
+generic resources, the same way as kubenova's.
+"""
+
+from __future__ import annotations
+
+from lightkube.generic_resource import create_global_resource, create_namespaced_resource
+
+from kubenova.api.common import GROUP, VERSION
+
+Flavor = create_global_resource(GROUP, VERSION, "Flavor", "flavors")
+Host = create_global_resource(GROUP, VERSION, "Host", "hosts")
+Aggregate = create_global_resource(GROUP, VERSION, "Aggregate", "aggregates")
+Keypair = create_namespaced_resource(GROUP, VERSION, "Keypair", "keypairs")
+Server = create_namespaced_resource(GROUP, VERSION, "Server", "servers")
+ServerAction = create_namespaced_resource(GROUP, VERSION, "ServerAction", "serveractions")
+ServerGroup = create_namespaced_resource(GROUP, VERSION, "ServerGroup", "servergroups")
+Quota = create_namespaced_resource(GROUP, VERSION, "Quota", "quotas")
+
+VirtualMachine = create_namespaced_resource("kubevirt.io", "v1", "VirtualMachine", "virtualmachines")

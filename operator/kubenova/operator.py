@@ -1,0 +1,81 @@
+"""Runs kubenova's kopf operator: kopf's settings, the shared state in memo, and the run loop.
+
+Called by ``kubenova operator`` (:mod:`kubenova.cli`). Importing :mod:`kubenova.handlers`
+registers every handler with kopf's default registry.
+
+kopf's defaults are chosen deliberately here, because each one costs API writes:
+
+* finalizer, progress and diff-base storage live under kubenova's own prefix;
+* kopf's own Events ("Handler ... succeeded") are off: kubenova posts the Events a user reads
+  (Nova actions and faults) itself, and none for a resync that changed nothing;
+* most handlers are ``on.event`` handlers that compare before writing, so an idle resync costs
+  no write at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import kopf
+
+from kubenova import config
+from kubenova.api.common import GROUP
+from kubenova.kube import client as kube_client
+
+PREFIX = GROUP
+FINALIZER = f"{GROUP}/finalizer"
+
+log = logging.getLogger("kubenova")
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    conf: config.Settings = memo["settings"]
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration"
+    )
+    settings.posting.enabled = False
+    settings.watching.server_timeout = conf.watch_timeout_seconds
+    settings.watching.client_timeout = conf.watch_timeout_seconds + 30
+    settings.peering.name = conf.peering
+    settings.peering.clusterwide = True
+    settings.peering.standalone = conf.standalone
+    settings.execution.max_workers = 20
+    memo["client"] = kube_client.make()
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    client = memo.get("client")
+    if client is not None:
+        await client.close()
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    # In-cluster service account first (the Helm install), then the kubeconfig (dev, tests).
+    info: kopf.ConnectionInfo | None = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    return info
+
+
+def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None = None) -> None:
+    """Run the operator until interrupted (or until ``stop_flag`` is set, in tests)."""
+    import kubenova.handlers  # noqa: F401 - registers the handlers
+
+    conf = conf or config.load()
+    logging.basicConfig(level=conf.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    memo = kopf.Memo(settings=conf)
+    asyncio.run(
+        kopf.operator(
+            clusterwide=True,
+            standalone=conf.standalone,
+            peering_name=conf.peering,
+            liveness_endpoint=f"http://{conf.health_address}/healthz" if conf.health_address else None,
+            memo=memo,
+            stop_flag=stop_flag,
+        )
+    )

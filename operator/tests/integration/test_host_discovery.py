@@ -1,0 +1,93 @@
+"""Every compute Node gets a Host whose status reads like os-hypervisors and os-services, and
+follows the Node and the admin's spec."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from kubenova.devcluster import nodes
+from kubenova.devcluster.cluster import Cluster
+from kubenova.devcluster.operating import Operator
+from tests import waiting
+
+pytestmark = pytest.mark.integration
+
+
+def host(cluster: Cluster, name: str) -> dict[str, Any]:
+    """The Host object, or {} while it does not exist."""
+    proc = cluster.kubectl("get", "host", name, "-o", "json", check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else {}
+
+
+def host_status(cluster: Cluster, name: str) -> dict[str, Any]:
+    status: dict[str, Any] = host(cluster, name).get("status", {})
+    return status
+
+
+def wait_up(cluster: Cluster, name: str) -> dict[str, Any]:
+    return waiting.until(lambda: (s := host_status(cluster, name)).get("state") == "up" and s, what=f"{name} up")
+
+
+def test_hosts_appear_for_compute_nodes_with_their_capacity(cluster: Cluster, operator: Operator) -> None:
+    for name in ("compute-0", "compute-1", "compute-2"):
+        status = wait_up(cluster, name)
+        assert status["vcpus"] == 32
+        assert status["memoryMb"] == 128 * 1024
+        assert status["localGb"] == 1024
+        assert status["state"] == "up"
+        assert status["status"] == "enabled"
+        assert status["availabilityZone"] == "nova"
+        assert status["hostIp"].startswith("10.240.")
+    cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "host/compute-0")
+    listing = cluster.kubectl("get", "hosts").stdout
+    assert "compute-0" in listing
+
+
+def test_disabling_a_host_shows_disabled_with_its_reason(cluster: Cluster, operator: Operator) -> None:
+    cluster.add_nodes(1, prefix="disable", first=900)
+    wait_up(cluster, "disable-900")
+    cluster.kubectl(
+        "patch", "host", "disable-900", "--type=merge",
+        "-p", '{"spec": {"enabled": false, "disabledReason": "firmware upgrade"}}',
+    )  # fmt: skip
+    status = waiting.until(
+        lambda: (s := host_status(cluster, "disable-900")).get("status") == "disabled" and s,
+        what="the Host to be disabled",
+    )
+    ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"], ready["message"]) == ("False", "Disabled", "firmware upgrade")
+
+
+def test_a_node_going_not_ready_marks_its_host_down(cluster: Cluster, operator: Operator) -> None:
+    cluster.add_nodes(1, prefix="flaky", first=910)
+    wait_up(cluster, "flaky-910")
+    # Take the node away from kwok (as if its kubelet died), then report it NotReady.
+    cluster.kubectl("annotate", "node", "flaky-910", "kwok.x-k8s.io/node-")
+    cluster.kubectl(
+        "patch", "node", "flaky-910", "--subresource=status", "--type=json",
+        "-p", '[{"op": "replace", "path": "/status/conditions", "value": [{"type": "Ready", "status": "False", '
+        '"reason": "KubeletDown", "message": "test", "lastHeartbeatTime": "2026-01-01T00:00:00Z", '
+        '"lastTransitionTime": "2026-01-01T00:00:00Z"}]}]',
+    )  # fmt: skip
+    waiting.until(lambda: host_status(cluster, "flaky-910").get("state") == "down", what="the Host down")
+
+
+def test_deleting_the_node_of_an_empty_host_removes_the_host(cluster: Cluster, operator: Operator) -> None:
+    cluster.apply([nodes.compute_node("gone-920", index=920)])
+    wait_up(cluster, "gone-920")
+    cluster.kubectl("delete", "node", "gone-920")
+    waiting.until(lambda: host(cluster, "gone-920") == {}, what="the Host to go")
+
+
+def test_an_idle_resync_writes_nothing(cluster: Cluster, operator: Operator) -> None:
+    wait_up(cluster, "compute-0")
+    before = host(cluster, "compute-0")["metadata"]["resourceVersion"]
+    operator.restart()  # a restart re-lists everything: it must not rewrite unchanged statuses
+    # Absence of writes can only be observed over a window: a few seconds after the operator is
+    # healthy again it has listed and handled every Host.
+    time.sleep(3)
+    assert host(cluster, "compute-0")["metadata"]["resourceVersion"] == before

@@ -1,0 +1,79 @@
+"""A Host's status as os-hypervisors and os-services would show it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubenova import hosts, labels
+
+NODE: dict[str, Any] = {
+    "metadata": {"name": "compute-0", "labels": {labels.COMPUTE_HOST: "true"}},
+    "status": {
+        "capacity": {"cpu": "32", "memory": "128Gi", "ephemeral-storage": "1Ti", "pods": "250"},
+        "conditions": [{"type": "Ready", "status": "True"}],
+        "addresses": [{"type": "InternalIP", "address": "10.240.0.1"}],
+    },
+}
+RATIOS = {"cpu": 4.0, "ram": 1.0, "disk": 1.0}
+
+
+def status(node: hosts.NodeFacts | None, spec: dict[str, Any] | None = None, **kw: Any) -> dict[str, Any]:
+    return hosts.status(
+        node=node,
+        spec=spec or {},
+        generation=1,
+        previous={},
+        usage=kw.pop("usage", hosts.Usage()),
+        reserved_memory_mb=512,
+        ratios=RATIOS,
+        now="T",
+        **kw,
+    )
+
+
+def test_node_facts_read_capacity_in_novas_units() -> None:
+    facts = hosts.NodeFacts.from_node(NODE)
+    assert (facts.vcpus, facts.memory_mb, facts.local_gb) == (32, 131072, 1024)
+    assert facts.ready
+    assert facts.compute
+    assert facts.host_ip == "10.240.0.1"
+
+
+def test_an_up_enabled_host_is_ready_in_the_default_zone() -> None:
+    s = status(hosts.NodeFacts.from_node(NODE))
+    assert (s["state"], s["status"], s["availabilityZone"]) == ("up", "enabled", "nova")
+    assert (s["vcpus"], s["memoryMb"], s["localGb"]) == (32, 131072, 1024)
+    assert s["memoryMbUsed"] == 512  # reserved memory counts as used, as in os-hypervisors
+    assert s["conditions"][0]["status"] == "True"
+    assert s["observedGeneration"] == 1
+
+
+def test_disabled_shows_the_reason_and_is_not_ready() -> None:
+    s = status(hosts.NodeFacts.from_node(NODE), {"enabled": False, "disabledReason": "firmware upgrade"})
+    assert (s["state"], s["status"]) == ("up", "disabled")
+    assert s["conditions"][0]["reason"] == "Disabled"
+    assert s["conditions"][0]["message"] == "firmware upgrade"
+
+
+def test_forced_down_and_not_ready_nodes_are_down() -> None:
+    assert status(hosts.NodeFacts.from_node(NODE), {"forcedDown": True})["state"] == "down"
+    not_ready = {**NODE, "status": {**NODE["status"], "conditions": [{"type": "Ready", "status": "False"}]}}
+    assert status(hosts.NodeFacts.from_node(not_ready))["state"] == "down"
+
+
+def test_a_missing_node_keeps_the_last_known_capacity_and_is_down() -> None:
+    s = hosts.status(
+        node=None, spec={}, generation=1, previous={"vcpus": 32, "memoryMb": 1024, "hostIp": "10.0.0.1"},
+        usage=hosts.Usage(vcpus=2, memory_mb=2048, local_gb=20, servers=(("demo", "web", "u1"),)),
+        reserved_memory_mb=512, ratios=RATIOS, now="T",
+    )  # fmt: skip
+    assert s["state"] == "down"
+    assert s["conditions"][0]["reason"] == "NodeMissing"
+    assert (s["vcpus"], s["vcpusUsed"], s["memoryMbUsed"], s["runningVms"]) == (32, 2, 2560, 1)
+    assert s["servers"] == [{"namespace": "demo", "name": "web", "uid": "u1"}]
+
+
+def test_zone_and_aggregates_are_reported() -> None:
+    s = status(hosts.NodeFacts.from_node(NODE), zone="az1", aggregates=["b", "a"])
+    assert s["availabilityZone"] == "az1"
+    assert s["aggregates"] == ["a", "b"]
