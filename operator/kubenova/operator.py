@@ -68,12 +68,18 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
 
     conf = conf or config.load()
     logging.basicConfig(level=conf.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if conf.log_level != "DEBUG":
+        # One line per HTTP request, and one per handled event (every Node heartbeat), would
+        # drown what matters; kubenova logs its own decisions.
+        logging.getLogger("httpx2").setLevel(logging.WARNING)
+        logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     memo = kopf.Memo(settings=conf)
     asyncio.run(
         kopf.operator(
             clusterwide=True,
+            # The peering name is set in `configure`: passing it here would make peering
+            # mandatory, and a missing peering CRD would then pause every watch.
             standalone=conf.standalone,
-            peering_name=conf.peering,
             liveness_endpoint=f"http://{conf.health_address}/healthz" if conf.health_address else None,
             memo=memo,
             stop_flag=stop_flag,
