@@ -19,7 +19,7 @@ from kubenova.kube import resources
 
 @kopf.on.event(GROUP, VERSION, "flavors", id="flavor-event")
 async def flavor_event(
-    event: kopf.RawEvent, name: str, meta: kopf.Meta, status: kopf.Status, memo: kopf.Memo, **_: Any
+    *, event: kopf.RawEvent, name: str, meta: kopf.Meta, status: kopf.Status, memo: kopf.Memo, **_: Any
 ) -> None:
     if event["type"] == "DELETED":
         return

@@ -31,59 +31,57 @@ COMPUTE = {labels.COMPUTE_HOST: "true"}
 
 
 @kopf.index("", "v1", "nodes", labels=COMPUTE)
-def node_facts(body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
+def node_facts(*, body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
     facts = hosts.NodeFacts.from_node(body)
     return {facts.name: facts}
 
 
 @kopf.index(GROUP, VERSION, "hosts")
-def host_bodies(name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> dict[str, Any]:
+def host_bodies(*, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> dict[str, Any]:
     return {name: (dict(spec), dict(status), meta.get("generation"))}
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
-def host_aggregates(name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
+def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
     zone = spec.get("availabilityZone")
     return dict.fromkeys(spec.get("hosts", []), (name, zone))
 
 
 @kopf.index(GROUP, VERSION, "servers")
 def host_servers(
-    name: str, namespace: str, uid: str, status: kopf.Status, **_: Any
+    *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
 ) -> dict[str, tuple[str, str, str, int, int, int]] | None:
     host = status.get("host")
     flavor = status.get("flavor")
     if not host or not flavor:
         return None
     disk = int(flavor.get("disk", 0)) + int(flavor.get("ephemeral", 0))
-    return {host: (namespace, name, uid, int(flavor.get("vcpus", 0)), int(flavor.get("ram", 0)), disk)}
+    return {host: (namespace or "", name, uid, int(flavor.get("vcpus", 0)), int(flavor.get("ram", 0)), disk)}
 
 
 # --- handlers ---------------------------------------------------------------------------------
 
 
 @kopf.on.event("", "v1", "nodes", labels=COMPUTE, id="node-event")
-async def node_event(
-    event: kopf.RawEvent, name: str, memo: kopf.Memo, host_bodies: kopf.Index[str, Any], **kwargs: Any
-) -> None:
+async def node_event(*, event: kopf.RawEvent, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
     deleted = event["type"] == "DELETED"
-    if common.first(host_bodies, name) is None:
+    if common.first(kwargs["host_bodies"], name) is None:
         if deleted:
             return
         await _create_host(memo, name)
         return  # the Host's own event fills its status
-    await reconcile(name, memo=memo, host_bodies=host_bodies, node_deleted=deleted, **kwargs)
+    await reconcile(name, memo=memo, node_deleted=deleted, **kwargs)
 
 
 @kopf.on.event(GROUP, VERSION, "hosts", id="host-event")
-async def host_event(event: kopf.RawEvent, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
+async def host_event(*, event: kopf.RawEvent, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
     if event["type"] == "DELETED":
         return
     await reconcile(name, memo=memo, **kwargs)
 
 
 @kopf.on.event(GROUP, VERSION, "aggregates", id="aggregate-hosts")
-async def aggregate_event(event: kopf.RawEvent, spec: kopf.Spec, memo: kopf.Memo, **kwargs: Any) -> None:
+async def aggregate_event(*, event: kopf.RawEvent, spec: kopf.Spec, memo: kopf.Memo, **kwargs: Any) -> None:
     # A host leaving an aggregate is not in the index any more; recompute all named hosts and
     # let the comparison skip those that did not change.
     for host in spec.get("hosts", []):

@@ -37,14 +37,14 @@ async def keypair_event(
     event: kopf.RawEvent,
     body: kopf.Body,
     name: str,
-    namespace: str,
+    namespace: str | None,
     spec: kopf.Spec,
     status: kopf.Status,
     meta: kopf.Meta,
     memo: kopf.Memo,
     **_: Any,
 ) -> None:
-    if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
+    if event["type"] == "DELETED" or meta.get("deletionTimestamp") or namespace is None:
         return
     generation = meta.get("generation")
     if status.get("observedGeneration") == generation and status.get("fingerprint"):

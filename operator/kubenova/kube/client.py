@@ -8,15 +8,13 @@ creating what already exists adopts it instead of failing.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from lightkube import ApiError, AsyncClient
 from lightkube.core.resource import Resource
 from lightkube.types import PatchType
 
 FIELD_MANAGER = "kubenova"
-
-R = TypeVar("R")
 
 
 def make() -> AsyncClient:
@@ -42,24 +40,19 @@ async def patch_status(
     )
 
 
-async def create_or_adopt(client: AsyncClient, obj: R) -> R:
+async def create_or_adopt(client: AsyncClient, obj: Any) -> Any:
     """Create ``obj``; if one of that name exists already (a retry, a restart), return it."""
     try:
-        created: R = await client.create(obj)  # type: ignore[call-overload]
-        return created
+        return await client.create(obj)
     except ApiError as exc:
         if exc.status.code != 409:
             raise
-    meta = obj.metadata  # type: ignore[attr-defined]
-    existing: R = await client.get(type(obj), meta.name, namespace=meta.namespace)  # type: ignore[call-overload]
-    return existing
+    return await client.get(type(obj), obj.metadata.name, namespace=obj.metadata.namespace)
 
 
-async def delete_if_exists(
-    client: AsyncClient, res: type[Resource], name: str, *, namespace: str | None = None
-) -> None:
+async def delete_if_exists(client: AsyncClient, res: Any, name: str, *, namespace: str | None = None) -> None:
     try:
-        await client.delete(res, name, namespace=namespace)  # type: ignore[call-overload]
+        await client.delete(res, name, namespace=namespace)
     except ApiError as exc:
         if exc.status.code != 404:
             raise

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration
 def host(cluster: Cluster, name: str) -> dict[str, Any]:
     """The Host object, or {} while it does not exist."""
     proc = cluster.kubectl("get", "host", name, "-o", "json", check=False)
-    return json.loads(proc.stdout) if proc.returncode == 0 else {}
+    found: dict[str, Any] = json.loads(proc.stdout) if proc.returncode == 0 else {}
+    return found
 
 
 def host_status(cluster: Cluster, name: str) -> dict[str, Any]:
@@ -29,7 +30,11 @@ def host_status(cluster: Cluster, name: str) -> dict[str, Any]:
 
 
 def wait_up(cluster: Cluster, name: str) -> dict[str, Any]:
-    return waiting.until(lambda: (s := host_status(cluster, name)).get("state") == "up" and s, what=f"{name} up")
+    def up() -> dict[str, Any] | None:
+        status = host_status(cluster, name)
+        return status if status.get("state") == "up" else None
+
+    return waiting.until(up, what=f"{name} up")
 
 
 def test_hosts_appear_for_compute_nodes_with_their_capacity(cluster: Cluster, operator: Operator) -> None:
