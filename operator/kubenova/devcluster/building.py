@@ -23,6 +23,7 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -97,6 +98,23 @@ def ensure_all(parts: Sequence[Part] = PARTS) -> None:
             part.marker.write_text(f"built in {time.monotonic() - t0:.0f}s\n")
             _say(f"{part.name} {part.version} built in {_minutes(time.monotonic() - t0)}")
     _say(f"control plane built in {_minutes(time.monotonic() - started)}; cached in {versions.cache_root()}")
+
+
+def kubevirt_openapi() -> Path:
+    """KubeVirt's published OpenAPI (swagger 2.0) document, from its Go module in the module cache.
+
+    Rendered VirtualMachines are validated against it, so what passes here would be accepted by
+    a real KubeVirt. Downloaded once (about 10 MB); the module cache is outside the repository.
+    """
+    out = subprocess.run(
+        ["go", "mod", "download", "-json", f"kubevirt.io/kubevirt@{versions.KUBEVIRT}"],
+        cwd=versions.cache_root() if versions.cache_root().exists() else None,
+        env=_go_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(json.loads(out.stdout)["Dir"]) / "api" / "openapi-spec" / "swagger.json"
 
 
 # --- builders -----------------------------------------------------------------------------

@@ -1,0 +1,134 @@
+"""The container backend: a Server runs as a Pod bound to its host.
+
+* The flavor becomes requests and limits (equal, so the Pod is Guaranteed, as a VM's resources
+  are): ``vcpus`` CPUs, ``ram`` MiB, and root plus ephemeral disk as ephemeral storage.
+* ``nodeName`` binds it to the host the scheduler chose (no kube-scheduler decision on top).
+* Nova's ``meta_data.json`` and the keypair's ``authorized_keys`` are annotations on the Pod,
+  mounted into it with the downward API, so no extra object is written for them; user data
+  comes from the server's Secret, when it has one. Everything lands under
+  ``/var/lib/kubenova/`` (``meta_data.json``, ``authorized_keys``, ``user_data``).
+* A restricted security context (non-root, no privilege escalation, all capabilities dropped,
+  seccomp RuntimeDefault) and no service-account token: the workload is a tenant, not a
+  controller.
+
+A Pod cannot be paused, suspended or live-migrated, and cannot be stopped and kept: stop and
+start, reboot, rebuild, resize and cold migration replace the Pod (see :data:`SUPPORTED`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from kubenova.backends.servers import (
+    AUTHORIZED_KEYS_ANNOTATION,
+    META_DATA_ANNOTATION,
+    Address,
+    Observation,
+    PlacedServer,
+    meta_data_json,
+)
+
+NAME = "container"
+CONFIG_DIR = "/var/lib/kubenova"
+NETWORK = "pod"
+
+# Nova actions this backend can carry out; the others get a clear fault.
+SUPPORTED = frozenset(
+    {
+        "create", "delete", "stop", "start", "reboot", "rebuild", "resize", "confirmResize",
+        "revertResize", "migrate", "evacuate", "shelve", "shelveOffload", "unshelve", "lock", "unlock",
+    }
+)  # fmt: skip
+
+
+def render(s: PlacedServer) -> dict[str, Any]:
+    """The Pod for a placed, running server (a stopped server has no Pod)."""
+    size = {
+        "cpu": str(s.flavor.vcpus),
+        "memory": f"{s.flavor.ram}Mi",
+        "ephemeral-storage": f"{s.flavor.disk + s.flavor.ephemeral}Gi",
+    }
+    annotations = {META_DATA_ANNOTATION: meta_data_json(s)}
+    items = [{"path": "meta_data.json", "fieldRef": {"fieldPath": f"metadata.annotations['{META_DATA_ANNOTATION}']"}}]
+    if s.public_key:
+        annotations[AUTHORIZED_KEYS_ANNOTATION] = s.public_key.strip() + "\n"
+        items.append(
+            {
+                "path": "authorized_keys",
+                "fieldRef": {"fieldPath": f"metadata.annotations['{AUTHORIZED_KEYS_ANNOTATION}']"},
+            }
+        )
+    sources: list[dict[str, Any]] = [{"downwardAPI": {"items": items}}]
+    if s.user_data_secret:
+        sources.append({"secret": {"name": s.user_data_secret, "items": [{"key": "userdata", "path": "user_data"}]}})
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": s.name,
+            "namespace": s.namespace,
+            "labels": s.labels(),
+            "annotations": annotations,
+            "ownerReferences": [s.owner_reference()],
+        },
+        "spec": {
+            "nodeName": s.host,
+            "hostname": s.guest_hostname,
+            "restartPolicy": "Always",
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 65532,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [
+                {
+                    "name": "server",
+                    "image": s.image,
+                    "resources": {"requests": dict(size), "limits": dict(size)},
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                    "volumeMounts": [{"name": "nova-config", "mountPath": CONFIG_DIR, "readOnly": True}],
+                }
+            ],
+            "volumes": [{"name": "nova-config", "projected": {"sources": sources}}],
+        },
+    }
+
+
+def observe(pod: Mapping[str, Any] | None) -> Observation:
+    """Nova's view of a Pod: running and ready is RUNNING; a Pod that ended is SHUTDOWN."""
+    if pod is None or pod.get("metadata", {}).get("deletionTimestamp"):
+        return Observation(exists=pod is not None, power="SHUTDOWN" if pod else "NOSTATE")
+    status = pod.get("status", {})
+    phase = status.get("phase", "Pending")
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
+    addresses = tuple(Address(NETWORK, ip["ip"], 6 if ":" in ip["ip"] else 4) for ip in status.get("podIPs", []))
+    failure = _waiting_failure(status)
+    power = {"Running": "RUNNING", "Succeeded": "SHUTDOWN", "Failed": "CRASHED"}.get(phase, "NOSTATE")
+    return Observation(
+        exists=True,
+        power=power,  # type: ignore[arg-type]
+        ready=ready and phase == "Running",
+        host=pod.get("spec", {}).get("nodeName"),
+        addresses=addresses,
+        failure=failure,
+    )
+
+
+def _waiting_failure(status: Mapping[str, Any]) -> str | None:
+    # Image pull failures never resolve by waiting: report them as the fault.
+    for cs in status.get("containerStatuses", []):
+        waiting = cs.get("state", {}).get("waiting", {})
+        if waiting.get("reason") in {
+            "ErrImagePull",
+            "ImagePullBackOff",
+            "InvalidImageName",
+            "CreateContainerConfigError",
+        }:
+            return f"{waiting['reason']}: {waiting.get('message', '')}".strip(": ")
+    return None

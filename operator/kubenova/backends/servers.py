@@ -1,0 +1,123 @@
+"""The description of a placed server that every backend renders from, and what a backend
+observes of its workload. Built by the Server handler from the Server, its embedded flavor copy,
+its keypair and its claim; frozen, so a render is a pure function of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from kubenova.api.common import GROUP
+
+SERVER_LABEL = f"{GROUP}/server"
+META_DATA_ANNOTATION = f"{GROUP}/meta-data"
+AUTHORIZED_KEYS_ANNOTATION = f"{GROUP}/authorized-keys"
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kubenova"}
+
+Power = Literal["NOSTATE", "RUNNING", "PAUSED", "SHUTDOWN", "CRASHED", "SUSPENDED"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Flavor:
+    """The flavor as placed (the copy a Server keeps in its status, as Nova embeds it)."""
+
+    name: str
+    vcpus: int
+    ram: int
+    """MiB"""
+    disk: int
+    """GiB, root disk"""
+    ephemeral: int = 0
+    swap: int = 0
+    extra_specs: Mapping[str, str] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class PlacedServer:
+    name: str
+    namespace: str
+    uid: str
+    flavor: Flavor
+    host: str
+    image: str | None = None
+    boot_volume: str | None = None
+    """PersistentVolumeClaim to boot from (KubeVirt only), instead of an image."""
+    hostname: str | None = None
+    availability_zone: str = "nova"
+    key_name: str | None = None
+    public_key: str | None = None
+    user_data_secret: str | None = None
+    """Secret holding the user data (key ``userdata``), if the server has any."""
+    metadata: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    running: bool = True
+    """Whether the workload should run (a stopped or shelved server keeps no running workload)."""
+
+    @property
+    def guest_hostname(self) -> str:
+        return self.hostname or derive_hostname(self.name)
+
+    def owner_reference(self) -> dict[str, Any]:
+        return {
+            "apiVersion": f"{GROUP}/v1alpha1",
+            "kind": "Server",
+            "name": self.name,
+            "uid": self.uid,
+            "controller": True,
+            "blockOwnerDeletion": True,
+        }
+
+    def labels(self) -> dict[str, str]:
+        return {SERVER_LABEL: self.name, **MANAGED_BY}
+
+
+@dataclasses.dataclass(frozen=True)
+class Address:
+    network: str
+    addr: str
+    version: int = 4
+    mac: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """What a backend saw of a workload, in Nova's terms."""
+
+    exists: bool
+    power: Power = "NOSTATE"
+    ready: bool = False
+    host: str | None = None
+    addresses: tuple[Address, ...] = ()
+    failure: str | None = None
+    """A reason the workload cannot run (image pull failure, unschedulable...), for the fault."""
+
+
+def derive_hostname(name: str) -> str:
+    """Nova's hostname from a display name (2.90): lower case, [a-z0-9-], at most 63 characters."""
+    host = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+    return host[:63].rstrip("-") or "server"
+
+
+def meta_data(s: PlacedServer) -> dict[str, Any]:
+    """Nova's ``openstack/latest/meta_data.json`` for the server, as the metadata service gives it."""
+    data: dict[str, Any] = {
+        "uuid": s.uid,
+        "name": s.name,
+        "hostname": s.guest_hostname,
+        "launch_index": 0,
+        "availability_zone": s.availability_zone,
+        "project_id": s.namespace,
+        "meta": dict(s.metadata),
+        "devices": [],
+    }
+    if s.key_name and s.public_key:
+        data["public_keys"] = {s.key_name: s.public_key}
+        data["keys"] = [{"name": s.key_name, "type": "ssh", "data": s.public_key}]
+    return data
+
+
+def meta_data_json(s: PlacedServer) -> str:
+    return json.dumps(meta_data(s), sort_keys=True, separators=(",", ":"))
