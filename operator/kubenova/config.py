@@ -7,6 +7,7 @@ listed with its default in the README's "Configuration" table.
 
 from __future__ import annotations
 
+import random
 from typing import Literal
 
 from pydantic import Field
@@ -33,6 +34,9 @@ class Settings(BaseSettings):
     # kopf
     peering: str = "kubenova"
     """Name of the ClusterKopfPeering object that keeps a single active replica."""
+    peering_priority: int = Field(default_factory=lambda: random.randint(1, 32767), ge=0)
+    """This replica's priority: the highest live one works, the others stand by. kopf runs
+    replicas of equal priority side by side, so each gets a random one unless set."""
     standalone: bool = False
     """Run without peering (tests, a single local process)."""
     health_address: str = "0.0.0.0:8080"

@@ -43,6 +43,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.watching.client_timeout = conf.watch_timeout_seconds + 30
     settings.peering.name = conf.peering
     settings.peering.clusterwide = True
+    settings.peering.priority = conf.peering_priority
     settings.peering.standalone = conf.standalone
     settings.execution.max_workers = 20
     memo["client"] = kube_client.make()

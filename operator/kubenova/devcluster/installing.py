@@ -6,17 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kubenova.api import crds
+from kubenova.api import crds, peering
 from kubenova.devcluster.cluster import Cluster
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def install_crds(cluster: Cluster) -> None:
-    documents = crds.all_crds()
+    """kubenova's CRDs, kopf's peering CRD and kubenova's peering object."""
+    documents = [*crds.all_crds(), peering.peering_crd()]
     cluster.apply(documents, server_side=True)
     names = [f"crd/{d['metadata']['name']}" for d in documents]
     cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+    cluster.apply([peering.peering_object()])
 
 
 def example_folders(root: Path = EXAMPLES) -> list[Path]:

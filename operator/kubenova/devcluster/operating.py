@@ -86,9 +86,11 @@ class Operator:
             return ""
 
 
-def start(cluster: Cluster, *, env: dict[str, str] | None = None) -> Operator:
+def start(cluster: Cluster, *, env: dict[str, str] | None = None, name: str | None = None) -> Operator:
+    """Start an operator process; its log is ``logs/<name>.log`` in the cluster's folder."""
     health, metrics = free_ports(2)
-    op = Operator(cluster, cluster.root / "logs" / "operator.log", health, metrics, dict(env or {}))
+    log = cluster.root / "logs" / f"{name or f'operator-{health}'}.log"
+    op = Operator(cluster, log, health, metrics, dict(env or {}))
     op.start()
     return op
 

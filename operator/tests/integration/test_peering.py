@@ -1,0 +1,32 @@
+"""Two operator replicas share one peering: the one with the higher priority works, the other
+stands by, as a rollout or an HA install runs them."""
+
+from __future__ import annotations
+
+import pytest
+
+from kubenova.api import peering
+from kubenova.devcluster import operating
+from kubenova.devcluster.cluster import Cluster
+from tests import waiting
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_lower_priority_replica_stands_by(cluster: Cluster) -> None:
+    env = {"KUBENOVA_STANDALONE": "false", "KUBENOVA_PEERING": "kubenova"}
+    high = operating.start(cluster, env={**env, "KUBENOVA_PEERING_PRIORITY": "200"})
+    low = operating.start(cluster, env={**env, "KUBENOVA_PEERING_PRIORITY": "100"})
+    try:
+
+        def peers() -> dict[str, object] | None:
+            obj = cluster.get_json("clusterkopfpeering", peering.PEERING_NAME)
+            status: dict[str, object] = obj.get("status") or {}
+            return status if len(status) >= 2 else None
+
+        waiting.until(peers, what="both replicas to join the peering")
+        waiting.until(lambda: "Pausing operations in favour of" in low.tail(200), what="the standby to pause")
+        assert "Pausing operations" not in high.tail(200)
+    finally:
+        low.stop()
+        high.stop()
