@@ -1,0 +1,336 @@
+"""Server: a Nova server, run as a KubeVirt VirtualMachine or a Pod.
+
+The spec declares what should be lasting, so GitOps can own it: the flavor (a change is a
+resize), the image (a change is a rebuild), the power and vm state (``state``), ``locked`` and
+``rescue``. The operator drives Nova's transitions to get there and mirrors Nova's view in
+status: ``status``, ``vmState``, ``taskState``, ``powerState``, ``fault``, ``host``... One-shot
+actions (reboot, migrate, confirm a resize) are ServerAction objects.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from kubenova.api.common import (
+    AGE,
+    DATE_TIME,
+    DNS_LABEL,
+    ApiModel,
+    Column,
+    Condition,
+    Fault,
+    Kind,
+    ObjectName,
+    conditions_field,
+    rule,
+    rules,
+)
+
+Backend = Literal["kubevirt", "container"]
+TargetState = Literal["active", "stopped", "paused", "suspended", "shelved", "shelved_offloaded"]
+USER_DATA_MAX = 65535
+"""Nova's limit on base64-encoded user data."""
+
+Tag = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=60,
+        json_schema_extra=rules(rule("!self.contains('/') && !self.contains(',')", "a tag cannot contain '/' or ','")),
+    ),
+]
+MetadataValue = Annotated[str, Field(max_length=255)]
+
+
+class BootVolume(ApiModel):
+    """Boot from an existing volume instead of an image (Nova's boot-from-volume)."""
+
+    claim_name: ObjectName
+    """A PersistentVolumeClaim (or CDI DataVolume) in the server's namespace holding the root disk."""
+
+
+class SchedulerHints(ApiModel):
+    """Nova's scheduler hints."""
+
+    group: ObjectName | None = None
+    """A ServerGroup in this namespace whose policy applies to this server."""
+    same_host: list[ObjectName] = Field(default_factory=list, max_length=100)
+    """Place on the same host as these servers of this namespace (SameHostFilter)."""
+    different_host: list[ObjectName] = Field(default_factory=list, max_length=100)
+    """Place on a different host from these servers of this namespace (DifferentHostFilter)."""
+
+
+class ServerSpec(ApiModel):
+    """The server as the user wants it."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": rules(
+            rule(
+                "has(self.image) != has(self.bootVolume)",
+                "give exactly one of image or bootVolume",
+            ),
+            rule(
+                "!has(self.lockedReason) || self.locked",
+                "lockedReason can only be set when locked is true",
+                field_path=".lockedReason",
+            ),
+            rule(
+                "has(self.backend) == has(oldSelf.backend) && (!has(self.backend) || self.backend == oldSelf.backend)",
+                "backend cannot change after creation: create a new Server",
+                field_path=".backend",
+            ),
+            rule(
+                "has(self.bootVolume) == has(oldSelf.bootVolume)"
+                " && (!has(self.bootVolume) || self.bootVolume == oldSelf.bootVolume)",
+                "a server's boot volume cannot change after creation",
+                field_path=".bootVolume",
+            ),
+            rule(
+                "!has(self.availabilityZone) || !has(oldSelf.availabilityZone)"
+                " || self.availabilityZone == oldSelf.availabilityZone",
+                "availabilityZone cannot change after creation: the server stays where it was placed",
+                field_path=".availabilityZone",
+            ),
+        )
+    }
+
+    flavor: ObjectName
+    """The Flavor (its vCPUs, memory and disks). Changing it resizes the server."""
+    image: str | None = Field(default=None, min_length=1, max_length=1024)
+    """The image: a container image for the container backend, a containerDisk image for KubeVirt.
+    Changing it rebuilds the server on the same host."""
+    boot_volume: BootVolume | None = None
+    """Boot from a volume instead of an image (KubeVirt only)."""
+    backend: Backend | None = None
+    """kubevirt (a VirtualMachine) or container (a Pod). Left out: the flavor's extra spec
+    kubenova:backend, else the operator's default. Immutable."""
+    key_name: ObjectName | None = None
+    """A Keypair in this namespace, whose public key is injected."""
+    availability_zone: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        json_schema_extra=rules(
+            rule(
+                "!self.contains(':')",
+                "availabilityZone takes a zone name; 'zone:host' forcing is not supported, use an Aggregate or "
+                "schedulerHints",
+            ),
+            rule("self != 'internal'", "'internal' is Nova's zone for services, not for servers"),
+        ),
+    )
+    """The availability zone to place the server in; left out, any zone."""
+    metadata: dict[str, MetadataValue] = Field(
+        default_factory=dict,
+        max_length=1024,
+        json_schema_extra=rules(
+            rule("self.all(k, size(k) >= 1 && size(k) <= 255)", "metadata keys are 1 to 255 characters"),
+        ),
+    )
+    """Free key/values (Nova's server metadata), shown to the guest in meta_data.json. Values are at
+    most 255 characters; the namespace's metadata_items quota limits how many."""
+    user_data: str | None = Field(default=None, max_length=USER_DATA_MAX, json_schema_extra={"format": "byte"})
+    """Base64-encoded user data (cloud-init), at most 65535 characters encoded, as in Nova."""
+    hostname: str | None = Field(default=None, max_length=63, pattern=DNS_LABEL)
+    """The guest's hostname (defaults to the server's name)."""
+    description: str | None = Field(default=None, max_length=255)
+    """Free text."""
+    tags: list[Tag] = Field(default_factory=list, max_length=50, json_schema_extra={"x-kubernetes-list-type": "set"})
+    """Nova's server tags: at most 50, each at most 60 characters without '/' or ','."""
+    config_drive: bool = False
+    """Attach an OpenStack-format config drive (meta_data.json, user data, keys) as Nova does."""
+    scheduler_hints: SchedulerHints | None = None
+    """Nova's scheduler hints: server group, same host, different host."""
+    state: TargetState = "active"
+    """The lasting state to reach: active, stopped, paused, suspended, shelved or shelved_offloaded.
+    The operator takes Nova's allowed transitions to get there (e.g. unpause before stop)."""
+    locked: bool = False
+    """A locked server refuses every action, delete included, until unlocked (Nova's lock)."""
+    locked_reason: str | None = Field(default=None, max_length=255)
+    """Why it is locked (Nova's locked_reason)."""
+    rescue: bool = False
+    """Boot the server into rescue mode (Nova's rescue); false unrescues it."""
+    rescue_image: str | None = Field(default=None, min_length=1, max_length=1024)
+    """The image to rescue from; left out, the server's own image."""
+    auto_confirm_resize: bool = False
+    """Confirm a resize as soon as it reaches VERIFY_RESIZE, instead of waiting for a confirmResize action."""
+
+
+class EmbeddedFlavor(ApiModel):
+    """A copy of the flavor as placed, as Nova embeds it since microversion 2.47."""
+
+    original_name: str = Field(max_length=253)
+    """The Flavor's name."""
+    vcpus: int = Field(ge=0)
+    """vCPUs."""
+    ram: int = Field(ge=0)
+    """Memory in MiB."""
+    disk: int = Field(default=0, ge=0)
+    """Root disk in GiB."""
+    ephemeral: int = Field(default=0, ge=0)
+    """Ephemeral disk in GiB."""
+    swap: int = Field(default=0, ge=0)
+    """Swap in MiB."""
+    extra_specs: dict[str, str] = Field(default_factory=dict, max_length=256)
+    """The flavor's extra specs."""
+
+
+class Address(ApiModel):
+    """One address of the server (Nova's addresses, flattened)."""
+
+    network: str = Field(max_length=253)
+    """The network's name: pod for the pod network."""
+    addr: str = Field(max_length=64)
+    """The IP address."""
+    version: Literal[4, 6] = 4
+    """4 or 6."""
+    type: Literal["fixed", "floating"] = "fixed"
+    """Nova's OS-EXT-IPS:type."""
+    mac_addr: str | None = Field(default=None, max_length=32)
+    """The MAC address, when known (OS-EXT-IPS-MAC:mac_addr)."""
+
+
+class Claim(ApiModel):
+    """Resources the scheduler claimed on the host, recorded before the workload is made."""
+
+    host: str = Field(max_length=253)
+    """The host claimed."""
+    vcpus: int = Field(ge=0)
+    """vCPUs claimed."""
+    memory_mb: int = Field(ge=0)
+    """Memory claimed, in MiB."""
+    disk_gb: int = Field(ge=0)
+    """Disk claimed, in GiB."""
+
+
+class Migration(ApiModel):
+    """The server's move in progress or last made (os-migrations)."""
+
+    kind: Literal["resize", "migration", "live-migration", "evacuation"]
+    """What kind of move."""
+    source_host: str | None = Field(default=None, max_length=253)
+    """Where the server was."""
+    dest_host: str | None = Field(default=None, max_length=253)
+    """Where it goes."""
+    old_flavor: str | None = Field(default=None, max_length=253)
+    """The flavor before a resize."""
+    new_flavor: str | None = Field(default=None, max_length=253)
+    """The flavor after a resize."""
+    status: str = Field(max_length=64)
+    """Nova's migration status: migrating, finished, confirmed, reverted, error..."""
+    previous_vm_state: str | None = Field(default=None, max_length=32)
+    """The vm_state the server returns to on confirm or revert."""
+
+
+class ActionRecord(ApiModel):
+    """One entry of the action history (openstack server event list)."""
+
+    request_id: str = Field(max_length=64)
+    """req-<uuid>."""
+    action: str = Field(max_length=64)
+    """Nova's action name: create, stop, start, reboot, resize..."""
+    start_time: str = Field(json_schema_extra=DATE_TIME)
+    """When it began."""
+    finish_time: str | None = Field(default=None, json_schema_extra=DATE_TIME)
+    """When it ended."""
+    result: Literal["Success", "Error"] | None = None
+    """How it ended."""
+    message: str | None = Field(default=None, max_length=4096)
+    """The error, for a failed action."""
+
+
+class Workload(ApiModel):
+    """The object that runs the server."""
+
+    api_version: str = Field(max_length=128)
+    """v1 for a Pod, kubevirt.io/v1 for a VirtualMachine."""
+    kind: str = Field(max_length=64)
+    """Pod or VirtualMachine."""
+    name: str = Field(max_length=253)
+    """Its name, in the server's namespace."""
+
+
+class ServerStatus(ApiModel):
+    """The server as Nova shows it (openstack server show)."""
+
+    id: str | None = Field(default=None, max_length=64)
+    """Nova's server id: the object's uid."""
+    status: str | None = Field(default=None, max_length=32)
+    """Nova's API status: BUILD, ACTIVE, SHUTOFF, PAUSED, SUSPENDED, RESIZE, VERIFY_RESIZE, REBOOT,
+    HARD_REBOOT, REBUILD, MIGRATING, RESCUE, SHELVED, SHELVED_OFFLOADED, ERROR, DELETED, UNKNOWN."""
+    vm_state: str | None = Field(default=None, max_length=32)
+    """OS-EXT-STS:vm_state."""
+    task_state: str | None = Field(default=None, max_length=64)
+    """OS-EXT-STS:task_state; absent when no task is in flight."""
+    power_state: str | None = Field(default=None, max_length=32)
+    """The power state's name: NOSTATE, RUNNING, PAUSED, SHUTDOWN, CRASHED, SUSPENDED."""
+    power_state_code: int | None = Field(default=None, ge=0, le=7)
+    """OS-EXT-STS:power_state, Nova's number: 0, 1, 3, 4, 6 or 7."""
+    fault: Fault | None = None
+    """Why the server is in ERROR (or why the last action failed)."""
+    host: str | None = Field(default=None, max_length=253)
+    """OS-EXT-SRV-ATTR:host, the Host the server is placed on."""
+    hypervisor_hostname: str | None = Field(default=None, max_length=253)
+    """OS-EXT-SRV-ATTR:hypervisor_hostname (the Node)."""
+    availability_zone: str | None = Field(default=None, max_length=255)
+    """OS-EXT-AZ:availability_zone of the host."""
+    backend: Backend | None = None
+    """The backend in use."""
+    claim: Claim | None = None
+    """The scheduler's claim on the host."""
+    workload: Workload | None = None
+    """The Pod or VirtualMachine that runs the server."""
+    addresses: list[Address] = Field(default_factory=list, max_length=64)
+    """The server's IP addresses."""
+    flavor: EmbeddedFlavor | None = None
+    """The flavor as placed; servers keep it if the Flavor is deleted."""
+    image: str | None = Field(default=None, max_length=1024)
+    """The image the server runs."""
+    key_name: str | None = Field(default=None, max_length=253)
+    """The keypair injected."""
+    locked: bool | None = None
+    """Whether the server is locked."""
+    locked_reason: str | None = Field(default=None, max_length=255)
+    """Why."""
+    launched_at: str | None = Field(default=None, json_schema_extra=DATE_TIME)
+    """OS-SRV-USG:launched_at: when the server first became ACTIVE."""
+    terminated_at: str | None = Field(default=None, json_schema_extra=DATE_TIME)
+    """OS-SRV-USG:terminated_at."""
+    updated: str | None = Field(default=None, json_schema_extra=DATE_TIME)
+    """When the operator last changed this status."""
+    progress: int | None = Field(default=None, ge=0, le=100)
+    """Progress of a build, resize or migration, in percent."""
+    migration: Migration | None = None
+    """The move in progress or last made."""
+    actions: list[ActionRecord] = Field(default_factory=list, max_length=50)
+    """The latest actions, newest last (openstack server event list)."""
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The .metadata.generation this status describes."""
+    conditions: list[Condition] = conditions_field()
+    """Ready (ACTIVE, or the declared state reached), Scheduled."""
+
+
+KIND = Kind(
+    kind="Server",
+    plural="servers",
+    short_names=("srv",),
+    scope="Namespaced",
+    description="A Nova server: a virtual machine (KubeVirt) or a container (Pod) placed by Nova's scheduler.",
+    spec=ServerSpec,
+    status=ServerStatus,
+    columns=(
+        Column("Status", ".status.status"),
+        Column("Task State", ".status.taskState"),
+        Column("Power State", ".status.powerState"),
+        Column("Networks", ".status.addresses[*].addr"),
+        Column("Image", ".spec.image"),
+        Column("Flavor", ".spec.flavor"),
+        Column("Host", ".status.host", priority=1),
+        Column("Zone", ".status.availabilityZone", priority=1),
+        Column("Backend", ".status.backend", priority=1),
+        Column("Locked", ".spec.locked", "boolean", priority=1),
+        AGE,
+    ),
+)
