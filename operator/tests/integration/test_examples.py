@@ -1,0 +1,38 @@
+"""Every example folder applies cleanly, and what the operator already handles becomes Ready."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from kubenova.devcluster import installing
+from kubenova.devcluster.cluster import Cluster
+from kubenova.devcluster.operating import Operator
+from tests import waiting
+
+pytestmark = pytest.mark.integration
+
+
+def test_examples_apply_and_flavors_keypairs_and_zones_follow(cluster: Cluster, operator: Operator) -> None:
+    folders = installing.example_folders()
+    assert [f.name[:2] for f in folders] == [f"{i:02d}" for i in range(len(folders))]
+    try:
+        for folder in folders:
+            cluster.kubectl("apply", "-f", str(folder))
+        cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "flavors", "--all")
+        cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "keypairs", "--all", "-n", "demo")
+        generated = cluster.get_json("keypair", "demo-generated", "-n", "demo")["status"]
+        assert generated["privateKeySecretRef"] == {"name": "keypair-demo-generated"}
+        waiting.until(lambda: host_zone(cluster, "compute-0") == "az-ssd", what="compute-0 in zone az-ssd")
+    finally:
+        for folder in reversed(folders[1:]):
+            cluster.kubectl("delete", "-f", str(folder), "--ignore-not-found", "--wait=false", check=False)
+        cluster.kubectl("delete", "namespace", "demo", "--wait=false", check=False)
+    waiting.until(lambda: host_zone(cluster, "compute-0") == "nova", what="compute-0 back in zone nova")
+
+
+def host_zone(cluster: Cluster, name: str) -> str | None:
+    proc = cluster.kubectl("get", "host", name, "-o", "json", check=False)
+    zone = json.loads(proc.stdout).get("status", {}).get("availabilityZone") if proc.returncode == 0 else None
+    return zone if isinstance(zone, str) else None
