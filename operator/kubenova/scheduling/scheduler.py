@@ -1,0 +1,140 @@
+"""One scheduling decision: filter, weigh, pick; and choose-and-claim in one step."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Mapping, Sequence
+
+from kubenova.scheduling import weighers
+from kubenova.scheduling.claims import Claim, Ledger
+from kubenova.scheduling.filters import FILTERS, RESOURCES, active_filters, compute, core, disk, ram
+from kubenova.scheduling.model import Hosts, HostState, RequestSpec
+from kubenova.scheduling.weighers import Weights
+
+_ZERO = (0, 0, 0)
+NOVA_DEFAULTS = Weights()
+_NAMES = [f for _, f in FILTERS]
+_COMPUTE, _RAM, _CORE, _DISK = (_NAMES.index(f) for f in (compute, ram, core, disk))
+
+
+@dataclasses.dataclass(frozen=True)
+class NoValidHost:
+    """Nova's "No valid host was found", with how many hosts each filter removed."""
+
+    total: int
+    removed: Sequence[tuple[str, int]]
+    """(filter name, hosts it removed), in the order the filters ran; filters that removed none are left out."""
+
+    def reasons(self) -> str:
+        if self.total == 0:
+            return "There are no compute hosts."
+        left = self.total
+        parts = []
+        for name, count in self.removed:
+            parts.append(f"{name} removed {count} of {left}")
+            left -= count
+        return "There are not enough hosts available. Filtering removed all hosts: " + ", ".join(parts) + "."
+
+
+@dataclasses.dataclass(frozen=True)
+class Chosen:
+    host: str
+    candidates: int
+    """How many hosts passed the filters."""
+
+
+Decision = Chosen | NoValidHost
+
+
+def select(
+    req: RequestSpec,
+    hosts: Hosts | Sequence[HostState],
+    usage: Mapping[str, tuple[int, int, int]],
+    weights: Weights = NOVA_DEFAULTS,
+    rng: random.Random | None = None,
+) -> Decision:
+    """Filter ``hosts`` for ``req`` given the claimed ``usage``, weigh the rest, pick the best.
+
+    The filters run in :data:`~kubenova.scheduling.filters.FILTERS` order and a host counts
+    against the first that refuses it, as in Nova's sequential filtering. The four every request
+    needs (compute, RAM, CPU, disk) are inlined: this loop is the scheduler's hot path.
+    """
+    if not isinstance(hosts, Hosts):
+        hosts = Hosts(hosts)
+    active = active_filters(req, hosts.tenant_isolation)
+    before = [(i, f) for i, f in active if i < _RAM and f not in RESOURCES]
+    after = [(i, f) for i, f in active if i > _DISK]
+    removed = [0] * len(FILTERS)
+    kept: list[HostState] = []
+    free_rams: list[float] = []
+    free_cpus: list[float] = []
+    free_disks: list[float] = []
+    keep, add_ram, add_cpu, add_disk = kept.append, free_rams.append, free_cpus.append, free_disks.append
+    vcpus, memory, disk = req.vcpus, req.memory_mb, req.disk_gb
+    for host in hosts.states:
+        if not (host.enabled and host.up):
+            removed[_COMPUTE] += 1
+            continue
+        used = usage.get(host.name, _ZERO)
+        refused = False
+        for index, f in before:
+            if not f(host, req, used):
+                removed[index] += 1
+                refused = True
+                break
+        if refused:
+            continue
+        free_ram = host.usable_memory_mb - used[1]
+        if free_ram < memory:
+            removed[_RAM] += 1
+            continue
+        free_cpu = host.usable_vcpus - used[0]
+        if free_cpu < vcpus:
+            removed[_CORE] += 1
+            continue
+        free_disk = host.usable_disk_gb - used[2]
+        if free_disk < disk:
+            removed[_DISK] += 1
+            continue
+        for index, f in after:
+            if not f(host, req, used):
+                removed[index] += 1
+                refused = True
+                break
+        if refused:
+            continue
+        keep(host)
+        add_ram(free_ram)
+        add_cpu(free_cpu)
+        add_disk(free_disk)
+    if not kept:
+        return NoValidHost(len(hosts), [(FILTERS[i][0], n) for i, n in enumerate(removed) if n])
+    scores = weighers.scores(kept, (free_rams, free_cpus, free_disks), req, weights)
+    return Chosen(kept[_pick(scores, weights.host_subset_size, rng)].name, len(kept))
+
+
+def _pick(scores: Sequence[float], subset: int, rng: random.Random | None) -> int:
+    """The best host, or a random one of the best ``subset`` (Nova's host_subset_size)."""
+    if subset <= 1:
+        return max(range(len(scores)), key=scores.__getitem__)
+    ranked = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:subset]
+    return (rng or random).choice(ranked)
+
+
+def choose_and_claim(
+    req: RequestSpec,
+    hosts: Hosts | Sequence[HostState],
+    ledger: Ledger,
+    weights: Weights = NOVA_DEFAULTS,
+    rng: random.Random | None = None,
+) -> Decision:
+    """Select and claim in one step. The request's own earlier claim is not counted against it,
+    so a resize re-claims on the same host with the new sizes only."""
+    own = ledger.release(req.key)
+    decision = select(req, hosts, ledger.usage(), weights, rng)
+    if isinstance(decision, Chosen):
+        ledger.claim(req.key, Claim(decision.host, req.vcpus, req.memory_mb, req.disk_gb))
+    elif own is not None:
+        ledger.claim(req.key, own)  # a failed move keeps the server where it was
+    return decision
