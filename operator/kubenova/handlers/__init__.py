@@ -2,6 +2,6 @@
 :mod:`kubenova.kube`. Importing this package registers them all.
 """
 
-from kubenova.handlers import flavors, hosts, keypairs
+from kubenova.handlers import flavors, hosts, keypairs, placement, servers
 
-__all__ = ["flavors", "hosts", "keypairs"]
+__all__ = ["flavors", "hosts", "keypairs", "placement", "servers"]

@@ -147,3 +147,11 @@ async def _create_host(memo: kopf.Memo, name: str) -> None:
     )
     await kube.create_or_adopt(common.client(memo), host)
     log.info("host %s: discovered a compute Node; created its Host", name)
+
+
+@kopf.on.event(GROUP, VERSION, "servers", id="server-host-usage")
+async def server_usage_event(*, name: str, status: kopf.Status, memo: kopf.Memo, **kwargs: Any) -> None:
+    """A server placed on (or gone from) a host changes that host's usage."""
+    host = status.get("host")
+    if host:
+        await reconcile(host, memo=memo, **{k: v for k, v in kwargs.items() if k != "event"})

@@ -1,0 +1,134 @@
+"""The scheduler's inputs, from kopf indexes (never a list call): host states built from Hosts,
+Nodes and Aggregates, and the claims recorded in Servers' statuses.
+
+Claims are rebuilt from the ``server_claims`` index for each decision, plus the claims this
+process wrote that the index has not seen yet (``pending``), all under one lock: so a restart
+loses nothing and two decisions in flight can never oversubscribe a host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections import defaultdict
+from typing import Any
+
+import kopf
+
+from kubenova import hosts as host_status
+from kubenova import lifecycle
+from kubenova.api.common import GROUP, VERSION
+from kubenova.config import Settings
+from kubenova.handlers import common
+from kubenova.scheduling.claims import Claim, Ledger
+from kubenova.scheduling.model import HostState
+
+
+@dataclasses.dataclass
+class Placement:
+    """The operator's scheduling state, kept in kopf's memo."""
+
+    lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    pending: dict[str, Claim | None] = dataclasses.field(default_factory=dict)
+    """Claims written (or released) by this process, by server key, until the index shows them."""
+    server_locks: defaultdict[str, asyncio.Lock] = dataclasses.field(default_factory=lambda: defaultdict(asyncio.Lock))
+
+
+def of(memo: kopf.Memo) -> Placement:
+    p: Placement | None = memo.get("placement")
+    if p is None:
+        p = Placement()
+        memo["placement"] = p
+    return p
+
+
+@kopf.index(GROUP, VERSION, "servers")
+def server_claims(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Claim] | None:
+    claim = lifecycle.claim_from_status(status)
+    return {f"{namespace}/{name}": claim} if claim else None
+
+
+@kopf.index(GROUP, VERSION, "aggregates")
+def aggregate_metadata(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
+    items = tuple(sorted(dict(spec.get("metadata", {})).items()))
+    return dict.fromkeys(spec.get("hosts", []), (name, items))
+
+
+@kopf.index(GROUP, VERSION, "flavors")
+def flavor_specs(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, dict[str, Any]]:
+    return {name: dict(spec)}
+
+
+@kopf.index(GROUP, VERSION, "keypairs")
+def keypair_keys(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[tuple[str, str], str]:
+    return {(namespace or "", name): status.get("publicKey") or ""}
+
+
+def ledger(placement: Placement, server_claims: kopf.Index[str, Claim]) -> Ledger:
+    """Every claim: the index's, overlaid with this process's writes the index has not caught up with."""
+    led = Ledger()
+    led.rebuild((key, claim) for key in server_claims for claim in server_claims[key])
+    for key, claim in list(placement.pending.items()):
+        current = common.first(server_claims, key)
+        if current == claim:
+            del placement.pending[key]  # the index has it now
+        elif claim is None:
+            led.release(key)
+        else:
+            led.claim(key, claim)
+    return led
+
+
+def host_states(
+    conf: Settings,
+    node_facts: kopf.Index[str, host_status.NodeFacts],
+    host_bodies: kopf.Index[str, Any],
+    aggregate_metadata: kopf.Index[str, Any],
+    host_aggregates: kopf.Index[str, Any],
+) -> list[HostState]:
+    states = []
+    for name in host_bodies:
+        body = common.first(host_bodies, name)
+        node = common.first(node_facts, name)
+        if body is None or node is None:
+            continue
+        spec = body[0]
+        metadata: dict[str, set[str]] = {}
+        for _, items in aggregate_metadata.get(name, []):
+            for k, v in items:
+                metadata.setdefault(k, set()).add(v)
+        zones = sorted((a, z) for a, z in host_aggregates.get(name, []) if z)
+        ratios = spec.get("allocationRatios") or {}
+        states.append(
+            HostState(
+                name=name,
+                vcpus=node.vcpus,
+                memory_mb=node.memory_mb,
+                disk_gb=node.local_gb,
+                enabled=bool(spec.get("enabled", True)),
+                up=node.ready and not spec.get("forcedDown", False),
+                zone=zones[0][1] if zones else host_status.DEFAULT_ZONE,
+                aggregates=tuple(sorted(a for a, _ in aggregate_metadata.get(name, []))),
+                metadata={k: frozenset(v) for k, v in metadata.items()},
+                reserved_memory_mb=int((spec.get("reserved") or {}).get("memoryMb", conf.reserved_host_memory_mb)),
+                cpu_ratio=_ratio(ratios.get("cpu"), metadata.get("cpu_allocation_ratio"), conf.cpu_allocation_ratio),
+                ram_ratio=_ratio(ratios.get("ram"), metadata.get("ram_allocation_ratio"), conf.ram_allocation_ratio),
+                disk_ratio=_ratio(
+                    ratios.get("disk"), metadata.get("disk_allocation_ratio"), conf.disk_allocation_ratio
+                ),
+            )
+        )
+    return states
+
+
+def _ratio(host: float | None, aggregate: set[str] | None, default: float) -> float:
+    """The host's own ratio, else the smallest its aggregates give (as Nova's Aggregate*Filter), else the default."""
+    if host:
+        return float(host)
+    values = []
+    for v in aggregate or ():
+        try:
+            values.append(float(v))
+        except ValueError:
+            continue
+    return min(values) if values else default
