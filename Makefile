@@ -52,7 +52,7 @@ crds: venv
 
 ## bench: the benchmarks in operator/bench/, each printing JSON.
 bench: tools
-	cd $(OP) && for b in bench/*_bench.py; do $(BIN)/python $$b || exit 1; done
+	cd $(OP) && for b in bench/[a-z]*.py; do $(BIN)/python -m bench.$$(basename $$b .py) || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(OP)/.mypy_cache $(OP)/.ruff_cache $(OP)/.pytest_cache
