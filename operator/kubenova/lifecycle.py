@@ -127,6 +127,22 @@ def claim_status(claim: Claim) -> dict[str, Any]:
     return {"host": claim.host, "vcpus": claim.vcpus, "memoryMb": claim.memory_mb, "diskGb": claim.disk_gb}
 
 
+SOURCE = "@source"
+"""Suffix of the ledger key under which a resized or migrated server holds its source host."""
+
+
+def claims_of(status: Mapping[str, Any]) -> dict[str, Claim]:
+    """The claims a server's status records, by key suffix: its own ("") and, until a move is
+    confirmed or reverted, the source host's (:data:`SOURCE`), as Nova's Placement keeps both."""
+    out: dict[str, Claim] = {}
+    if (claim := claim_from_status(status)) is not None:
+        out[""] = claim
+    source = (status.get("migration") or {}).get("sourceClaim")
+    if source and (claim := claim_from_status({"claim": source})) is not None:
+        out[SOURCE] = claim
+    return out
+
+
 def claim_from_status(status: Mapping[str, Any]) -> Claim | None:
     c = status.get("claim")
     if not c or not c.get("host"):
@@ -142,15 +158,19 @@ def backend_of(spec: Mapping[str, Any], flavor: Mapping[str, Any], default: str)
 def placed(
     body: Mapping[str, Any], status: Mapping[str, Any], *, public_key: str | None, running: bool
 ) -> PlacedServer:
-    """The backend's input, from the Server and what its status recorded at placement."""
+    """The backend's input, from the Server and what its status recorded: the flavor, image and
+    host the last action settled on (not the spec, which may ask for a change not yet made)."""
     meta, spec = body["metadata"], body.get("spec", {})
+    rescued = (status.get("vmState") == VmState.RESCUED and status.get("taskState") != TaskState.UNRESCUING) or (
+        status.get("taskState") == TaskState.RESCUING
+    )
     return PlacedServer(
         name=meta["name"],
         namespace=meta["namespace"],
         uid=meta["uid"],
         flavor=flavor_from_status(status["flavor"]),
         host=status["claim"]["host"],
-        image=spec.get("image"),
+        image=status.get("image") or spec.get("image"),
         boot_volume=(spec.get("bootVolume") or {}).get("claimName"),
         hostname=spec.get("hostname"),
         availability_zone=status.get("availabilityZone") or "nova",
@@ -158,6 +178,8 @@ def placed(
         public_key=public_key,
         metadata=spec.get("metadata", {}),
         running=running,
+        revision=(status.get("workload") or {}).get("revision"),
+        rescue_image=(spec.get("rescueImage") or status.get("image") or spec.get("image")) if rescued else None,
     )
 
 
@@ -171,9 +193,18 @@ def addresses(observation: Observation) -> list[dict[str, Any]]:
     return out
 
 
-def start_action(previous: Mapping[str, Any], action: str, *, now: str) -> list[dict[str, Any]]:
-    """The action history with a new record (request id, action, start)."""
-    record = {"requestId": f"req-{uuid.uuid4()}", "action": action, "startTime": now}
+def start_action(
+    previous: Mapping[str, Any],
+    action: str,
+    *,
+    now: str,
+    server_action: str | None = None,
+    request_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """The action history with a new record (request id, action, start) last."""
+    record = {"requestId": request_id or f"req-{uuid.uuid4()}", "action": action, "startTime": now}
+    if server_action:
+        record["serverAction"] = server_action
     return [*previous.get("actions", []), record][-HISTORY:]
 
 

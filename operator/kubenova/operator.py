@@ -74,7 +74,11 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
         # drown what matters; kubenova logs its own decisions.
         logging.getLogger("httpx2").setLevel(logging.WARNING)
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    memo = kopf.Memo(settings=conf)
+    from kubenova.handlers.placement import Placement
+
+    # Shared state goes into the global memo now: kopf hands each object a shallow copy of it,
+    # so anything added later by a handler would be private to that object.
+    memo = kopf.Memo(settings=conf, placement=Placement(), server_hosts={})
     asyncio.run(
         kopf.operator(
             clusterwide=True,

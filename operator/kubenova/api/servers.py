@@ -222,6 +222,10 @@ class Migration(ApiModel):
     """Nova's migration status: migrating, finished, confirmed, reverted, error..."""
     previous_vm_state: str | None = Field(default=None, max_length=32)
     """The vm_state the server returns to on confirm or revert."""
+    source_claim: Claim | None = None
+    """What the server held on the source host; kept until the move is confirmed or reverted."""
+    source_flavor: EmbeddedFlavor | None = None
+    """The flavor before a resize, restored by a revert."""
 
 
 class ActionRecord(ApiModel):
@@ -239,6 +243,8 @@ class ActionRecord(ApiModel):
     """How it ended."""
     message: str | None = Field(default=None, max_length=4096)
     """The error, for a failed action."""
+    server_action: str | None = Field(default=None, max_length=253)
+    """The ServerAction that asked for it, if one did."""
 
 
 class Workload(ApiModel):
@@ -250,6 +256,9 @@ class Workload(ApiModel):
     """Pod or VirtualMachine."""
     name: str = Field(max_length=253)
     """Its name, in the server's namespace."""
+    revision: str | None = Field(default=None, max_length=64)
+    """The boot the workload must carry (the request id of the action that last remade it);
+    a workload carrying another one is replaced."""
 
 
 class ServerStatus(ApiModel):

@@ -12,7 +12,7 @@
   controller.
 
 A Pod cannot be paused, suspended or live-migrated, and cannot be stopped and kept: stop and
-start, reboot, rebuild, resize and cold migration replace the Pod (see :data:`SUPPORTED`).
+start, reboot, rebuild, resize and cold migration replace the Pod (see :data:`UNSUPPORTED`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from kubenova.backends.servers import (
     AUTHORIZED_KEYS_ANNOTATION,
     META_DATA_ANNOTATION,
+    REVISION_ANNOTATION,
     Address,
     Observation,
     PlacedServer,
@@ -33,13 +34,16 @@ NAME = "container"
 CONFIG_DIR = "/var/lib/kubenova"
 NETWORK = "pod"
 
-# Nova actions this backend can carry out; the others get a clear fault.
-SUPPORTED = frozenset(
-    {
-        "create", "delete", "stop", "start", "reboot", "rebuild", "resize", "confirmResize",
-        "revertResize", "migrate", "evacuate", "shelve", "shelveOffload", "unshelve", "lock", "unlock",
-    }
-)  # fmt: skip
+UNSUPPORTED = {
+    "pause": "a Pod cannot be frozen; stop it instead, or use the kubevirt backend",
+    "unpause": "a Pod cannot be frozen",
+    "suspend": "a Pod's memory cannot be saved; stop or shelve it instead, or use the kubevirt backend",
+    "resume": "a Pod's memory cannot be saved",
+    "live_migrate": "a running Pod cannot move; migrate it (cold), which restarts it on another host",
+    "rescue": "a Pod has no disk to boot a rescue image beside; rebuild it with another image",
+    "unrescue": "a Pod cannot be rescued",
+}
+"""Nova actions (by :class:`kubenova.nova.actions.Action` value) this backend refuses, and why."""
 
 
 def render(s: PlacedServer) -> dict[str, Any]:
@@ -50,6 +54,8 @@ def render(s: PlacedServer) -> dict[str, Any]:
         "ephemeral-storage": f"{s.flavor.disk + s.flavor.ephemeral}Gi",
     }
     annotations = {META_DATA_ANNOTATION: meta_data_json(s)}
+    if s.revision:
+        annotations[REVISION_ANNOTATION] = s.revision
     items = [{"path": "meta_data.json", "fieldRef": {"fieldPath": f"metadata.annotations['{META_DATA_ANNOTATION}']"}}]
     if s.public_key:
         annotations[AUTHORIZED_KEYS_ANNOTATION] = s.public_key.strip() + "\n"
@@ -102,8 +108,11 @@ def render(s: PlacedServer) -> dict[str, Any]:
 
 def observe(pod: Mapping[str, Any] | None) -> Observation:
     """Nova's view of a Pod: running and ready is RUNNING; a Pod that ended is SHUTDOWN."""
-    if pod is None or pod.get("metadata", {}).get("deletionTimestamp"):
-        return Observation(exists=pod is not None, power="SHUTDOWN" if pod else "NOSTATE")
+    if pod is None:
+        return Observation(exists=False)
+    revision = (pod.get("metadata", {}).get("annotations") or {}).get(REVISION_ANNOTATION)
+    if pod.get("metadata", {}).get("deletionTimestamp"):
+        return Observation(exists=True, power="SHUTDOWN", revision=revision)
     status = pod.get("status", {})
     phase = status.get("phase", "Pending")
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
@@ -117,6 +126,7 @@ def observe(pod: Mapping[str, Any] | None) -> Observation:
         host=pod.get("spec", {}).get("nodeName"),
         addresses=addresses,
         failure=failure,
+        revision=revision,
     )
 
 

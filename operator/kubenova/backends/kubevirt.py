@@ -19,25 +19,37 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubenova.backends.servers import META_DATA_ANNOTATION, Address, Observation, PlacedServer, meta_data_json
+from kubenova.backends.servers import (
+    META_DATA_ANNOTATION,
+    REVISION_ANNOTATION,
+    Address,
+    Observation,
+    PlacedServer,
+    meta_data_json,
+)
 
 NAME = "kubevirt"
 API_VERSION = "kubevirt.io/v1"
 NETWORK = "default"
 
-SUPPORTED = frozenset(
-    {
-        "create", "delete", "stop", "start", "reboot", "rebuild", "resize", "confirmResize", "revertResize",
-        "migrate", "liveMigrate", "evacuate", "pause", "unpause", "suspend", "resume", "rescue", "unrescue",
-        "shelve", "shelveOffload", "unshelve", "lock", "unlock",
-    }
-)  # fmt: skip
+UNSUPPORTED = {
+    "live_migrate": "kubenova pins a VirtualMachine to its host with a node selector, which a KubeVirt "
+    "live migration cannot move; migrate it (cold) instead",
+}
+"""Nova actions this backend refuses, and why."""
 
 
 def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, Any]:
     """The VirtualMachine for a placed server. ``access_secret`` holds the public key, if any."""
     disks: list[dict[str, Any]] = [{"name": "root", "disk": {"bus": "virtio"}, "bootOrder": 1}]
     volumes: list[dict[str, Any]] = [_root_volume(s)]
+    if s.rescue_image:
+        # Nova's rescue: boot the rescue image, with the server's own disk attached second.
+        disks = [
+            {"name": "rescue", "disk": {"bus": "virtio"}, "bootOrder": 1},
+            {"name": "root", "disk": {"bus": "virtio"}},
+        ]
+        volumes.insert(0, {"name": "rescue", "containerDisk": {"image": s.rescue_image}})
     config_drive: dict[str, Any] = {}
     if s.user_data_secret:
         config_drive["secretRef"] = {"name": s.user_data_secret}
@@ -101,11 +113,18 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         "spec": {
             "runStrategy": "Always" if s.running else "Halted",
             "template": {
-                "metadata": {"labels": s.labels(), "annotations": {META_DATA_ANNOTATION: meta_data_json(s)}},
+                "metadata": {"labels": s.labels(), "annotations": _template_annotations(s)},
                 "spec": template_spec,
             },
         },
     }
+
+
+def _template_annotations(s: PlacedServer) -> dict[str, str]:
+    annotations = {META_DATA_ANNOTATION: meta_data_json(s)}
+    if s.revision:
+        annotations[REVISION_ANNOTATION] = s.revision
+    return annotations
 
 
 def _root_volume(s: PlacedServer) -> dict[str, Any]:
@@ -145,9 +164,11 @@ def observe(vm: Mapping[str, Any] | None, vmi: Mapping[str, Any] | None = None) 
             for iface in vmi_status.get("interfaces", [])
             for ip in iface.get("ipAddresses", [iface["ipAddress"]] if iface.get("ipAddress") else [])
         )
+    template = vm.get("spec", {}).get("template", {}).get("metadata", {})
     return Observation(
         exists=True,
         power=power,  # type: ignore[arg-type]
+        revision=(template.get("annotations") or {}).get(REVISION_ANNOTATION),
         ready=bool(status.get("ready")) and printable == "Running",
         host=host,
         addresses=addresses,

@@ -16,6 +16,8 @@ from kubenova.api.common import GROUP
 SERVER_LABEL = f"{GROUP}/server"
 META_DATA_ANNOTATION = f"{GROUP}/meta-data"
 AUTHORIZED_KEYS_ANNOTATION = f"{GROUP}/authorized-keys"
+REVISION_ANNOTATION = f"{GROUP}/revision"
+"""The boot a workload carries; the Server's status says which one it must carry."""
 MANAGED_BY = {"app.kubernetes.io/managed-by": "kubenova"}
 
 Power = Literal["NOSTATE", "RUNNING", "PAUSED", "SHUTDOWN", "CRASHED", "SUSPENDED"]
@@ -55,6 +57,10 @@ class PlacedServer:
     metadata: Mapping[str, str] = dataclasses.field(default_factory=dict)
     running: bool = True
     """Whether the workload should run (a stopped or shelved server keeps no running workload)."""
+    revision: str | None = None
+    """The boot this workload is (see REVISION_ANNOTATION)."""
+    rescue_image: str | None = None
+    """Set while the server is rescued: boot this image, with the server's own disk attached."""
 
     @property
     def guest_hostname(self) -> str:
@@ -93,6 +99,8 @@ class Observation:
     addresses: tuple[Address, ...] = ()
     failure: str | None = None
     """A reason the workload cannot run (image pull failure, unschedulable...), for the fault."""
+    revision: str | None = None
+    """The boot the workload carries (its REVISION_ANNOTATION)."""
 
 
 def derive_hostname(name: str) -> str:

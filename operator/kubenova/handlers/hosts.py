@@ -17,7 +17,7 @@ from typing import Any
 import kopf
 from lightkube.models.meta_v1 import ObjectMeta
 
-from kubenova import conditions, hosts, labels
+from kubenova import conditions, hosts, labels, lifecycle
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common
 from kubenova.kube import client as kube
@@ -51,12 +51,13 @@ def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[
 def host_servers(
     *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
 ) -> dict[str, tuple[str, str, str, int, int, int]] | None:
-    host = status.get("host")
-    flavor = status.get("flavor")
-    if not host or not flavor:
-        return None
-    disk = int(flavor.get("disk", 0)) + int(flavor.get("ephemeral", 0))
-    return {host: (namespace or "", name, uid, int(flavor.get("vcpus", 0)), int(flavor.get("ram", 0)), disk)}
+    # A host's usage is its claims: a server being resized holds its source host too until confirmed.
+    # A same-host resize holds both claims on one host: they add up.
+    out: dict[str, tuple[str, str, str, int, int, int]] = {}
+    for c in lifecycle.claims_of(status).values():
+        held = out.get(c.host, ("", "", "", 0, 0, 0))
+        out[c.host] = (namespace or "", name, uid, held[3] + c.vcpus, held[4] + c.memory_mb, held[5] + c.disk_gb)
+    return out or None
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -150,8 +151,16 @@ async def _create_host(memo: kopf.Memo, name: str) -> None:
 
 
 @kopf.on.event(GROUP, VERSION, "servers", id="server-host-usage")
-async def server_usage_event(*, name: str, status: kopf.Status, memo: kopf.Memo, **kwargs: Any) -> None:
-    """A server placed on (or gone from) a host changes that host's usage."""
-    host = status.get("host")
-    if host:
-        await reconcile(host, memo=memo, **{k: v for k, v in kwargs.items() if k != "event"})
+async def server_usage_event(
+    *, name: str, namespace: str | None, status: kopf.Status, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any
+) -> None:
+    """A server placed on (or gone from) a host changes that host's usage: the hosts it claims now
+    and those it claimed at its last event (a release leaves no trace in the new status)."""
+    seen: dict[str, set[str]] = memo["server_hosts"]  # made in the global memo (see operator.run)
+    key = f"{namespace}/{name}"
+    now = set() if event["type"] == "DELETED" else {c.host for c in lifecycle.claims_of(status).values()}
+    before = seen.pop(key, set())
+    if now:
+        seen[key] = now
+    for host in sorted(now | before):
+        await reconcile(host, memo=memo, **kwargs)

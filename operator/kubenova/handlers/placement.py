@@ -35,17 +35,16 @@ class Placement:
 
 
 def of(memo: kopf.Memo) -> Placement:
-    p: Placement | None = memo.get("placement")
-    if p is None:
-        p = Placement()
-        memo["placement"] = p
+    # Made once in the operator's global memo: kopf gives each object a shallow copy of it, so a
+    # Placement made lazily here would be one per object, and its lock would guard nothing.
+    p: Placement = memo["placement"]
     return p
 
 
 @kopf.index(GROUP, VERSION, "servers")
 def server_claims(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Claim] | None:
-    claim = lifecycle.claim_from_status(status)
-    return {f"{namespace}/{name}": claim} if claim else None
+    claims = lifecycle.claims_of(status)
+    return {f"{namespace}/{name}{suffix}": claim for suffix, claim in claims.items()} or None
 
 
 @kopf.index(GROUP, VERSION, "aggregates")

@@ -1,43 +1,54 @@
-"""Servers: validate, schedule and claim, make the workload, and mirror Nova's states.
+"""Servers: validate, schedule and claim, make the workload, carry out Nova's actions, and mirror
+Nova's states.
 
 Level-triggered: a Server's own events and its workload's (Pod or VirtualMachine, found by the
 server label) all end in :func:`reconcile`, which takes the one step the Server's status calls
-for. Steps are idempotent, so a restart at any moment resumes without duplicating a workload
-or losing a claim. The spec is never written; status, our finalizer and our children are.
+for. An action starts with one status write (task_state, history record, and any new claim or
+workload revision) and ends with another once the workload shows it done (:mod:`kubenova.tasks`),
+so a restart at any moment resumes without duplicating a workload or losing a claim. The spec is
+never written; status, our finalizer and our children are.
+
+Lasting state comes from the spec (``state``, ``rescue``, ``locked``, a changed ``flavor`` is a
+resize, a changed ``image`` a rebuild); one-shot actions from ServerActions
+(:mod:`kubenova.handlers.serveractions`), which call :meth:`Step.begin` like the spec does.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import kopf
-from lightkube import ApiError, AsyncClient, codecs
-from lightkube.resources.core_v1 import Pod
+from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
-from kubenova import conditions, lifecycle
+from kubenova import conditions, lifecycle, tasks
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends import container, kubevirt
-from kubenova.backends.servers import SERVER_LABEL, Observation
-from kubenova.handlers import common, placement
+from kubenova.backends.servers import SERVER_LABEL
+from kubenova.handlers import common, placement, workloads
 from kubenova.kube import client as kube
-from kubenova.kube import resources
+from kubenova.kube import events, resources
 from kubenova.nova import actions, faults, planning
+from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import PowerState, TaskState, VmState
+from kubenova.scheduling.claims import Claim
 from kubenova.scheduling.model import GroupSpec
-from kubenova.scheduling.scheduler import Chosen, choose_and_claim
+from kubenova.scheduling.scheduler import Chosen, NoValidHost, choose_and_claim
 
 log = logging.getLogger(__name__)
 # Not kopf's own finalizer name: kopf removes its finalizer from objects it has no delete handler for.
 FINALIZER = f"{GROUP}/server-cleanup"
-POWER_ACTIONS = {actions.Action.STOP: TaskState.POWERING_OFF, actions.Action.START: TaskState.POWERING_ON}
+UNSUPPORTED = {container.NAME: container.UNSUPPORTED, kubevirt.NAME: kubevirt.UNSUPPORTED}
+WORKLOAD_KINDS = {container.NAME: ("v1", "Pod"), kubevirt.NAME: ("kubevirt.io/v1", "VirtualMachine")}
 
 
 @kopf.on.event(GROUP, VERSION, "servers", id="server-event")
 async def server_event(*, event: kopf.RawEvent, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any) -> None:
     if event["type"] == "DELETED":
-        placement.of(memo).pending[f"{namespace}/{name}"] = None
+        p = placement.of(memo)
+        key = f"{namespace}/{name}"
+        p.pending[key] = p.pending[key + lifecycle.SOURCE] = None
         return
     await reconcile(namespace or "", name, memo=memo, indexes=kw)
 
@@ -52,18 +63,16 @@ async def vm_event(*, namespace: str | None, labels: kopf.Labels, memo: kopf.Mem
     await reconcile(namespace or "", labels[SERVER_LABEL], memo=memo, indexes=kw)
 
 
+async def load(client: AsyncClient, namespace: str, name: str) -> dict[str, Any] | None:
+    return await kube.get_dict(client, resources.Server, name, namespace=namespace)
+
+
 async def reconcile(namespace: str, name: str, *, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
     """One step for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them."""
-    key = f"{namespace}/{name}"
-    async with placement.of(memo).server_locks[key]:
-        client = common.client(memo)
-        try:
-            server = _as_dict(await client.get(resources.Server, name, namespace=namespace))
-        except ApiError as exc:
-            if kube.is_not_found(exc):
-                return
-            raise
-        await Step(server, memo, indexes).run()
+    async with placement.of(memo).server_locks[f"{namespace}/{name}"]:
+        server = await load(common.client(memo), namespace, name)
+        if server is not None:
+            await Step(server, memo, indexes).run()
 
 
 class Step:
@@ -81,6 +90,7 @@ class Step:
         self.name: str = self.meta["name"]
         self.namespace: str = self.meta["namespace"]
         self.key = f"{self.namespace}/{self.name}"
+        self.uid: str = self.meta["uid"]
         self.generation: int | None = self.meta.get("generation")
         self.now = common.now()
 
@@ -99,44 +109,41 @@ class Step:
         vm, task = self.status.get("vmState"), self.status.get("taskState")
         if vm is None:
             await self.accept()
-        elif vm == VmState.BUILDING and task == TaskState.SCHEDULING:
+        elif task == TaskState.SCHEDULING:
             await self.schedule()
-        elif vm == VmState.ERROR:
-            return
-        elif task in (TaskState.SPAWNING, TaskState.POWERING_ON, TaskState.POWERING_OFF):
-            await self.converge(task)
-        elif task is None:
+        elif task:
+            await self.converge()
+        else:
             await self.follow_spec()
 
-    # --- steps --------------------------------------------------------------------------------
+    # --- build ---------------------------------------------------------------------------------
 
     async def accept(self) -> None:
         """Check what the API server could not (references to other objects), then BUILD."""
         flavor_name = self.spec.get("flavor", "")
         flavor = common.first(self.ix["flavor_specs"], flavor_name)
-        problem = None
-        if flavor is None:
-            problem = f"Flavor {flavor_name} could not be found."
-        elif not flavor.get("isPublic", True) and self.namespace not in flavor.get("access", []):
-            problem = f"Flavor {flavor_name} is private and namespace {self.namespace} is not on its access list."
-        elif self.spec.get("keyName") and (self.namespace, self.spec["keyName"]) not in self.ix["keypair_keys"]:
+        problem = self._flavor_problem(flavor_name, flavor)
+        key_name = self.spec.get("keyName")
+        if problem is None and key_name and (self.namespace, key_name) not in self.ix["keypair_keys"]:
             problem = f"Invalid key_name provided: Keypair {self.spec['keyName']} not found in {self.namespace}."
         backend = lifecycle.backend_of(self.spec, flavor or {}, self.conf.default_backend)
         if problem is None and backend == container.NAME and not self.spec.get("image"):
             problem = "The container backend needs spec.image; bootVolume is for kubevirt."
         patch: dict[str, Any] = {
-            "id": self.meta["uid"],
+            "id": self.uid,
             "backend": backend,
             "image": self.spec.get("image"),
             "keyName": self.spec.get("keyName"),
             "locked": bool(self.spec.get("locked", False)),
-            "actions": lifecycle.start_action(self.status, "create", now=self.now),
+            "lockedReason": self.spec.get("lockedReason"),
+            "actions": lifecycle.start_action(self.status, tasks.CREATE, now=self.now),
         }
         if problem:
             patch |= lifecycle.fail(
                 self.status, faults.bad_request(problem, now=self.now), generation=self.generation, now=self.now
             )
             patch["actions"] = lifecycle.finish_action({"actions": patch["actions"]}, now=self.now, error=problem)
+            await self.event("Warning", "BuildFailed", "create", problem)
         else:
             assert flavor is not None
             patch |= lifecycle.state_patch(
@@ -153,40 +160,21 @@ class Step:
     async def schedule(self) -> None:
         """Choose a host and claim it in one step under the scheduler's lock; record the claim."""
         p = placement.of(self.memo)
-        hints = self.spec.get("schedulerHints") or {}
         async with p.lock:
             ledger = placement.ledger(p, self.ix["server_claims"])
             existing = ledger.get(self.key)
-            if existing is not None:  # claimed already (a restart between claim and status write)
-                decision: Any = Chosen(existing.host, 1)
-            else:
-                hosts = placement.host_states(
-                    self.conf,
-                    self.ix["node_facts"],
-                    self.ix["host_bodies"],
-                    self.ix["aggregate_metadata"],
-                    self.ix["host_aggregates"],
-                )
-                request = lifecycle.request_spec(
-                    self.key,
-                    self.namespace,
-                    self.spec,
-                    self.status["flavor"],
-                    group=self._group(hints.get("group"), ledger),
-                    same_host=self._hosts_of(hints.get("sameHost", []), ledger),
-                    different_host=self._hosts_of(hints.get("differentHost", []), ledger),
-                )
-                decision = choose_and_claim(request, hosts, ledger)
-            if not isinstance(decision, Chosen):
+            # Claimed already: a restart between the claim and its status write.
+            decision = Chosen(existing.host, 1) if existing else self._choose(ledger, self.status["flavor"])
+            if isinstance(decision, NoValidHost):
                 fault = faults.no_valid_host(decision.reasons(), now=self.now)
                 patch = lifecycle.fail(self.status, fault, generation=self.generation, now=self.now)
                 patch["actions"] = lifecycle.finish_action(self.status, now=self.now, error=fault.message)
                 patch["conditions"] = _scheduled(patch["conditions"], False, fault.message, self)
                 await self.write(patch)
+                await self.event("Warning", "NoValidHost", "create", fault.message)
                 return
             claim = ledger.get(self.key)
             assert claim is not None
-            zone = next((z for _, z in sorted(self.ix["host_aggregates"].get(claim.host, [])) if z), "nova")
             patch = lifecycle.state_patch(
                 self.status,
                 vm_state=VmState.BUILDING,
@@ -194,21 +182,26 @@ class Step:
                 generation=self.generation,
                 now=self.now,
             )
-            patch |= {
-                "claim": lifecycle.claim_status(claim),
-                "host": claim.host,
-                "hypervisorHostname": claim.host,
-                "availabilityZone": zone,
-                "conditions": _scheduled(patch["conditions"], True, f"Placed on {claim.host}.", self),
-            }
+            record = tasks.open_record(self.status) or {}
+            patch |= self._placed_on(claim, revision=record.get("requestId"))
+            patch["conditions"] = _scheduled(patch["conditions"], True, f"Placed on {claim.host}.", self)
             await self.write(patch)
             p.pending[self.key] = claim
         log.info("server %s: placed on %s", self.key, claim.host)
 
-    async def converge(self, task: str) -> None:
-        """Make the workload match the task in flight, and finish the task once it does."""
-        running = task != TaskState.POWERING_OFF
-        obs = await self.ensure_workload(running)
+    # --- tasks in flight -----------------------------------------------------------------------
+
+    async def converge(self) -> None:
+        """Make the workload what the task in flight needs, and end the task once it is."""
+        flight = tasks.in_flight(self.status)
+        if flight is None or flight.task == TaskState.DELETING or not self.status.get("claim"):
+            return
+        action = actions.EVENTS[flight.action] if flight.action else tasks.CREATE
+        try:
+            obs = await workloads.ensure(self.client, self.status["backend"], self._placed(flight.goal), flight.goal)
+        except workloads.ActionFailed as failed:
+            await self._action_failed(action, str(failed))
+            return
         if obs.failure:
             message = f"The {self.status.get('backend')} workload failed: {obs.failure}."
             patch = lifecycle.fail(
@@ -216,81 +209,254 @@ class Step:
             )
             patch["actions"] = lifecycle.finish_action(self.status, now=self.now, error=message)
             await self.write(patch)
+            await self.event("Warning", "WorkloadFailed", action, message)
+            await self._settle_server_action(error=message)
             return
-        done = (obs.ready and obs.power == "RUNNING") if running else obs.power in ("SHUTDOWN", "NOSTATE")
-        if not done:
+        if not tasks.reached(flight.goal, obs, tasks.revision(self.status)):
             return
-        vm_state, power = lifecycle.SPAWNED[TaskState(task)]
-        patch = lifecycle.state_patch(
-            self.status, vm_state=vm_state, task_state=None, power=power, generation=self.generation, now=self.now
-        )
-        patch["addresses"] = lifecycle.addresses(obs) if running else []
-        patch["actions"] = lifecycle.finish_action(self.status, now=self.now)
-        patch["fault"] = None
-        if task == TaskState.SPAWNING and not self.status.get("launchedAt"):
-            patch["launchedAt"] = self.now
+        patch = tasks.finish(self.status, flight, obs, generation=self.generation, now=self.now)
+        patch["conditions"] = _synced({"conditions": patch["conditions"]}, True, "Synced", "As declared.", self)
         await self.write(patch)
+        p = placement.of(self.memo)
+        if flight.action is Action.SHELVE_OFFLOAD:
+            p.pending[self.key] = None
+        elif flight.action is Action.REVERT_RESIZE:
+            p.pending[self.key + lifecycle.SOURCE] = None
+        status = patch["status"]
+        if flight.action is not None:  # a finished build is visible in status; one Event per action
+            await self.event("Normal", _reason(flight.action), action, f"{action} finished: the server is {status}.")
+        await self._settle_server_action()
+        log.info("server %s: %s finished, %s", self.key, action, status)
+
+    # --- lasting state from the spec -------------------------------------------------------
 
     async def follow_spec(self) -> None:
-        """Take the next Nova action toward spec.state; keep addresses and lock current."""
+        """Start the next Nova action toward what the spec declares; keep the lock current."""
         patch: dict[str, Any] = {}
-        if bool(self.spec.get("locked", False)) != bool(self.status.get("locked", False)):
-            patch["locked"] = bool(self.spec.get("locked", False))
+        before = dict(self.status)
+        locked = bool(self.spec.get("locked", False))
+        if locked != bool(self.status.get("locked", False)) or self.spec.get("lockedReason") != self.status.get(
+            "lockedReason"
+        ):
+            patch["locked"] = locked
             patch["lockedReason"] = self.spec.get("lockedReason")
-        action = planning.next_action(
-            vm_state=self.status["vmState"],
-            task_state=None,
-            state=self.spec.get("state", "active"),
-            rescue=bool(self.spec.get("rescue", False)),
+            self.status.update(patch)  # the action below is checked against the new lock
+        wanted = self._wanted()
+        if isinstance(wanted, Action) and self._failed_already(wanted):
+            return  # said so when it failed (Synced=False, fault, Event); a spec change retries
+        if isinstance(wanted, Action):
+            try:
+                await self.begin(wanted, extra=patch)
+            except ActionRefused as refused:
+                await self._refused(refused, actions.EVENTS[wanted], patch)
+            return
+        if wanted is not None:  # waiting on the user: say why
+            patch["conditions"] = _synced(self.status, False, "Waiting", wanted, self)
+        else:
+            patch["conditions"] = _synced(self.status, True, "Synced", "As declared.", self)
+        if self.generation != self.status.get("observedGeneration"):
+            patch["observedGeneration"] = self.generation
+        if conditions.differs(before, patch):
+            await self.write(patch)
+
+    def _failed_already(self, action: Action) -> bool:
+        """Whether ``action`` is the last one taken, it failed, and the spec has not changed since."""
+        last = (self.status.get("actions") or [{}])[-1]
+        return (
+            last.get("action") == actions.EVENTS[action]
+            and last.get("result") == "Error"
+            and self.status.get("observedGeneration") == self.generation
         )
-        if action is None:
-            if self.generation != self.status.get("observedGeneration"):
-                patch |= lifecycle.state_patch(
-                    self.status,
-                    vm_state=self.status["vmState"],
-                    task_state=None,
-                    generation=self.generation,
-                    now=self.now,
-                )
-            if patch:
-                await self.write(patch)
-            return
-        if action not in POWER_ACTIONS:
-            message = f"kubenova does not carry out '{action}' yet; the server stays {self.status['status']}."
-            patch["conditions"] = _synced(self.status, False, "Unsupported", message, self)
-            await self.write(patch)
-            return
-        try:
-            actions.check(
-                action,
-                uuid=self.meta["uid"],
-                vm_state=self.status["vmState"],
-                task_state=None,
-                locked=bool(self.spec.get("locked", False)),
-            )
-        except actions.ActionRefused as refused:
-            patch["conditions"] = _synced(self.status, False, "ActionRefused", refused.message, self)
-            if self.generation != self.status.get("observedGeneration"):
-                patch["observedGeneration"] = self.generation
-            await self.write(patch)
-            return
-        task = POWER_ACTIONS[action]
+
+    def _wanted(self) -> Action | str | None:
+        """The action the spec calls for now; a message if it waits on the user; None if settled."""
+        vm = self.status["vmState"]
+        if vm == VmState.RESIZED:
+            if self.spec.get("autoConfirmResize"):
+                return Action.CONFIRM_RESIZE
+            m = self.status.get("migration") or {}
+            return f"The {m.get('kind', 'resize')} waits for a confirmResize or revertResize ServerAction."
+        image = self.spec.get("image")
+        image_changed = bool(image) and image != self.status.get("image")
+        if vm == VmState.ERROR:
+            return Action.REBUILD if image_changed and self.status.get("claim") else None
+        step = planning.next_action(
+            vm_state=vm, task_state=None, state=self.spec.get("state", "active"), rescue=bool(self.spec.get("rescue"))
+        )
+        if step is not None:
+            return step
+        if image_changed:
+            return Action.REBUILD
+        flavor = self.spec.get("flavor")
+        if flavor and flavor != (self.status.get("flavor") or {}).get("originalName"):
+            m = self.status.get("migration") or {}
+            if m.get("status") == "reverted" and m.get("newFlavor") == flavor:
+                old = m.get("oldFlavor")
+                return f"The resize to {flavor} was reverted; set spec.flavor back to {old}, or to another flavor."
+            return Action.RESIZE
+        return None
+
+    # --- starting an action ---------------------------------------------------------------------
+
+    async def begin(
+        self,
+        action: Action,
+        *,
+        server_action: str | None = None,
+        host: str | None = None,
+        request_id: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> str:
+        """Start ``action`` with one status write, or raise :class:`ActionRefused` (Nova's error).
+        Returns the request id recorded in the server's action history."""
+        vm, task = self.status["vmState"], self.status.get("taskState")
+        actions.check(action, uuid=self.uid, vm_state=vm, task_state=task, locked=bool(self.spec.get("locked")))
+        backend = self.status.get("backend") or container.NAME
+        why = UNSUPPORTED.get(backend, {}).get(action.value)
+        if why:
+            raise actions.not_supported(action, backend, why)
+        history = lifecycle.start_action(
+            self.status, actions.EVENTS[action], now=self.now, server_action=server_action, request_id=request_id
+        )
+        request_id = str(history[-1]["requestId"])
+        steps = actions.transition(action, vm).steps
+        patch = dict(extra or {})
         patch |= lifecycle.state_patch(
-            self.status, vm_state=self.status["vmState"], task_state=task, generation=self.generation, now=self.now
+            self.status, vm_state=vm, task_state=steps[0] if steps else None, generation=self.generation, now=self.now
         )
+        patch["actions"] = history
         patch["conditions"] = _synced(
-            {"conditions": patch["conditions"]}, True, "Converging", f"{action} in progress.", self
+            {"conditions": patch["conditions"]}, True, "Converging", f"{actions.EVENTS[action]} in progress.", self
         )
-        patch["actions"] = lifecycle.start_action(self.status, str(action), now=self.now)
+        if action in tasks.REMAKES:
+            patch["workload"] = self._workload(request_id)
+        if action is Action.REBUILD:
+            patch["image"] = self.spec.get("image")
+        if action is Action.CONFIRM_RESIZE:
+            patch |= tasks.confirm(self.status, generation=self.generation, now=self.now)
+            patch["actions"] = lifecycle.finish_action({"actions": history}, now=self.now)
+            patch["conditions"] = _synced(
+                {"conditions": patch["conditions"]}, True, "Synced", "Resize confirmed.", self
+            )
+            async with placement.of(self.memo).lock:
+                await self.write(patch)
+                placement.of(self.memo).pending[self.key + lifecycle.SOURCE] = None
+            await self.event(
+                "Normal", "ResizeConfirmed", "confirmResize", "The move is confirmed; the source host is released."
+            )
+            self.status |= patch
+            await self._settle_server_action()
+            return request_id
+        if action in (Action.RESIZE, Action.MIGRATE, Action.EVACUATE, Action.REVERT_RESIZE) or (
+            action is Action.UNSHELVE and vm == VmState.SHELVED_OFFLOADED
+        ):
+            async with placement.of(self.memo).lock:
+                patch |= self._move(action, host, request_id)
+                await self.write(patch)
+        else:
+            await self.write(patch)
+        log.info("server %s: %s started (%s)", self.key, actions.EVENTS[action], request_id)
+        return request_id
+
+    def _move(self, action: Action, host: str | None, request_id: str) -> dict[str, Any]:
+        """The claim part of an action that changes host or size; called under the scheduler's lock."""
+        p = placement.of(self.memo)
+        ledger = placement.ledger(p, self.ix["server_claims"])
+        current = lifecycle.claim_from_status(self.status)
+        source = current.host if current else None
+        if action is Action.REVERT_RESIZE:
+            m = self.status.get("migration") or {}
+            back = lifecycle.claim_from_status({"claim": m.get("sourceClaim")})
+            if back is None:
+                raise ActionRefused(f"Instance {self.uid} has no source host to revert to.", code=400)
+            p.pending[self.key] = back
+            p.pending[self.key + lifecycle.SOURCE] = None
+            return self._placed_on(back, revision=request_id) | {
+                "flavor": m.get("sourceFlavor") or self.status["flavor"],
+                "migration": m | {"status": "reverting"},
+            }
+        flavor = self.status.get("flavor") or {}
+        if action is Action.RESIZE:
+            name = self.spec["flavor"]
+            spec = common.first(self.ix["flavor_specs"], name)
+            problem = self._flavor_problem(name, spec)
+            if problem:
+                raise ActionRefused(problem, code=400)
+            assert spec is not None
+            flavor = lifecycle.embedded_flavor(name, spec)
+        if action is Action.EVACUATE and source is not None and self._host_up(source):
+            raise ActionRefused(f"Compute service of {source} is still in use.", code=400)
+        keep_source = action in tasks.MOVES and current is not None
+        if current is not None:
+            ledger.release(self.key)
+            if keep_source:
+                ledger.claim(self.key + lifecycle.SOURCE, current)
+        if action is Action.RESIZE and source and host is None:
+            # Nova's allow_resize_to_same_host: try the current host first, move only when it must.
+            decision = self._choose(ledger, flavor, force_host=source)
+            if isinstance(decision, NoValidHost):
+                decision = self._choose(ledger, flavor)
+        else:
+            ignore = frozenset({source}) if source and action is not Action.UNSHELVE else frozenset()
+            decision = self._choose(ledger, flavor, force_host=host, ignore=ignore)
+        if isinstance(decision, NoValidHost):
+            raise ActionRefused(faults.no_valid_host(decision.reasons(), now=self.now).message, code=500)
+        claim = ledger.get(self.key)
+        assert claim is not None
+        p.pending[self.key] = claim
+        patch = self._placed_on(claim, revision=request_id) | {"flavor": flavor}
+        if action is Action.UNSHELVE:
+            return patch
+        kind = {Action.RESIZE: "resize", Action.MIGRATE: "migration", Action.EVACUATE: "evacuation"}[action]
+        patch["migration"] = {
+            "kind": kind,
+            "sourceHost": source,
+            "destHost": claim.host,
+            "oldFlavor": (self.status.get("flavor") or {}).get("originalName"),
+            "newFlavor": flavor.get("originalName"),
+            "status": "migrating" if keep_source else "accepted",
+            "previousVmState": self.status["vmState"],
+            "sourceClaim": lifecycle.claim_status(current) if keep_source and current else None,
+            "sourceFlavor": self.status.get("flavor") if keep_source else None,
+        }
+        if keep_source and current is not None:
+            p.pending[self.key + lifecycle.SOURCE] = current
+        return patch
+
+    async def _action_failed(self, action: str, message: str) -> None:
+        """The backend refused a step: as Nova's reverts_task_state, the task is cleared and the
+        server keeps its vm_state, with the fault recorded."""
+        patch = lifecycle.state_patch(
+            self.status, vm_state=self.status["vmState"], task_state=None, generation=self.generation, now=self.now
+        )
+        patch["fault"] = faults.workload_failed(message, now=self.now).to_status()
+        patch["actions"] = lifecycle.finish_action(self.status, now=self.now, error=message)
+        patch["conditions"] = _synced({"conditions": patch["conditions"]}, False, "ActionFailed", message, self)
         await self.write(patch)
-        await self.ensure_workload(task != TaskState.POWERING_OFF)
+        await self.event("Warning", "ActionFailed", action, message)
+        await self._settle_server_action(error=message)
+
+    async def _refused(self, refused: ActionRefused, action: str, patch: dict[str, Any]) -> None:
+        """Say why the spec cannot be followed, once: a condition, a fault and a Warning Event."""
+        reason = "Unsupported" if refused.code == 501 else "ActionRefused"
+        patch["conditions"] = _synced(self.status, False, reason, refused.message, self)
+        if (self.status.get("fault") or {}).get("message") != refused.message:
+            patch["fault"] = faults.Fault(refused.code, refused.message, self.now).to_status()
+        if self.generation != self.status.get("observedGeneration"):
+            patch["observedGeneration"] = self.generation
+        if conditions.differs(self.status, patch):
+            await self.write(patch)
+            if "fault" in patch:
+                await self.event("Warning", reason, action, refused.message)
+
+    # --- delete ---------------------------------------------------------------------------------
 
     async def delete(self) -> None:
-        """Remove the workload and release the claim, then our finalizer. A locked server waits."""
+        """Remove the workload and release the claims, then our finalizer. A locked server waits."""
         if FINALIZER not in self.meta.get("finalizers", []):
             return
         if self.spec.get("locked"):
-            message = f"Instance {self.meta['uid']} is locked"
+            message = f"Instance {self.uid} is locked"
             if (self.status.get("fault") or {}).get("message") != message:
                 await self.write(
                     {
@@ -300,6 +466,7 @@ class Step:
                         ),
                     }
                 )
+                await self.event("Warning", "Locked", "delete", message + ": unlock it to delete it.")
             return
         if self.status.get("taskState") != TaskState.DELETING:
             await self.write(
@@ -311,11 +478,10 @@ class Step:
                     now=self.now,
                 )
             )
-        await kube.delete_if_exists(self.client, Pod, self.name, namespace=self.namespace)
-        await kube.delete_if_exists(self.client, resources.VirtualMachine, self.name, namespace=self.namespace)
+        await workloads.remove(self.client, self.namespace, self.name)
         p = placement.of(self.memo)
         async with p.lock:
-            p.pending[self.key] = None
+            p.pending[self.key] = p.pending[self.key + lifecycle.SOURCE] = None
         finalizers = [f for f in self.meta.get("finalizers", []) if f != FINALIZER]
         await self.client.patch(
             resources.Server,
@@ -331,44 +497,88 @@ class Step:
     async def write(self, patch: dict[str, Any]) -> None:
         await kube.patch_status(self.client, resources.Server, self.name, patch, namespace=self.namespace)
 
-    async def ensure_workload(self, running: bool) -> Observation:
-        """The workload as the task needs it (created, started or stopped), and what it shows now."""
+    async def event(self, type: Literal["Normal", "Warning"], reason: str, action: str, note: str) -> None:
+        await events.post(
+            self.client,
+            {"apiVersion": f"{GROUP}/{VERSION}", "kind": "Server", "metadata": self.meta},
+            type=type,
+            reason=reason,
+            action=action,
+            note=note,
+        )
+
+    async def _settle_server_action(self, error: str | None = None) -> None:
+        """Record the end of the action in the ServerAction that asked for it, if one did."""
+        record = tasks.open_record(self.status) or (self.status.get("actions") or [{}])[-1]
+        if record.get("serverAction"):
+            await settle(
+                self.client,
+                self.namespace,
+                record["serverAction"],
+                request_id=record.get("requestId"),
+                error=error,
+                now=self.now,
+            )
+
+    def _placed(self, goal: tasks.Goal) -> Any:
         public_key = None
         if self.spec.get("keyName"):
             public_key = common.first(self.ix["keypair_keys"], (self.namespace, self.spec["keyName"])) or None
-        server = lifecycle.placed(self.body, self.status, public_key=public_key, running=running)
-        if self.status.get("backend") == kubevirt.NAME:
-            wanted = kubevirt.render(server)
-            vm = await self._get(resources.VirtualMachine)
-            if vm is None:
-                vm = _as_dict(await kube.create_or_adopt(self.client, codecs.from_dict(wanted)))
-            elif vm["spec"].get("runStrategy") != wanted["spec"]["runStrategy"]:
-                vm = _as_dict(
-                    await self.client.patch(
-                        resources.VirtualMachine,
-                        self.name,
-                        {"spec": {"runStrategy": wanted["spec"]["runStrategy"]}},
-                        namespace=self.namespace,
-                        patch_type=PatchType.MERGE,
-                    )
-                )
-            return kubevirt.observe(vm)
-        pod = await self._get(Pod)
-        if running and pod is None:
-            pod = _as_dict(await kube.create_or_adopt(self.client, codecs.from_dict(container.render(server))))
-        elif not running and pod is not None and not pod["metadata"].get("deletionTimestamp"):
-            await kube.delete_if_exists(self.client, Pod, self.name, namespace=self.namespace)
-            pod = await self._get(Pod)
-        return container.observe(pod)
+        return lifecycle.placed(self.body, self.status, public_key=public_key, running=goal is not tasks.Goal.STOPPED)
 
-    async def _get(self, res: Any) -> dict[str, Any] | None:
-        try:
-            obj = await self.client.get(res, self.name, namespace=self.namespace)
-        except ApiError as exc:
-            if kube.is_not_found(exc):
-                return None
-            raise
-        return _as_dict(obj)
+    def _workload(self, revision: str | None) -> dict[str, Any]:
+        api_version, kind = WORKLOAD_KINDS.get(self.status.get("backend") or container.NAME, ("v1", "Pod"))
+        return {"apiVersion": api_version, "kind": kind, "name": self.name, "revision": revision}
+
+    def _placed_on(self, claim: Claim, *, revision: str | None) -> dict[str, Any]:
+        zone = next((z for _, z in sorted(self.ix["host_aggregates"].get(claim.host, [])) if z), "nova")
+        return {
+            "claim": lifecycle.claim_status(claim),
+            "host": claim.host,
+            "hypervisorHostname": claim.host,
+            "availabilityZone": zone,
+            "workload": self._workload(revision),
+        }
+
+    def _choose(
+        self,
+        ledger: Any,
+        flavor: dict[str, Any],
+        *,
+        force_host: str | None = None,
+        ignore: frozenset[str] = frozenset(),
+    ) -> Chosen | NoValidHost:
+        hints = self.spec.get("schedulerHints") or {}
+        hosts = placement.host_states(
+            self.conf,
+            self.ix["node_facts"],
+            self.ix["host_bodies"],
+            self.ix["aggregate_metadata"],
+            self.ix["host_aggregates"],
+        )
+        request = lifecycle.request_spec(
+            self.key,
+            self.namespace,
+            self.spec,
+            flavor,
+            group=self._group(hints.get("group"), ledger),
+            same_host=self._hosts_of(hints.get("sameHost", []), ledger),
+            different_host=self._hosts_of(hints.get("differentHost", []), ledger),
+            force_host=force_host,
+            ignore_hosts=ignore,
+        )
+        return choose_and_claim(request, hosts, ledger)
+
+    def _flavor_problem(self, name: str, flavor: dict[str, Any] | None) -> str | None:
+        if flavor is None:
+            return f"Flavor {name} could not be found."
+        if not flavor.get("isPublic", True) and self.namespace not in flavor.get("access", []):
+            return f"Flavor {name} is private and namespace {self.namespace} is not on its access list."
+        return None
+
+    def _host_up(self, host: str) -> bool:
+        body = common.first(self.ix["host_bodies"], host)
+        return body is not None and (body[1] or {}).get("state") == "up"
 
     def _hosts_of(self, names: list[str], ledger: Any) -> frozenset[str]:
         return frozenset(c.host for n in names if (c := ledger.get(f"{self.namespace}/{n}")))
@@ -388,6 +598,18 @@ class Step:
         return GroupSpec(name, group["policy"], hosts, int(group.get("maxServerPerHost") or 1))
 
 
+async def settle(
+    client: AsyncClient, namespace: str, name: str, *, request_id: str | None, error: str | None, now: str
+) -> None:
+    """Write the outcome of an action into the ServerAction ``name`` that asked for it."""
+    patch = tasks.server_action_status("Failed" if error else "Succeeded", request_id=request_id, error=error, now=now)
+    try:
+        await kube.patch_status(client, resources.ServerAction, name, patch, namespace=namespace)
+    except ApiError as exc:
+        if not kube.is_not_found(exc):  # deleted meanwhile: nothing to record in
+            raise
+
+
 @kopf.index(GROUP, VERSION, "servergroups")
 def server_group_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], Any]:
     return {(namespace or "", name): dict(spec)}
@@ -399,6 +621,30 @@ def server_group_members(
 ) -> dict[tuple[str, str], str] | None:
     group = (spec.get("schedulerHints") or {}).get("group")
     return {(namespace or "", group): name} if group else None
+
+
+def _reason(action: Action) -> str:
+    """An Event reason for a finished action: Stopped, Rebooted, Resized..."""
+    return {
+        Action.STOP: "Stopped",
+        Action.START: "Started",
+        Action.REBOOT: "Rebooted",
+        Action.REBOOT_HARD: "Rebooted",
+        Action.PAUSE: "Paused",
+        Action.UNPAUSE: "Unpaused",
+        Action.SUSPEND: "Suspended",
+        Action.RESUME: "Resumed",
+        Action.RESIZE: "Resized",
+        Action.MIGRATE: "Migrated",
+        Action.REVERT_RESIZE: "ResizeReverted",
+        Action.REBUILD: "Rebuilt",
+        Action.EVACUATE: "Evacuated",
+        Action.SHELVE: "Shelved",
+        Action.SHELVE_OFFLOAD: "Offloaded",
+        Action.UNSHELVE: "Unshelved",
+        Action.RESCUE: "Rescued",
+        Action.UNRESCUE: "Unrescued",
+    }.get(action, action.value.title().replace("_", ""))
 
 
 def _scheduled(conds: list[dict[str, Any]], ok: bool, message: str, step: Step) -> list[dict[str, Any]]:

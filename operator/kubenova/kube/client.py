@@ -58,5 +58,17 @@ async def delete_if_exists(client: AsyncClient, res: Any, name: str, *, namespac
             raise
 
 
+async def get_dict(client: AsyncClient, res: Any, name: str, *, namespace: str | None = None) -> dict[str, Any] | None:
+    """The object as plain JSON-like data, or None if it does not exist."""
+    try:
+        obj = await client.get(res, name, namespace=namespace)
+    except ApiError as exc:
+        if exc.status.code == 404:
+            return None
+        raise
+    result: dict[str, Any] = obj.to_dict()
+    return result
+
+
 def is_not_found(exc: ApiError) -> bool:
     return bool(exc.status.code == 404)

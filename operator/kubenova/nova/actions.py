@@ -144,14 +144,29 @@ RULES: Mapping[Action, Rule] = {
 }
 
 
+EVENTS: Mapping[Action, str] = {
+    **{a: r.nova_name for a, r in RULES.items()},
+    Action.LIVE_MIGRATE: "live-migration",
+}
+"""Each action's name in the action history (``nova/compute/instance_actions.py``)."""
+
+
 class ActionRefused(Exception):
     """Nova's HTTP 409 for an action the server's state (or lock) does not allow."""
 
-    code = 409
-
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, code: int = 409) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code
+
+
+def not_supported(action: Action, backend: str, why: str) -> ActionRefused:
+    """Nova's 501 for an action the virt driver cannot do, saying what to do instead."""
+    return ActionRefused(
+        f"The requested functionality is not supported: the {backend} backend cannot {RULES[action].nova_name} "
+        f"a server ({why}).",
+        code=501,
+    )
 
 
 def check(action: Action, *, uuid: str, vm_state: str, task_state: str | None, locked: bool) -> Rule:

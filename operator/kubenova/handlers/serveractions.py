@@ -1,0 +1,102 @@
+"""ServerActions: one-shot Nova actions (reboot, migrate, evacuate, confirm or revert a resize).
+
+A new ServerAction is checked against its Server's state under the server's lock; a refusal
+ends it at once as Failed with Nova's error (409 for a state or lock, 501 for what the backend
+cannot do). An accepted one is marked Running with the request id, then the server's own
+reconcile carries the action out and marks the ServerAction Succeeded or Failed when it ends
+(:func:`kubenova.handlers.servers.settle`).
+
+Running is written before the action starts, so a restart in between finds a Running
+ServerAction whose request id the Server does not know, and starts it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import kopf
+
+from kubenova import tasks
+from kubenova.api.common import GROUP, VERSION
+from kubenova.handlers import common, placement, servers
+from kubenova.kube import client as kube
+from kubenova.kube import resources
+from kubenova.nova import faults
+from kubenova.nova.actions import Action, ActionRefused
+
+log = logging.getLogger(__name__)
+
+ACTIONS = {
+    "migrate": Action.MIGRATE,
+    "liveMigrate": Action.LIVE_MIGRATE,
+    "evacuate": Action.EVACUATE,
+    "confirmResize": Action.CONFIRM_RESIZE,
+    "revertResize": Action.REVERT_RESIZE,
+}
+
+
+def action_of(spec: dict[str, Any]) -> Action:
+    if spec["action"] == "reboot":
+        return Action.REBOOT_HARD if spec.get("type") == "HARD" else Action.REBOOT
+    return ACTIONS[spec["action"]]
+
+
+@kopf.on.event(GROUP, VERSION, "serveractions", id="server-action-event")
+async def server_action_event(
+    *,
+    event: kopf.RawEvent,
+    namespace: str | None,
+    name: str,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    memo: kopf.Memo,
+    **kw: Any,
+) -> None:
+    if event["type"] == "DELETED" or status.get("phase") in ("Succeeded", "Failed"):
+        return
+    namespace = namespace or ""
+    server_name = spec["server"]
+    async with placement.of(memo).server_locks[f"{namespace}/{server_name}"]:
+        client = common.client(memo)
+        current = await kube.get_dict(client, resources.ServerAction, name, namespace=namespace)
+        seen = (current or {}).get("status") or {}
+        if current is None:
+            return
+        if seen.get("phase") in ("Succeeded", "Failed"):
+            return
+        server = await servers.load(client, namespace, server_name)
+        if server is None:
+            await _fail(
+                memo, namespace, name, faults.Fault(404, f"Instance {server_name} could not be found.", common.now())
+            )
+            return
+        request_id = seen.get("requestId")
+        history = (server.get("status") or {}).get("actions") or []
+        if request_id and any(r.get("requestId") == request_id for r in history):
+            return  # started already; the server's reconcile ends it
+        step = servers.Step(server, memo, kw)
+        if not step.status.get("vmState"):
+            await _fail(memo, namespace, name, faults.conflict(f"Instance {step.uid} is not built yet.", now=step.now))
+            return
+        request_id = f"req-{uuid.uuid4()}"
+        await kube.patch_status(
+            client,
+            resources.ServerAction,
+            name,
+            tasks.server_action_status("Running", request_id=request_id, now=step.now, start=True),
+            namespace=namespace,
+        )
+        try:
+            await step.begin(action_of(dict(spec)), server_action=name, host=spec.get("host"), request_id=request_id)
+        except ActionRefused as refused:
+            await _fail(memo, namespace, name, faults.Fault(refused.code, refused.message, step.now), request_id)
+            await step.event("Warning", "ActionRefused", spec["action"], refused.message)
+
+
+async def _fail(memo: kopf.Memo, namespace: str, name: str, fault: faults.Fault, request_id: str | None = None) -> None:
+    patch = tasks.server_action_status("Failed", request_id=request_id, error=fault.message, now=fault.created)
+    patch["fault"] = fault.to_status()
+    await kube.patch_status(common.client(memo), resources.ServerAction, name, patch, namespace=namespace)
+    log.info("serveraction %s/%s refused: %s", namespace, name, fault.message)

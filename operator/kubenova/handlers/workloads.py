@@ -1,0 +1,117 @@
+"""Making a Server's workload (a Pod or a KubeVirt VirtualMachine) what its task needs, one
+idempotent step per call, and reporting what the backend shows.
+
+:func:`ensure` is called on every event of a server with a task in flight. It never waits: it
+makes one change (create, delete, halt, re-render, pause...) and returns what it observes; the
+change's own event brings the next call. A workload carrying another revision than the status
+asks for is replaced: a Pod is deleted and made again (Pods are immutable), a VirtualMachine is
+halted, re-rendered and started, as a KubeVirt restart does.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from lightkube import AsyncClient, codecs
+from lightkube.resources.core_v1 import Pod
+from lightkube.types import PatchType
+
+from kubenova.backends import container, kubevirt
+from kubenova.backends.servers import Observation, PlacedServer
+from kubenova.kube import client as kube
+from kubenova.kube import kubevirt as kubevirt_api
+from kubenova.kube import resources
+from kubenova.tasks import Goal
+
+
+class ActionFailed(Exception):
+    """The backend refused a step of the action (KubeVirt's subresource API said no, or is absent)."""
+
+
+async def ensure(client: AsyncClient, backend: str, server: PlacedServer, goal: Goal) -> Observation:
+    """One step toward ``goal`` for the workload of ``server``; what it looks like now."""
+    if backend == kubevirt.NAME:
+        return await _ensure_vm(client, server, goal)
+    return await _ensure_pod(client, server, goal)
+
+
+async def remove(client: AsyncClient, namespace: str, name: str) -> None:
+    """Delete whichever workload a server has (the backend may not be known yet)."""
+    await kube.delete_if_exists(client, Pod, name, namespace=namespace)
+    await kube.delete_if_exists(client, resources.VirtualMachine, name, namespace=namespace)
+
+
+async def _ensure_pod(client: AsyncClient, server: PlacedServer, goal: Goal) -> Observation:
+    pod = await _get(client, Pod, server)
+    if pod is not None and pod["metadata"].get("deletionTimestamp"):
+        return container.observe(pod)  # wait for it to go; its DELETED event calls again
+    obs = container.observe(pod)
+    stale = pod is not None and obs.revision != server.revision
+    if goal in (Goal.STOPPED, Goal.ABSENT) or stale:
+        # A Pod cannot be stopped and kept, nor changed: stopping or remaking it deletes it.
+        if pod is not None:
+            await kube.delete_if_exists(client, Pod, server.name, namespace=server.namespace)
+            return container.observe(await _get(client, Pod, server))
+        return obs
+    if pod is None:
+        pod = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(container.render(server))))
+    return container.observe(pod)
+
+
+async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal) -> Observation:
+    vm = await _get(client, resources.VirtualMachine, server)
+    if goal is Goal.ABSENT:
+        if vm is not None and not vm["metadata"].get("deletionTimestamp"):
+            await kube.delete_if_exists(client, resources.VirtualMachine, server.name, namespace=server.namespace)
+        return kubevirt.observe(await _get(client, resources.VirtualMachine, server))
+    wanted = kubevirt.render(server)
+    strategy = "Halted" if goal is Goal.STOPPED else "Always"
+    wanted["spec"]["runStrategy"] = strategy
+    if vm is None:
+        vm = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(wanted)))
+        return kubevirt.observe(vm)
+    obs = kubevirt.observe(vm)
+    printable = (vm.get("status") or {}).get("printableStatus", "Stopped")
+    if obs.revision != server.revision:
+        # A new boot (reboot, rebuild, resize, move, rescue): halt the VM, then re-render it while stopped.
+        if printable != "Stopped":
+            if vm["spec"].get("runStrategy") != "Halted":
+                vm = await _patch_vm(
+                    client, server, [{"op": "replace", "path": "/spec/runStrategy", "value": "Halted"}]
+                )
+            return kubevirt.observe(vm)
+        vm = await _patch_vm(client, server, [{"op": "replace", "path": "/spec", "value": wanted["spec"]}])
+        return kubevirt.observe(vm)
+    if vm["spec"].get("runStrategy") != strategy:
+        vm = await _patch_vm(client, server, [{"op": "replace", "path": "/spec/runStrategy", "value": strategy}])
+        return kubevirt.observe(vm)
+    if goal is Goal.PAUSED and printable == "Running":
+        await _subresource(client, server, "pause")
+    elif goal is Goal.RUNNING and printable == "Paused":
+        await _subresource(client, server, "unpause")
+    return obs
+
+
+async def _subresource(client: AsyncClient, server: PlacedServer, action: Literal["pause", "unpause"]) -> None:
+    try:
+        await kubevirt_api.vmi_subresource(client, server.namespace, server.name, action)
+    except kubevirt_api.SubresourceUnavailable as exc:
+        raise ActionFailed(f"KubeVirt could not {action} the VirtualMachine: {exc}") from exc
+
+
+async def _patch_vm(client: AsyncClient, server: PlacedServer, ops: list[dict[str, Any]]) -> dict[str, Any]:
+    return _as_dict(
+        await client.patch(
+            resources.VirtualMachine, server.name, ops, namespace=server.namespace, patch_type=PatchType.JSON
+        )
+    )
+
+
+async def _get(client: AsyncClient, res: Any, server: PlacedServer) -> dict[str, Any] | None:
+    return await kube.get_dict(client, res, server.name, namespace=server.namespace)
+
+
+def _as_dict(obj: Any) -> dict[str, Any]:
+    """A lightkube object as plain JSON-like data (its to_dict is untyped)."""
+    result: dict[str, Any] = obj.to_dict()
+    return result

@@ -1,0 +1,198 @@
+"""A Nova task in flight: which action it belongs to, what it needs of the workload, and how the
+server's status reads when it ends. Pure: the Server handler asks, then writes.
+
+An action starts with one status write (its first task_state, a history record and, for the
+actions that remake the workload, a new workload revision). Every later event asks
+:func:`in_flight` what the workload must look like; the backend makes it so; once
+:func:`reached` says it does, :func:`finish` gives the status that ends the task. So a restart
+at any moment resumes from the status alone.
+
+Three tasks wait for the scheduler instead of the workload (:data:`SCHEDULED`): a build,
+an unshelve of an offloaded server and a resize or cold migration, each of which needs a claim.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any
+
+from kubenova import lifecycle
+from kubenova.backends.servers import Observation
+from kubenova.nova.actions import EVENTS, RULES, Action, transition
+from kubenova.nova.states import HARD_REBOOT, PowerState, TaskState, VmState
+
+T = TaskState
+SCHEDULED = frozenset({T.SCHEDULING, T.UNSHELVING, T.RESIZE_PREP})
+"""Tasks whose next step is a scheduling decision, not a workload change."""
+REMAKES = frozenset(
+    {
+        Action.REBOOT,
+        Action.REBOOT_HARD,
+        Action.REBUILD,
+        Action.EVACUATE,
+        Action.RESIZE,
+        Action.MIGRATE,
+        Action.REVERT_RESIZE,
+        Action.RESCUE,
+        Action.UNRESCUE,
+    }
+)
+"""Actions that replace the workload with a new one (a new revision)."""
+MOVES = frozenset({Action.RESIZE, Action.MIGRATE})
+BY_EVENT: Mapping[str, Action] = {name: a for a, name in EVENTS.items() if a is not Action.REBOOT_HARD}
+CREATE = "create"
+
+
+class Goal(enum.StrEnum):
+    """What the workload must be doing for the task to end."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    ABSENT = "absent"
+
+
+_GOALS = {
+    PowerState.RUNNING: Goal.RUNNING,
+    PowerState.CRASHED: Goal.RUNNING,
+    PowerState.PAUSED: Goal.PAUSED,
+    PowerState.SUSPENDED: Goal.PAUSED,  # KubeVirt keeps a suspended guest's memory by pausing it
+    PowerState.SHUTDOWN: Goal.STOPPED,
+    PowerState.NOSTATE: Goal.ABSENT,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class InFlight:
+    action: Action | None
+    """None for a build."""
+    task: TaskState
+    vm_state: str
+    """Where the server ends."""
+    power: PowerState
+    goal: Goal
+
+
+def open_record(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The newest history record if it has not finished."""
+    records = status.get("actions") or []
+    if records and not records[-1].get("finishTime"):
+        rec: Mapping[str, Any] = records[-1]
+        return rec
+    return None
+
+
+def current_power(status: Mapping[str, Any]) -> PowerState:
+    label = status.get("powerState") or "NOSTATE"
+    return PowerState[label] if label in PowerState.__members__ else PowerState.NOSTATE
+
+
+def action_of(status: Mapping[str, Any]) -> Action | None:
+    """The action the task in flight belongs to (None: the build), from its history record."""
+    record = open_record(status)
+    name = record.get("action") if record else None
+    task = status.get("taskState")
+    if name == CREATE or (name is None and status.get("vmState") == VmState.BUILDING):
+        return None
+    action = BY_EVENT.get(name or "")
+    if action is Action.REBOOT and task in HARD_REBOOT:
+        return Action.REBOOT_HARD
+    if action is None:  # no record (written by hand, or lost): the first action with this step
+        action = next((a for a, r in RULES.items() if task in r.steps), None)
+    return action
+
+
+def in_flight(status: Mapping[str, Any]) -> InFlight | None:
+    task = status.get("taskState")
+    if not task:
+        return None
+    action = action_of(status)
+    if action is None:
+        return InFlight(None, TaskState(task), VmState.ACTIVE, PowerState.RUNNING, Goal.RUNNING)
+    before = (status.get("migration") or {}).get("previousVmState")
+    t = transition(action, status["vmState"], before_resize=before)
+    power = t.power if t.power is not None else current_power(status)
+    if action in MOVES:
+        # A moved server keeps its power state; a stopped one is moved stopped.
+        power = PowerState.SHUTDOWN if before == VmState.STOPPED else PowerState.RUNNING
+    return InFlight(action, TaskState(task), t.vm_state, power, _GOALS[power])
+
+
+def reached(goal: Goal, obs: Observation, revision: str | None) -> bool:
+    """Whether the workload the backend observed is what the task needs."""
+    current = obs.revision == revision or revision is None
+    if goal is Goal.ABSENT:
+        return not obs.exists
+    if goal is Goal.STOPPED:
+        return obs.power in ("SHUTDOWN", "NOSTATE") and (not obs.exists or current)
+    if goal is Goal.PAUSED:
+        return obs.power == "PAUSED" and current
+    return obs.exists and obs.ready and obs.power == "RUNNING" and current
+
+
+def revision(status: Mapping[str, Any]) -> str | None:
+    rev: str | None = (status.get("workload") or {}).get("revision")
+    return rev
+
+
+def finish(
+    status: Mapping[str, Any], flight: InFlight, obs: Observation, *, generation: int | None, now: str
+) -> dict[str, Any]:
+    """The status patch that ends the task: its end state, the closed history record, and what the
+    action changes besides (a released claim, a finished migration, the launch time)."""
+    patch = lifecycle.state_patch(
+        status, vm_state=flight.vm_state, task_state=None, power=flight.power, generation=generation, now=now
+    )
+    patch["addresses"] = lifecycle.addresses(obs) if flight.goal in (Goal.RUNNING, Goal.PAUSED) else []
+    patch["actions"] = lifecycle.finish_action(status, now=now)
+    patch["fault"] = None
+    migration = dict(status.get("migration") or {})
+    if flight.action is None and not status.get("launchedAt"):
+        patch["launchedAt"] = now
+    elif flight.action is Action.SHELVE_OFFLOAD:
+        # Offloading gives the host back: the server keeps no claim and no host (Nova's shelve_offload).
+        patch |= {"claim": None, "host": None, "hypervisorHostname": None, "workload": None}
+    elif flight.action in MOVES:
+        patch["migration"] = migration | {"status": "finished"}
+    elif flight.action is Action.EVACUATE:
+        patch["migration"] = migration | {"status": "done"}
+    elif flight.action is Action.REVERT_RESIZE:
+        patch["migration"] = migration | {"status": "reverted", "sourceClaim": None, "sourceFlavor": None}
+    return patch
+
+
+def confirm(status: Mapping[str, Any], *, generation: int | None, now: str) -> dict[str, Any]:
+    """Confirming a resize or migration: back to the state before it, the source's claim dropped."""
+    migration = dict(status.get("migration") or {})
+    before = migration.get("previousVmState") or VmState.ACTIVE
+    power = PowerState.SHUTDOWN if before == VmState.STOPPED else PowerState.RUNNING
+    patch = lifecycle.state_patch(status, vm_state=before, task_state=None, power=power, generation=generation, now=now)
+    patch["migration"] = migration | {"status": "confirmed", "sourceClaim": None, "sourceFlavor": None}
+    patch["fault"] = None
+    return patch
+
+
+def server_action_status(
+    phase: str, *, request_id: str | None, error: str | None = None, now: str, start: bool = False
+) -> dict[str, Any]:
+    """A ServerAction's status: Running when its action starts, Succeeded or Failed when it ends
+    (Ready then, whichever way it ended, so ``kubectl wait`` returns)."""
+    ended = phase in ("Succeeded", "Failed")
+    patch: dict[str, Any] = {"phase": phase, "requestId": request_id}
+    patch["startTime" if start else "finishTime"] = now
+    if error:
+        patch["message"] = error
+    elif ended:
+        patch["message"] = "Done."
+    patch["conditions"] = [
+        {
+            "type": "Ready",
+            "status": "True" if ended else "False",
+            "reason": phase,
+            "message": error or ("Done." if ended else "In progress."),
+            "lastTransitionTime": now,
+        }
+    ]
+    return patch
