@@ -1,0 +1,263 @@
+"""Every Nova action on the real control plane, on each backend: lasting state through the spec,
+one-shot actions through ServerActions, with Nova's states, the action history and an Event at
+each step, and Nova's errors for what is refused."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+
+from kubenova.devcluster.cluster import Cluster
+from tests import waiting
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("operator", "flavors")]
+API = "compute.kubenova.io/v1alpha1"
+IMAGES = {
+    "container": ("nginx:1.27", "nginx:1.28"),
+    "kubevirt": ("quay.io/containerdisks/fedora:40", "quay.io/containerdisks/fedora:41"),
+}
+
+
+@pytest.fixture(scope="module")
+def flavors(cluster: Cluster) -> None:
+    cluster.apply(
+        [
+            {"apiVersion": API, "kind": "Flavor", "metadata": {"name": f"act.{size}"}, "spec": spec}
+            for size, spec in {
+                "small": {"vcpus": 1, "ram": 512, "disk": 1},
+                "medium": {"vcpus": 2, "ram": 1024, "disk": 2},
+            }.items()
+        ]
+    )
+
+
+class Srv:
+    """One Server under test, with the few verbs the tests speak."""
+
+    def __init__(self, cluster: Cluster, namespace: str, name: str) -> None:
+        self.cluster, self.namespace, self.name = cluster, namespace, name
+
+    def get(self) -> dict[str, Any]:
+        proc = self.cluster.kubectl("get", "server", self.name, "-n", self.namespace, "-o", "json")
+        obj: dict[str, Any] = json.loads(proc.stdout)
+        return obj
+
+    @property
+    def status(self) -> dict[str, Any]:
+        s: dict[str, Any] = self.get().get("status", {})
+        return s
+
+    def declare(self, **spec: Any) -> None:
+        self.cluster.kubectl(
+            "patch", "server", self.name, "-n", self.namespace, "--type=merge", "-p", json.dumps({"spec": spec})
+        )
+
+    def wait(self, wanted: str, *, actions: int | None = None) -> dict[str, Any]:
+        """Wait until Nova's status is ``wanted`` with no task in flight (and ``actions`` recorded)."""
+
+        def settled() -> dict[str, Any] | None:
+            s = self.status
+            done = s.get("status") == wanted and s.get("taskState") is None
+            return s if done and (actions is None or len(s.get("actions", [])) >= actions) else None
+
+        return waiting.until(settled, what=f"{self.name} {wanted}")
+
+    def act(self, action: str, **spec: Any) -> dict[str, Any]:
+        """Create a ServerAction and wait for it to end; its status."""
+        name = f"{self.name}-{action.lower()}-{uuid.uuid4().hex[:5]}"
+        body = {"server": self.name, "action": action, **spec}
+        self.cluster.apply(
+            [
+                {
+                    "apiVersion": API,
+                    "kind": "ServerAction",
+                    "metadata": {"name": name, "namespace": self.namespace},
+                    "spec": body,
+                }
+            ]
+        )
+
+        def ended() -> dict[str, Any] | None:
+            proc = self.cluster.kubectl("get", "serveraction", name, "-n", self.namespace, "-o", "json")
+            s: dict[str, Any] = json.loads(proc.stdout).get("status", {})
+            return s if s.get("phase") in ("Succeeded", "Failed") else None
+
+        return waiting.until(ended, what=f"serveraction {name}")
+
+    def last_action(self) -> dict[str, Any]:
+        record: dict[str, Any] = self.status["actions"][-1]
+        return record
+
+    def events(self) -> list[tuple[str, str]]:
+        proc = self.cluster.kubectl(
+            "get", "events.events.k8s.io", "-n", self.namespace, "-o", "json",
+            f"--field-selector=regarding.name={self.name}",
+        )  # fmt: skip
+        items = json.loads(proc.stdout)["items"]
+        return [(e["reason"], e.get("note", "")) for e in sorted(items, key=lambda e: e["eventTime"])]
+
+    def reasons(self) -> list[str]:
+        return [r for r, _ in self.events()]
+
+
+def create(cluster: Cluster, namespace: str, backend: str, name: str = "s1", **spec: Any) -> Srv:
+    body = {"flavor": "act.small", "image": IMAGES[backend][0], "backend": backend, **spec}
+    cluster.apply(
+        [{"apiVersion": API, "kind": "Server", "metadata": {"name": name, "namespace": namespace}, "spec": body}]
+    )
+    srv = Srv(cluster, namespace, name)
+    srv.wait("ACTIVE")
+    return srv
+
+
+def workload(srv: Srv, backend: str) -> dict[str, Any]:
+    kind = "pod" if backend == "container" else "virtualmachine"
+    proc = srv.cluster.kubectl("get", kind, srv.name, "-n", srv.namespace, "-o", "json")
+    obj: dict[str, Any] = json.loads(proc.stdout)
+    return obj
+
+
+@pytest.mark.parametrize("backend", ["container", "kubevirt"])
+def test_reboot_rebuild_resize_migrate_on_each_backend(cluster: Cluster, namespace: str, backend: str) -> None:
+    srv = create(cluster, namespace, backend)
+    first_host = srv.status["host"]
+
+    for kind in ("SOFT", "HARD"):
+        before = srv.status["workload"]["revision"]
+        result = srv.act("reboot", type=kind)
+        assert result["phase"] == "Succeeded", result
+        s = srv.wait("ACTIVE")
+        assert (s["vmState"], s["powerState"], s["host"]) == ("active", "RUNNING", first_host)
+        assert s["workload"]["revision"] == result["requestId"] != before  # a new boot
+        record = srv.last_action()
+        assert (record["action"], record["result"], record["requestId"]) == ("reboot", "Success", result["requestId"])
+        assert record["serverAction"].startswith("s1-reboot-")
+
+    # A new image is a rebuild, on the same host.
+    srv.declare(image=IMAGES[backend][1])
+    s = srv.wait("ACTIVE", actions=4)
+    assert (s["image"], s["host"], srv.last_action()["action"]) == (IMAGES[backend][1], first_host, "rebuild")
+    w = workload(srv, backend)
+    spec = w["spec"] if backend == "container" else w["spec"]["template"]["spec"]
+    image = spec["containers"][0]["image"] if backend == "container" else spec["volumes"][0]["containerDisk"]["image"]
+    assert image == IMAGES[backend][1]
+
+    # A new flavor is a resize: VERIFY_RESIZE, holding the source's claim until a confirm...
+    srv.declare(flavor="act.medium")
+    s = srv.wait("VERIFY_RESIZE")
+    assert (s["vmState"], s["flavor"]["originalName"], s["migration"]["status"]) == (
+        "resized",
+        "act.medium",
+        "finished",
+    )
+    assert s["migration"]["sourceClaim"]["vcpus"] == 1
+    assert s["claim"]["vcpus"] == 2
+    assert srv.act("confirmResize")["phase"] == "Succeeded"
+    s = srv.wait("ACTIVE")
+    assert s["migration"]["status"] == "confirmed"
+    assert not s["migration"].get("sourceClaim")
+
+    # ...or a revert: here of a cold migration, which goes back to the source host.
+    host = s["host"]
+    migrated = srv.act("migrate")
+    assert migrated["phase"] == "Succeeded", migrated
+    s = srv.wait("VERIFY_RESIZE")
+    assert s["host"] != host
+    assert s["migration"]["sourceHost"] == host
+    srv.act("revertResize")
+    s = srv.wait("ACTIVE")
+    assert (s["host"], s["migration"]["status"]) == (host, "reverted")
+
+    # A revert of nothing is Nova's 409.
+    refused = srv.act("revertResize")
+    assert refused["phase"] == "Failed"
+    assert refused["fault"]["code"] == 409
+    assert refused["fault"]["message"] == f"Cannot 'revertResize' instance {s['id']} while it is in vm_state active"
+
+    reasons = srv.reasons()
+    for reason in ("Rebooted", "Rebuilt", "Resized", "ResizeConfirmed", "Migrated", "ResizeReverted", "ActionRefused"):
+        assert reason in reasons, reasons
+
+
+@pytest.mark.parametrize("backend", ["container", "kubevirt"])
+def test_shelve_offload_unshelve_and_stop_start(cluster: Cluster, namespace: str, backend: str) -> None:
+    srv = create(cluster, namespace, backend)
+    srv.declare(state="shelved")
+    s = srv.wait("SHELVED")
+    assert (s["vmState"], s["powerState"], s["claim"]["host"]) == ("shelved", "SHUTDOWN", s["host"])
+
+    srv.declare(state="shelved_offloaded")
+    s = srv.wait("SHELVED_OFFLOADED")
+    assert (s["powerState"], s.get("host"), s.get("claim")) == ("NOSTATE", None, None)  # the host is given back
+    gone = srv.cluster.kubectl("get", "pod,vm", srv.name, "-n", srv.namespace, check=False)
+    assert gone.returncode != 0
+
+    srv.declare(state="active")
+    s = srv.wait("ACTIVE")
+    assert s["host"]
+    assert s["claim"]["host"] == s["host"]
+    srv.declare(state="stopped")
+    s = srv.wait("SHUTOFF")
+    assert s["powerState"] == "SHUTDOWN"
+    srv.declare(state="active")
+    srv.wait("ACTIVE")
+    assert [a["action"] for a in srv.status["actions"]] == [
+        "create", "shelve", "shelveOffload", "unshelve", "stop", "start",
+    ]  # fmt: skip
+    reasons = srv.reasons()
+    assert {"Shelved", "Offloaded", "Unshelved", "Stopped", "Started"} <= set(reasons), reasons
+
+
+def test_kubevirt_rescue_pause_and_suspend(cluster: Cluster, namespace: str) -> None:
+    srv = create(cluster, namespace, "kubevirt")
+    srv.declare(rescue=True, rescueImage="quay.io/containerdisks/rescue:1")
+    s = srv.wait("RESCUE")
+    assert (s["vmState"], s["powerState"]) == ("rescued", "RUNNING")
+    disks = workload(srv, "kubevirt")["spec"]["template"]["spec"]["domain"]["devices"]["disks"]
+    assert [d["name"] for d in disks[:2]] == ["rescue", "root"]  # the server's disk is attached to the rescue boot
+    srv.declare(rescue=False)
+    srv.wait("ACTIVE")
+
+    srv.declare(state="paused")
+    s = srv.wait("PAUSED")
+    assert (s["vmState"], s["powerState"], s["powerStateCode"]) == ("paused", "PAUSED", 3)
+    assert workload(srv, "kubevirt")["status"]["printableStatus"] == "Paused"
+    # Paused to suspended is no Nova transition: the operator unpauses first, then suspends.
+    srv.declare(state="suspended")
+    s = srv.wait("SUSPENDED")
+    assert (s["vmState"], s["powerState"], s["powerStateCode"]) == ("suspended", "SUSPENDED", 7)
+    assert [a["action"] for a in s["actions"]][-3:] == ["pause", "unpause", "suspend"]
+    srv.declare(state="active")
+    srv.wait("ACTIVE")
+    assert {"Rescued", "Unrescued", "Paused", "Unpaused", "Suspended", "Resumed"} <= set(srv.reasons())
+
+
+@pytest.mark.parametrize("action", ["paused", "suspended"])
+def test_the_container_backend_refuses_what_a_pod_cannot_do(cluster: Cluster, namespace: str, action: str) -> None:
+    srv = create(cluster, namespace, "container")
+    srv.declare(state=action)
+
+    def refused() -> dict[str, Any] | None:
+        s = srv.status
+        return s if (s.get("fault") or {}).get("code") == 501 else None
+
+    s = waiting.until(refused, what="501")
+    assert s["status"] == "ACTIVE"  # nothing happened to the server
+    assert s["fault"]["message"].startswith("The requested functionality is not supported: the container backend")
+    synced = next(c for c in s["conditions"] if c["type"] == "Synced")
+    assert (synced["status"], synced["reason"]) == ("False", "Unsupported")
+    assert "Unsupported" in srv.reasons()
+    live = srv.act("liveMigrate")
+    assert (live["phase"], live["fault"]["code"]) == ("Failed", 501)
+
+
+def test_a_locked_server_refuses_server_actions_with_novas_message(cluster: Cluster, namespace: str) -> None:
+    srv = create(cluster, namespace, "container", locked=True)
+    result = srv.act("reboot")
+    assert (result["phase"], result["fault"]["code"]) == ("Failed", 409)
+    assert result["fault"]["message"] == f"Instance {srv.status['id']} is locked"
+    srv.declare(locked=False)
+    assert srv.act("reboot")["phase"] == "Succeeded"
