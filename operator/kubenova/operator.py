@@ -78,7 +78,7 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
 
     # Shared state goes into the global memo now: kopf hands each object a shallow copy of it,
     # so anything added later by a handler would be private to that object.
-    memo = kopf.Memo(settings=conf, placement=Placement(), server_hosts={})
+    memo = kopf.Memo(settings=conf, placement=Placement(), server_hosts={}, maintenance={})
     asyncio.run(
         kopf.operator(
             clusterwide=True,

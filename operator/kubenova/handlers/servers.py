@@ -63,6 +63,19 @@ async def vm_event(*, namespace: str | None, labels: kopf.Labels, memo: kopf.Mem
     await reconcile(namespace or "", labels[SERVER_LABEL], memo=memo, indexes=kw)
 
 
+@kopf.on.event(GROUP, VERSION, "hosts", id="host-maintenance")
+async def host_maintenance_event(*, name: str, spec: kopf.Spec, memo: kopf.Memo, **kw: Any) -> None:
+    """A Host entering or leaving maintenance: reconcile the servers on it (they stop or move,
+    or start again). Only when the maintenance changes, not on each usage update of the Host."""
+    seen: dict[str, str | None] = memo["maintenance"]  # made in the global memo (see operator.run)
+    mode = spec.get("maintenance")
+    if seen.get(name) == mode:
+        return
+    seen[name] = mode
+    for namespace, server, *_ in kw["host_servers"].get(name, []):
+        await reconcile(namespace, server, memo=memo, indexes=kw)
+
+
 async def load(client: AsyncClient, namespace: str, name: str) -> dict[str, Any] | None:
     return await kube.get_dict(client, resources.Server, name, namespace=namespace)
 
@@ -271,18 +284,24 @@ class Step:
     def _wanted(self) -> Action | str | None:
         """The action the spec calls for now; a message if it waits on the user; None if settled."""
         vm = self.status["vmState"]
+        m = self.status.get("migration") or {}
         if vm == VmState.RESIZED:
-            if self.spec.get("autoConfirmResize"):
+            # A move the admin asked for by putting the source host in maintenance needs no confirmation.
+            emptying = m.get("kind") == "migration" and self._maintenance(m.get("sourceHost")) == "migrate"
+            if self.spec.get("autoConfirmResize") or emptying:
                 return Action.CONFIRM_RESIZE
-            m = self.status.get("migration") or {}
             return f"The {m.get('kind', 'resize')} waits for a confirmResize or revertResize ServerAction."
+        maintenance = self._maintenance(self.status.get("host"))
+        if maintenance == "migrate" and vm in (VmState.ACTIVE, VmState.STOPPED):
+            return Action.MIGRATE
         image = self.spec.get("image")
         image_changed = bool(image) and image != self.status.get("image")
         if vm == VmState.ERROR:
             return Action.REBUILD if image_changed and self.status.get("claim") else None
-        step = planning.next_action(
-            vm_state=vm, task_state=None, state=self.spec.get("state", "active"), rescue=bool(self.spec.get("rescue"))
-        )
+        state = self.spec.get("state", "active")
+        if maintenance == "stop" and state == "active":
+            state = "stopped"  # until the admin ends the maintenance; then the spec's state again
+        step = planning.next_action(vm_state=vm, task_state=None, state=state, rescue=bool(self.spec.get("rescue")))
         if step is not None:
             return step
         if image_changed:
@@ -290,7 +309,7 @@ class Step:
         flavor = self.spec.get("flavor")
         if flavor and flavor != (self.status.get("flavor") or {}).get("originalName"):
             m = self.status.get("migration") or {}
-            if m.get("status") == "reverted" and m.get("newFlavor") == flavor:
+            if m.get("status") == "reverted" and m.get("newFlavor") == flavor:  # not again
                 old = m.get("oldFlavor")
                 return f"The resize to {flavor} was reverted; set spec.flavor back to {old}, or to another flavor."
             return Action.RESIZE
@@ -575,6 +594,12 @@ class Step:
         if not flavor.get("isPublic", True) and self.namespace not in flavor.get("access", []):
             return f"Flavor {name} is private and namespace {self.namespace} is not on its access list."
         return None
+
+    def _maintenance(self, host: str | None) -> str | None:
+        """The maintenance an admin asked for on ``host`` (Host spec.maintenance): migrate, stop or None."""
+        body = common.first(self.ix["host_bodies"], host) if host else None
+        mode: str | None = (body[0] or {}).get("maintenance") if body else None
+        return mode
 
     def _host_up(self, host: str) -> bool:
         body = common.first(self.ix["host_bodies"], host)

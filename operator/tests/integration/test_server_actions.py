@@ -261,3 +261,31 @@ def test_a_locked_server_refuses_server_actions_with_novas_message(cluster: Clus
     assert result["fault"]["message"] == f"Instance {srv.status['id']} is locked"
     srv.declare(locked=False)
     assert srv.act("reboot")["phase"] == "Succeeded"
+
+
+def test_host_maintenance_stops_or_moves_the_servers_on_it(cluster: Cluster, namespace: str) -> None:
+    srv = create(cluster, namespace, "container")
+    host = srv.status["host"]
+
+    def maintenance(mode: str | None) -> None:
+        cluster.kubectl("patch", "host", host, "--type=merge", "-p", json.dumps({"spec": {"maintenance": mode}}))
+
+    try:
+        maintenance("stop")
+        s = srv.wait("SHUTOFF")
+        assert s["host"] == host  # stopped where it is
+        maintenance(None)
+        s = srv.wait("ACTIVE", actions=3)  # back to what its spec declares
+        assert [a["action"] for a in s["actions"]] == ["create", "stop", "start"]
+
+        maintenance("migrate")
+
+        def moved() -> dict[str, Any] | None:
+            st = srv.status
+            return st if st.get("status") == "ACTIVE" and st.get("host") not in (None, host) else None
+
+        s = waiting.until(moved, what="moved off the host")
+        assert s["migration"]["status"] == "confirmed"  # an admin's evacuation needs no confirmation
+        assert [a["action"] for a in s["actions"]][-2:] == ["migrate", "confirmResize"]
+    finally:
+        maintenance(None)
