@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubenova import conditions
-from kubenova.backends.servers import Flavor, Observation, PlacedServer
+from kubenova.backends.servers import Flavor, Observation, PlacedServer, user_data_secret
 from kubenova.nova import faults
 from kubenova.nova.states import PowerState, TaskState, VmState, api_status
 from kubenova.scheduling.claims import Claim
@@ -179,6 +179,7 @@ def placed(
         metadata=spec.get("metadata", {}),
         running=running,
         revision=(status.get("workload") or {}).get("revision"),
+        user_data_secret=user_data_secret(meta["name"]) if spec.get("userData") else None,
         rescue_image=(spec.get("rescueImage") or status.get("image") or spec.get("image")) if rescued else None,
     )
 

@@ -5,6 +5,7 @@ its keypair and its claim; frozen, so a render is a pure function of it.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import json
 import re
@@ -101,6 +102,28 @@ class Observation:
     """A reason the workload cannot run (image pull failure, unschedulable...), for the fault."""
     revision: str | None = None
     """The boot the workload carries (its REVISION_ANNOTATION)."""
+
+
+def user_data_secret(server_name: str) -> str:
+    """The Secret that carries a server's user data (key ``userdata``), made by the operator."""
+    return f"{server_name}-user-data"
+
+
+def access_secret(server_name: str) -> str:
+    """The Secret that carries a server's public key for KubeVirt's accessCredentials."""
+    return f"{server_name}-ssh-key"
+
+
+def secrets(s: PlacedServer, *, user_data_b64: str | None, backend: str) -> dict[str, dict[str, str]]:
+    """The Secrets a workload mounts, by name, as base64 ``data``: user data for both backends,
+    and for KubeVirt the public key its accessCredentials read (a Pod gets the key from an
+    annotation, so it needs no Secret for it)."""
+    out: dict[str, dict[str, str]] = {}
+    if user_data_b64 and s.user_data_secret:
+        out[s.user_data_secret] = {"userdata": user_data_b64}
+    if backend == "kubevirt" and s.public_key:
+        out[access_secret(s.name)] = {"key": base64.b64encode(s.public_key.strip().encode()).decode()}
+    return out
 
 
 def derive_hostname(name: str) -> str:

@@ -211,7 +211,13 @@ class Step:
             return
         action = actions.EVENTS[flight.action] if flight.action else tasks.CREATE
         try:
-            obs = await workloads.ensure(self.client, self.status["backend"], self._placed(flight.goal), flight.goal)
+            obs = await workloads.ensure(
+                self.client,
+                self.status["backend"],
+                self._placed(flight.goal),
+                flight.goal,
+                user_data=self.spec.get("userData"),
+            )
         except workloads.ActionFailed as failed:
             await self._action_failed(action, str(failed))
             return

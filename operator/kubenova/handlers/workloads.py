@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from lightkube import AsyncClient, codecs
-from lightkube.resources.core_v1 import Pod
+from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.types import PatchType
 
 from kubenova.backends import container, kubevirt
+from kubenova.backends import servers as backend_secrets
 from kubenova.backends.servers import Observation, PlacedServer
 from kubenova.kube import client as kube
 from kubenova.kube import kubevirt as kubevirt_api
@@ -28,11 +29,44 @@ class ActionFailed(Exception):
     """The backend refused a step of the action (KubeVirt's subresource API said no, or is absent)."""
 
 
-async def ensure(client: AsyncClient, backend: str, server: PlacedServer, goal: Goal) -> Observation:
-    """One step toward ``goal`` for the workload of ``server``; what it looks like now."""
+async def ensure(
+    client: AsyncClient, backend: str, server: PlacedServer, goal: Goal, *, user_data: str | None = None
+) -> Observation:
+    """One step toward ``goal`` for the workload of ``server``; what it looks like now.
+    ``user_data`` is the spec's base64 user data, put in a Secret the workload mounts."""
+    made = _Secrets(client, server, backend_secrets.secrets(server, user_data_b64=user_data, backend=backend))
     if backend == kubevirt.NAME:
-        return await _ensure_vm(client, server, goal)
-    return await _ensure_pod(client, server, goal)
+        return await _ensure_vm(client, server, goal, made)
+    return await _ensure_pod(client, server, goal, made)
+
+
+class _Secrets:
+    """The Secrets a workload mounts, made (or brought up to date) just before the workload is."""
+
+    def __init__(self, client: AsyncClient, server: PlacedServer, wanted: dict[str, dict[str, str]]) -> None:
+        self.client, self.server, self.wanted = client, server, wanted
+
+    async def ensure(self) -> None:
+        for name, data in self.wanted.items():
+            current = await kube.get_dict(self.client, Secret, name, namespace=self.server.namespace)
+            if current is None:
+                body = {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {
+                        "name": name,
+                        "namespace": self.server.namespace,
+                        "labels": self.server.labels(),
+                        "ownerReferences": [self.server.owner_reference()],  # removed with the Server
+                    },
+                    "type": "Opaque",
+                    "data": data,
+                }
+                await kube.create_or_adopt(self.client, codecs.from_dict(body))
+            elif current.get("data") != data:
+                await self.client.patch(
+                    Secret, name, {"data": data}, namespace=self.server.namespace, patch_type=PatchType.MERGE
+                )
 
 
 async def remove(client: AsyncClient, namespace: str, name: str) -> None:
@@ -41,7 +75,7 @@ async def remove(client: AsyncClient, namespace: str, name: str) -> None:
     await kube.delete_if_exists(client, resources.VirtualMachine, name, namespace=namespace)
 
 
-async def _ensure_pod(client: AsyncClient, server: PlacedServer, goal: Goal) -> Observation:
+async def _ensure_pod(client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets) -> Observation:
     pod = await _get(client, Pod, server)
     if pod is not None and pod["metadata"].get("deletionTimestamp"):
         return container.observe(pod)  # wait for it to go; its DELETED event calls again
@@ -54,20 +88,23 @@ async def _ensure_pod(client: AsyncClient, server: PlacedServer, goal: Goal) -> 
             return container.observe(await _get(client, Pod, server))
         return obs
     if pod is None:
+        await secrets.ensure()
         pod = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(container.render(server))))
     return container.observe(pod)
 
 
-async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal) -> Observation:
+async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets) -> Observation:
     vm = await _get(client, resources.VirtualMachine, server)
     if goal is Goal.ABSENT:
         if vm is not None and not vm["metadata"].get("deletionTimestamp"):
             await kube.delete_if_exists(client, resources.VirtualMachine, server.name, namespace=server.namespace)
         return kubevirt.observe(await _get(client, resources.VirtualMachine, server))
-    wanted = kubevirt.render(server)
+    access = backend_secrets.access_secret(server.name) if server.public_key else None
+    wanted = kubevirt.render(server, access_secret=access)
     strategy = "Halted" if goal is Goal.STOPPED else "Always"
     wanted["spec"]["runStrategy"] = strategy
     if vm is None:
+        await secrets.ensure()
         vm = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(wanted)))
         return kubevirt.observe(vm)
     obs = kubevirt.observe(vm)
@@ -80,6 +117,7 @@ async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal) -> O
                     client, server, [{"op": "replace", "path": "/spec/runStrategy", "value": "Halted"}]
                 )
             return kubevirt.observe(vm)
+        await secrets.ensure()
         vm = await _patch_vm(client, server, [{"op": "replace", "path": "/spec", "value": wanted["spec"]}])
         return kubevirt.observe(vm)
     if vm["spec"].get("runStrategy") != strategy:

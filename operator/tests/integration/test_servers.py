@@ -128,3 +128,41 @@ def test_a_missing_flavor_is_a_clear_fault(cluster: Cluster, operator: Operator,
 def get_host(cluster: Cluster, name: str) -> dict[str, Any] | None:
     proc = cluster.kubectl("get", "host", name, "-o", "json", check=False)
     return json.loads(proc.stdout).get("status") if proc.returncode == 0 else None
+
+
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHu9qTxq2d3o5o1sJbqXf0Qm6m3D7lQb4nS0a0m6kI0e it@kubenova"
+
+
+@pytest.mark.usefixtures("operator", "flavors")
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_keypair_and_user_data_reach_the_workload(cluster: Cluster, namespace: str, backend: str) -> None:
+    user_data = "I2Nsb3VkLWNvbmZpZwpydW5jbWQ6IFtbZWNobywgaGldXQo="  # "#cloud-config\nruncmd: [[echo, hi]]\n"
+    cluster.apply(
+        [
+            {"apiVersion": API, "kind": "Keypair", "metadata": {"name": "me", "namespace": namespace},
+             "spec": {"publicKey": KEY}},
+        ]
+    )  # fmt: skip
+    waiting.until(lambda: (get(cluster, "keypair", "me", namespace) or {}).get("status", {}).get("fingerprint"))
+    spec = {"flavor": "it.server", "image": "nginx:1.27", "backend": backend, "keyName": "me", "userData": user_data}
+    cluster.apply([server("boot", namespace, **spec)])
+    wait_status(cluster, "boot", namespace, "ACTIVE")
+    secret = get(cluster, "secret", "boot-user-data", namespace)
+    assert secret is not None
+    assert secret["data"]["userdata"] == user_data
+    assert secret["metadata"]["ownerReferences"][0]["name"] == "boot"  # goes with the Server
+    if backend == "container":
+        pod = get(cluster, "pod", "boot", namespace)
+        assert pod is not None
+        assert pod["metadata"]["annotations"]["compute.kubenova.io/authorized-keys"].strip() == KEY
+        sources = pod["spec"]["volumes"][0]["projected"]["sources"]
+        assert {"secret": {"name": "boot-user-data", "items": [{"key": "userdata", "path": "user_data"}]}} in sources
+    else:
+        vm = get(cluster, "virtualmachine", "boot", namespace)
+        assert vm is not None
+        template = vm["spec"]["template"]["spec"]
+        creds = template["accessCredentials"][0]["sshPublicKey"]
+        assert creds["source"]["secret"]["secretName"] == "boot-ssh-key"
+        drive = next(v for v in template["volumes"] if v["name"] == "config-drive")
+        assert drive["cloudInitConfigDrive"]["secretRef"] == {"name": "boot-user-data"}
+        assert get(cluster, "secret", "boot-ssh-key", namespace) is not None
