@@ -303,7 +303,10 @@ class Step:
         image = self.spec.get("image")
         image_changed = bool(image) and image != self.status.get("image")
         if vm == VmState.ERROR:
-            return Action.REBUILD if image_changed and self.status.get("claim") else None
+            if image_changed and self.status.get("claim"):
+                return Action.REBUILD
+            fault = (self.status.get("fault") or {}).get("message", "")
+            return f"The server is in ERROR ({fault}): delete it, or rebuild it with a new image if it has a host."
         state = self.spec.get("state", "active")
         if maintenance == "stop" and state == "active":
             state = "stopped"  # until the admin ends the maintenance; then the spec's state again
