@@ -289,3 +289,29 @@ def test_host_maintenance_stops_or_moves_the_servers_on_it(cluster: Cluster, nam
         assert [a["action"] for a in s["actions"]][-2:] == ["migrate", "confirmResize"]
     finally:
         maintenance(None)
+
+
+def test_evacuate_only_from_a_host_that_is_down(cluster: Cluster, namespace: str) -> None:
+    srv = create(cluster, namespace, "container")
+    host = srv.status["host"]
+    refused = srv.act("evacuate")
+    assert (refused["phase"], refused["fault"]["code"]) == ("Failed", 400)
+    assert refused["fault"]["message"] == f"Compute service of {host} is still in use."
+
+    def forced_down(down: bool) -> None:
+        cluster.kubectl("patch", "host", host, "--type=merge", "-p", json.dumps({"spec": {"forcedDown": down}}))
+
+    forced_down(True)
+    try:
+        waiting.until(
+            lambda: json.loads(cluster.kubectl("get", "host", host, "-o", "json").stdout)["status"]["state"] == "down",
+            what="host down",
+        )
+        result = srv.act("evacuate")
+        assert result["phase"] == "Succeeded", result
+        s = srv.wait("ACTIVE")
+        assert s["host"] != host
+        assert (s["migration"]["kind"], s["migration"]["status"]) == ("evacuation", "done")
+        assert "Evacuated" in srv.reasons()
+    finally:
+        forced_down(False)
