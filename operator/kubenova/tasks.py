@@ -196,3 +196,27 @@ def server_action_status(
         }
     ]
     return patch
+
+
+def event_reason(action: Action) -> str:
+    """An Event reason for a finished action: Stopped, Rebooted, Resized..."""
+    return {
+        Action.STOP: "Stopped",
+        Action.START: "Started",
+        Action.REBOOT: "Rebooted",
+        Action.REBOOT_HARD: "Rebooted",
+        Action.PAUSE: "Paused",
+        Action.UNPAUSE: "Unpaused",
+        Action.SUSPEND: "Suspended",
+        Action.RESUME: "Resumed",
+        Action.RESIZE: "Resized",
+        Action.MIGRATE: "Migrated",
+        Action.REVERT_RESIZE: "ResizeReverted",
+        Action.REBUILD: "Rebuilt",
+        Action.EVACUATE: "Evacuated",
+        Action.SHELVE: "Shelved",
+        Action.SHELVE_OFFLOAD: "Offloaded",
+        Action.UNSHELVE: "Unshelved",
+        Action.RESCUE: "Rescued",
+        Action.UNRESCUE: "Unrescued",
+    }.get(action, action.value.title().replace("_", ""))

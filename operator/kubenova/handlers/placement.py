@@ -63,6 +63,19 @@ def keypair_keys(*, namespace: str | None, name: str, status: kopf.Status, **_: 
     return {(namespace or "", name): status.get("publicKey") or ""}
 
 
+@kopf.index(GROUP, VERSION, "servergroups")
+def server_group_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], Any]:
+    return {(namespace or "", name): dict(spec)}
+
+
+@kopf.index(GROUP, VERSION, "servers")
+def server_group_members(
+    *, namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str, str], str] | None:
+    group = (spec.get("schedulerHints") or {}).get("group")
+    return {(namespace or "", group): name} if group else None
+
+
 def ledger(placement: Placement, server_claims: kopf.Index[str, Claim]) -> Ledger:
     """Every claim: the index's, overlaid with this process's writes the index has not caught up with."""
     led = Ledger()

@@ -22,25 +22,22 @@ import kopf
 from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
-from kubenova import conditions, lifecycle, tasks
+from kubenova import conditions, intent, lifecycle, tasks
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends import container, kubevirt
 from kubenova.backends.servers import SERVER_LABEL
-from kubenova.handlers import common, placement, workloads
+from kubenova.handlers import common, placement, server_moves, workloads
 from kubenova.kube import client as kube
 from kubenova.kube import events, resources
-from kubenova.nova import actions, faults, planning
+from kubenova.nova import actions, faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import PowerState, TaskState, VmState
-from kubenova.scheduling.claims import Claim
-from kubenova.scheduling.model import GroupSpec
-from kubenova.scheduling.scheduler import Chosen, NoValidHost, choose_and_claim
+from kubenova.scheduling.scheduler import Chosen, NoValidHost
 
 log = logging.getLogger(__name__)
 # Not kopf's own finalizer name: kopf removes its finalizer from objects it has no delete handler for.
 FINALIZER = f"{GROUP}/server-cleanup"
 UNSUPPORTED = {container.NAME: container.UNSUPPORTED, kubevirt.NAME: kubevirt.UNSUPPORTED}
-WORKLOAD_KINDS = {container.NAME: ("v1", "Pod"), kubevirt.NAME: ("kubevirt.io/v1", "VirtualMachine")}
 
 
 @kopf.on.event(GROUP, VERSION, "servers", id="server-event")
@@ -135,7 +132,7 @@ class Step:
         """Check what the API server could not (references to other objects), then BUILD."""
         flavor_name = self.spec.get("flavor", "")
         flavor = common.first(self.ix["flavor_specs"], flavor_name)
-        problem = self._flavor_problem(flavor_name, flavor)
+        problem = server_moves.flavor_problem(self, flavor_name, flavor)
         key_name = self.spec.get("keyName")
         if problem is None and key_name and (self.namespace, key_name) not in self.ix["keypair_keys"]:
             problem = f"Invalid key_name provided: Keypair {self.spec['keyName']} not found in {self.namespace}."
@@ -177,7 +174,9 @@ class Step:
             ledger = placement.ledger(p, self.ix["server_claims"])
             existing = ledger.get(self.key)
             # Claimed already: a restart between the claim and its status write.
-            decision = Chosen(existing.host, 1) if existing else self._choose(ledger, self.status["flavor"])
+            decision = (
+                Chosen(existing.host, 1) if existing else server_moves.choose(self, ledger, self.status["flavor"])
+            )
             if isinstance(decision, NoValidHost):
                 fault = faults.no_valid_host(decision.reasons(), now=self.now)
                 patch = lifecycle.fail(self.status, fault, generation=self.generation, now=self.now)
@@ -196,7 +195,7 @@ class Step:
                 now=self.now,
             )
             record = tasks.open_record(self.status) or {}
-            patch |= self._placed_on(claim, revision=record.get("requestId"))
+            patch |= server_moves.placed_on(self, claim, revision=record.get("requestId"))
             patch["conditions"] = _scheduled(patch["conditions"], True, f"Placed on {claim.host}.", self)
             await self.write(patch)
             p.pending[self.key] = claim
@@ -243,7 +242,9 @@ class Step:
             p.pending[self.key + lifecycle.SOURCE] = None
         status = patch["status"]
         if flight.action is not None:  # a finished build is visible in status; one Event per action
-            await self.event("Normal", _reason(flight.action), action, f"{action} finished: the server is {status}.")
+            await self.event(
+                "Normal", tasks.event_reason(flight.action), action, f"{action} finished: the server is {status}."
+            )
         await self._settle_server_action()
         log.info("server %s: %s finished, %s", self.key, action, status)
 
@@ -260,8 +261,8 @@ class Step:
             patch["locked"] = locked
             patch["lockedReason"] = self.spec.get("lockedReason")
             self.status.update(patch)  # the action below is checked against the new lock
-        wanted = self._wanted()
-        if isinstance(wanted, Action) and self._failed_already(wanted):
+        wanted = intent.wanted(self.spec, self.status, self._maintenance)
+        if isinstance(wanted, Action) and intent.failed_already(wanted, self.status, self.generation):
             return  # said so when it failed (Synced=False, fault, Event); a spec change retries
         if isinstance(wanted, Action):
             try:
@@ -277,52 +278,6 @@ class Step:
             patch["observedGeneration"] = self.generation
         if conditions.differs(before, patch):
             await self.write(patch)
-
-    def _failed_already(self, action: Action) -> bool:
-        """Whether ``action`` is the last one taken, it failed, and the spec has not changed since."""
-        last = (self.status.get("actions") or [{}])[-1]
-        return (
-            last.get("action") == actions.EVENTS[action]
-            and last.get("result") == "Error"
-            and self.status.get("observedGeneration") == self.generation
-        )
-
-    def _wanted(self) -> Action | str | None:
-        """The action the spec calls for now; a message if it waits on the user; None if settled."""
-        vm = self.status["vmState"]
-        m = self.status.get("migration") or {}
-        if vm == VmState.RESIZED:
-            # A move the admin asked for by putting the source host in maintenance needs no confirmation.
-            emptying = m.get("kind") == "migration" and self._maintenance(m.get("sourceHost")) == "migrate"
-            if self.spec.get("autoConfirmResize") or emptying:
-                return Action.CONFIRM_RESIZE
-            return f"The {m.get('kind', 'resize')} waits for a confirmResize or revertResize ServerAction."
-        maintenance = self._maintenance(self.status.get("host"))
-        if maintenance == "migrate" and vm in (VmState.ACTIVE, VmState.STOPPED):
-            return Action.MIGRATE
-        image = self.spec.get("image")
-        image_changed = bool(image) and image != self.status.get("image")
-        if vm == VmState.ERROR:
-            if image_changed and self.status.get("claim"):
-                return Action.REBUILD
-            fault = (self.status.get("fault") or {}).get("message", "")
-            return f"The server is in ERROR ({fault}): delete it, or rebuild it with a new image if it has a host."
-        state = self.spec.get("state", "active")
-        if maintenance == "stop" and state == "active":
-            state = "stopped"  # until the admin ends the maintenance; then the spec's state again
-        step = planning.next_action(vm_state=vm, task_state=None, state=state, rescue=bool(self.spec.get("rescue")))
-        if step is not None:
-            return step
-        if image_changed:
-            return Action.REBUILD
-        flavor = self.spec.get("flavor")
-        if flavor and flavor != (self.status.get("flavor") or {}).get("originalName"):
-            m = self.status.get("migration") or {}
-            if m.get("status") == "reverted" and m.get("newFlavor") == flavor:  # not again
-                old = m.get("oldFlavor")
-                return f"The resize to {flavor} was reverted; set spec.flavor back to {old}, or to another flavor."
-            return Action.RESIZE
-        return None
 
     # --- starting an action ---------------------------------------------------------------------
 
@@ -357,7 +312,7 @@ class Step:
             {"conditions": patch["conditions"]}, True, "Converging", f"{actions.EVENTS[action]} in progress.", self
         )
         if action in tasks.REMAKES:
-            patch["workload"] = self._workload(request_id)
+            patch["workload"] = server_moves.workload(self, request_id)
         if action is Action.REBUILD:
             patch["image"] = self.spec.get("image")
         if action is Action.CONFIRM_RESIZE:
@@ -379,77 +334,12 @@ class Step:
             action is Action.UNSHELVE and vm == VmState.SHELVED_OFFLOADED
         ):
             async with placement.of(self.memo).lock:
-                patch |= self._move(action, host, request_id)
+                patch |= server_moves.move(self, action, host, request_id)
                 await self.write(patch)
         else:
             await self.write(patch)
         log.info("server %s: %s started (%s)", self.key, actions.EVENTS[action], request_id)
         return request_id
-
-    def _move(self, action: Action, host: str | None, request_id: str) -> dict[str, Any]:
-        """The claim part of an action that changes host or size; called under the scheduler's lock."""
-        p = placement.of(self.memo)
-        ledger = placement.ledger(p, self.ix["server_claims"])
-        current = lifecycle.claim_from_status(self.status)
-        source = current.host if current else None
-        if action is Action.REVERT_RESIZE:
-            m = self.status.get("migration") or {}
-            back = lifecycle.claim_from_status({"claim": m.get("sourceClaim")})
-            if back is None:
-                raise ActionRefused(f"Instance {self.uid} has no source host to revert to.", code=400)
-            p.pending[self.key] = back
-            p.pending[self.key + lifecycle.SOURCE] = None
-            return self._placed_on(back, revision=request_id) | {
-                "flavor": m.get("sourceFlavor") or self.status["flavor"],
-                "migration": m | {"status": "reverting"},
-            }
-        flavor = self.status.get("flavor") or {}
-        if action is Action.RESIZE:
-            name = self.spec["flavor"]
-            spec = common.first(self.ix["flavor_specs"], name)
-            problem = self._flavor_problem(name, spec)
-            if problem:
-                raise ActionRefused(problem, code=400)
-            assert spec is not None
-            flavor = lifecycle.embedded_flavor(name, spec)
-        if action is Action.EVACUATE and source is not None and self._host_up(source):
-            raise ActionRefused(f"Compute service of {source} is still in use.", code=400)
-        keep_source = action in tasks.MOVES and current is not None
-        if current is not None:
-            ledger.release(self.key)
-            if keep_source:
-                ledger.claim(self.key + lifecycle.SOURCE, current)
-        if action is Action.RESIZE and source and host is None:
-            # Nova's allow_resize_to_same_host: try the current host first, move only when it must.
-            decision = self._choose(ledger, flavor, force_host=source)
-            if isinstance(decision, NoValidHost):
-                decision = self._choose(ledger, flavor)
-        else:
-            ignore = frozenset({source}) if source and action is not Action.UNSHELVE else frozenset()
-            decision = self._choose(ledger, flavor, force_host=host, ignore=ignore)
-        if isinstance(decision, NoValidHost):
-            raise ActionRefused(faults.no_valid_host(decision.reasons(), now=self.now).message, code=500)
-        claim = ledger.get(self.key)
-        assert claim is not None
-        p.pending[self.key] = claim
-        patch = self._placed_on(claim, revision=request_id) | {"flavor": flavor}
-        if action is Action.UNSHELVE:
-            return patch
-        kind = {Action.RESIZE: "resize", Action.MIGRATE: "migration", Action.EVACUATE: "evacuation"}[action]
-        patch["migration"] = {
-            "kind": kind,
-            "sourceHost": source,
-            "destHost": claim.host,
-            "oldFlavor": (self.status.get("flavor") or {}).get("originalName"),
-            "newFlavor": flavor.get("originalName"),
-            "status": "migrating" if keep_source else "accepted",
-            "previousVmState": self.status["vmState"],
-            "sourceClaim": lifecycle.claim_status(current) if keep_source and current else None,
-            "sourceFlavor": self.status.get("flavor") if keep_source else None,
-        }
-        if keep_source and current is not None:
-            p.pending[self.key + lifecycle.SOURCE] = current
-        return patch
 
     async def _action_failed(self, action: str, message: str) -> None:
         """The backend refused a step: as Nova's reverts_task_state, the task is cleared and the
@@ -554,82 +444,11 @@ class Step:
             public_key = common.first(self.ix["keypair_keys"], (self.namespace, self.spec["keyName"])) or None
         return lifecycle.placed(self.body, self.status, public_key=public_key, running=goal is not tasks.Goal.STOPPED)
 
-    def _workload(self, revision: str | None) -> dict[str, Any]:
-        api_version, kind = WORKLOAD_KINDS.get(self.status.get("backend") or container.NAME, ("v1", "Pod"))
-        return {"apiVersion": api_version, "kind": kind, "name": self.name, "revision": revision}
-
-    def _placed_on(self, claim: Claim, *, revision: str | None) -> dict[str, Any]:
-        zone = next((z for _, z in sorted(self.ix["host_aggregates"].get(claim.host, [])) if z), "nova")
-        return {
-            "claim": lifecycle.claim_status(claim),
-            "host": claim.host,
-            "hypervisorHostname": claim.host,
-            "availabilityZone": zone,
-            "workload": self._workload(revision),
-        }
-
-    def _choose(
-        self,
-        ledger: Any,
-        flavor: dict[str, Any],
-        *,
-        force_host: str | None = None,
-        ignore: frozenset[str] = frozenset(),
-    ) -> Chosen | NoValidHost:
-        hints = self.spec.get("schedulerHints") or {}
-        hosts = placement.host_states(
-            self.conf,
-            self.ix["node_facts"],
-            self.ix["host_bodies"],
-            self.ix["aggregate_metadata"],
-            self.ix["host_aggregates"],
-        )
-        request = lifecycle.request_spec(
-            self.key,
-            self.namespace,
-            self.spec,
-            flavor,
-            group=self._group(hints.get("group"), ledger),
-            same_host=self._hosts_of(hints.get("sameHost", []), ledger),
-            different_host=self._hosts_of(hints.get("differentHost", []), ledger),
-            force_host=force_host,
-            ignore_hosts=ignore,
-        )
-        return choose_and_claim(request, hosts, ledger)
-
-    def _flavor_problem(self, name: str, flavor: dict[str, Any] | None) -> str | None:
-        if flavor is None:
-            return f"Flavor {name} could not be found."
-        if not flavor.get("isPublic", True) and self.namespace not in flavor.get("access", []):
-            return f"Flavor {name} is private and namespace {self.namespace} is not on its access list."
-        return None
-
     def _maintenance(self, host: str | None) -> str | None:
         """The maintenance an admin asked for on ``host`` (Host spec.maintenance): migrate, stop or None."""
         body = common.first(self.ix["host_bodies"], host) if host else None
         mode: str | None = (body[0] or {}).get("maintenance") if body else None
         return mode
-
-    def _host_up(self, host: str) -> bool:
-        body = common.first(self.ix["host_bodies"], host)
-        return body is not None and (body[1] or {}).get("state") == "up"
-
-    def _hosts_of(self, names: list[str], ledger: Any) -> frozenset[str]:
-        return frozenset(c.host for n in names if (c := ledger.get(f"{self.namespace}/{n}")))
-
-    def _group(self, name: str | None, ledger: Any) -> GroupSpec | None:
-        if not name:
-            return None
-        group = common.first(self.ix["server_group_specs"], (self.namespace, name))
-        if group is None:
-            return None
-        members = [m for m in self.ix["server_group_members"].get((self.namespace, name), []) if m != self.name]
-        hosts: dict[str, int] = {}
-        for m in members:
-            claim = ledger.get(f"{self.namespace}/{m}")
-            if claim:
-                hosts[claim.host] = hosts.get(claim.host, 0) + 1
-        return GroupSpec(name, group["policy"], hosts, int(group.get("maxServerPerHost") or 1))
 
 
 async def settle(
@@ -642,43 +461,6 @@ async def settle(
     except ApiError as exc:
         if not kube.is_not_found(exc):  # deleted meanwhile: nothing to record in
             raise
-
-
-@kopf.index(GROUP, VERSION, "servergroups")
-def server_group_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], Any]:
-    return {(namespace or "", name): dict(spec)}
-
-
-@kopf.index(GROUP, VERSION, "servers")
-def server_group_members(
-    *, namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str] | None:
-    group = (spec.get("schedulerHints") or {}).get("group")
-    return {(namespace or "", group): name} if group else None
-
-
-def _reason(action: Action) -> str:
-    """An Event reason for a finished action: Stopped, Rebooted, Resized..."""
-    return {
-        Action.STOP: "Stopped",
-        Action.START: "Started",
-        Action.REBOOT: "Rebooted",
-        Action.REBOOT_HARD: "Rebooted",
-        Action.PAUSE: "Paused",
-        Action.UNPAUSE: "Unpaused",
-        Action.SUSPEND: "Suspended",
-        Action.RESUME: "Resumed",
-        Action.RESIZE: "Resized",
-        Action.MIGRATE: "Migrated",
-        Action.REVERT_RESIZE: "ResizeReverted",
-        Action.REBUILD: "Rebuilt",
-        Action.EVACUATE: "Evacuated",
-        Action.SHELVE: "Shelved",
-        Action.SHELVE_OFFLOAD: "Offloaded",
-        Action.UNSHELVE: "Unshelved",
-        Action.RESCUE: "Rescued",
-        Action.UNRESCUE: "Unrescued",
-    }.get(action, action.value.title().replace("_", ""))
 
 
 def _scheduled(conds: list[dict[str, Any]], ok: bool, message: str, step: Step) -> list[dict[str, Any]]:
