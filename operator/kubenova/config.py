@@ -31,6 +31,33 @@ class Settings(BaseSettings):
     reserved_host_cpus: int = Field(0, ge=0)
     reserved_host_disk_mb: int = Field(0, ge=0)
 
+    refresh_delay_seconds: float = Field(1.0, ge=0)
+    """How long a summary status (a Host's usage, a Quota's) waits to gather changes into one
+    write: a burst of placements costs one write, not one per server. Claims and quota checks
+    never wait for it."""
+
+    # Quotas
+    default_quota: dict[str, int] = Field(default_factory=dict)
+    """Limits for namespaces (or resources) no Quota sets, as JSON (``{"instances": 20}``);
+    resources it leaves out keep Nova's defaults (instances 10, cores 20, ram 51200...)."""
+
+    # Admission webhook
+    webhook_listen: str = ""
+    """Where the validating webhook listens (``0.0.0.0:9443``); empty runs no webhook."""
+    webhook_cert_dir: str = ""
+    """Folder with ``tls.crt``, ``tls.key`` and ``ca.crt`` (the Secret the chart mounts)."""
+    webhook_service: str = ""
+    """``namespace/name[:port]`` of the Service the API server reaches the webhook through (in
+    a cluster); empty announces a URL instead (``webhook_host``, the local control plane)."""
+    webhook_host: str = ""
+    """Host name or address in the webhook URL when no Service is set."""
+    webhook_configuration: str = ""
+    """Name of the ValidatingWebhookConfiguration the operator keeps up to date (kopf's
+    ``managed``); empty leaves the configuration to whoever installed it."""
+    webhook_failure_policy: Literal["Ignore", "Fail"] = "Ignore"
+    """What the API server does when the webhook cannot be reached. ``Ignore``: writes go
+    through and the operator applies the same checks when it is back (faults in status)."""
+
     # kopf
     peering: str = "kubenova"
     """Name of the ClusterKopfPeering object that keeps a single active replica."""

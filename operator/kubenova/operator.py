@@ -46,6 +46,11 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.peering.priority = conf.peering_priority
     settings.peering.standalone = conf.standalone
     settings.execution.max_workers = 20
+    if conf.webhook_listen:
+        from kubenova.handlers import admission
+
+        settings.admission.server = admission.server(conf)
+        settings.admission.managed = conf.webhook_configuration or None
     memo["client"] = kube_client.make()
 
 
@@ -68,6 +73,10 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
     import kubenova.handlers  # noqa: F401 - registers the handlers
 
     conf = conf or config.load()
+    if conf.webhook_listen:
+        from kubenova.handlers import admission
+
+        admission.register(conf)
     logging.basicConfig(level=conf.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if conf.log_level != "DEBUG":
         # One line per HTTP request, and one per handled event (every Node heartbeat), would
@@ -78,7 +87,7 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
 
     # Shared state goes into the global memo now: kopf hands each object a shallow copy of it,
     # so anything added later by a handler would be private to that object.
-    memo = kopf.Memo(settings=conf, placement=Placement(), server_hosts={}, maintenance={})
+    memo = kopf.Memo(settings=conf, placement=Placement(), server_hosts={}, maintenance={}, refresh={})
     asyncio.run(
         kopf.operator(
             clusterwide=True,

@@ -38,7 +38,7 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[devcluster.Cluster]:
 
 @pytest.fixture(scope="session")
 def operator(cluster: devcluster.Cluster) -> Iterator[operating.Operator]:
-    op = operating.start(cluster, name="operator")
+    op = operating.start(cluster, name="operator", webhook=True)
     yield op
     op.stop()
 

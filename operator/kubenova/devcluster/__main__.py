@@ -41,7 +41,7 @@ def _run(nodes: int, *, examples: bool) -> int:
     started = time.monotonic()
     with cluster.running(cluster.default_root("dev"), nodes=nodes) as c:
         installing.install_crds(c)
-        op = operating.start(c, name="operator")
+        op = operating.start(c, name="operator", webhook=True)
         try:
             if examples:
                 installing.apply_examples(c)

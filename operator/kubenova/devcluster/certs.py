@@ -152,3 +152,19 @@ def _write(folder: Path, name: str, cert: x509.Certificate, key: ec.EllipticCurv
     )
     pair.key.chmod(0o600)
     return pair
+
+
+def webhook_certs(folder: Path, ca: Pair) -> Path:
+    """A serving certificate for a webhook on loopback, signed by the cluster's CA, written as the
+    ``tls.crt``/``tls.key``/``ca.crt`` a Kubernetes TLS Secret holds (the operator reads either)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert.read_bytes())
+    ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = _ec_key()
+    cert = _sign(subject=_name("kubenova-webhook"), key=key, issuer_key=ca_key, issuer=ca_cert, server=True)
+    pair = _write(folder, "tls", cert, key)
+    pair.cert.rename(folder / "tls.crt")
+    pair.key.rename(folder / "tls.key")
+    (folder / "ca.crt").write_bytes(ca.cert.read_bytes())
+    return folder

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from kubenova.devcluster import certs
 from kubenova.devcluster.cluster import Cluster, free_ports
 
 
@@ -86,11 +87,32 @@ class Operator:
             return ""
 
 
-def start(cluster: Cluster, *, env: dict[str, str] | None = None, name: str | None = None) -> Operator:
-    """Start an operator process; its log is ``logs/<name>.log`` in the cluster's folder."""
-    health, metrics = free_ports(2)
-    log = cluster.root / "logs" / f"{name or f'operator-{health}'}.log"
-    op = Operator(cluster, log, health, metrics, dict(env or {}))
+# kopf names each webhook "<handler>.<configuration>", and the API server wants three dot-separated parts.
+WEBHOOK_CONFIGURATION = "webhook.compute.kubenova.io"
+
+
+def start(
+    cluster: Cluster, *, env: dict[str, str] | None = None, name: str | None = None, webhook: bool = False
+) -> Operator:
+    """Start an operator process; its log is ``logs/<name>.log`` in the cluster's folder.
+
+    With ``webhook``, it also serves the admission webhook on loopback (a certificate from the
+    cluster's CA) and keeps the ValidatingWebhookConfiguration :data:`WEBHOOK_CONFIGURATION` pointing at it.
+    """
+    health, metrics, hook = free_ports(3)
+    label = name or f"operator-{health}"
+    log = cluster.root / "logs" / f"{label}.log"
+    extra = dict(env or {})
+    if webhook:
+        certs_dir = certs.webhook_certs(cluster.root / "pki" / f"webhook-{label}", cluster.bundle.ca)
+        extra = {
+            "KUBENOVA_WEBHOOK_LISTEN": f"127.0.0.1:{hook}",
+            "KUBENOVA_WEBHOOK_HOST": "127.0.0.1",
+            "KUBENOVA_WEBHOOK_CERT_DIR": str(certs_dir),
+            "KUBENOVA_WEBHOOK_CONFIGURATION": WEBHOOK_CONFIGURATION,
+            **extra,
+        }
+    op = Operator(cluster, log, health, metrics, extra)
     op.start()
     return op
 

@@ -163,4 +163,15 @@ async def server_usage_event(
     if now:
         seen[key] = now
     for host in sorted(now | before):
-        await reconcile(host, memo=memo, **kwargs)
+        _refresh_soon(host, memo, kwargs)
+
+
+def _refresh_soon(host: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
+    """Recompute ``host``'s usage after a short delay, once for every change within it.
+
+    Like Nova's resource tracker, a Host's reported usage may trail its claims by a moment: the
+    scheduler reads claims from the Servers' statuses (never from Host status), so nothing is
+    oversubscribed meanwhile. Coalescing turns a burst of placements on one host into one status
+    write instead of one per server.
+    """
+    common.soon(memo, f"host/{host}", lambda: reconcile(host, memo=memo, **indexes))

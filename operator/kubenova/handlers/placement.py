@@ -20,6 +20,7 @@ from kubenova import lifecycle
 from kubenova.api.common import GROUP, VERSION
 from kubenova.config import Settings
 from kubenova.handlers import common
+from kubenova.quotas import ServerUsage
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.model import HostState
 
@@ -31,6 +32,8 @@ class Placement:
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
     pending: dict[str, Claim | None] = dataclasses.field(default_factory=dict)
     """Claims written (or released) by this process, by server key, until the index shows them."""
+    charged: dict[str, ServerUsage | None] = dataclasses.field(default_factory=dict)
+    """Quota usage admitted (or freed) by this process, by server key, until the index shows it."""
     server_locks: defaultdict[str, asyncio.Lock] = dataclasses.field(default_factory=lambda: defaultdict(asyncio.Lock))
 
 

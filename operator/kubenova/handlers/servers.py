@@ -22,11 +22,12 @@ import kopf
 from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
-from kubenova import conditions, intent, lifecycle, tasks
+from kubenova import conditions, intent, lifecycle, quotas, tasks
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends import container, kubevirt
 from kubenova.backends.servers import SERVER_LABEL
 from kubenova.handlers import common, placement, server_moves, workloads
+from kubenova.handlers import quotas as quota_counts
 from kubenova.kube import client as kube
 from kubenova.kube import events, resources
 from kubenova.nova import actions, faults
@@ -46,6 +47,7 @@ async def server_event(*, event: kopf.RawEvent, namespace: str | None, name: str
         p = placement.of(memo)
         key = f"{namespace}/{name}"
         p.pending[key] = p.pending[key + lifecycle.SOURCE] = None
+        p.charged[key] = None
         return
     await reconcile(namespace or "", name, memo=memo, indexes=kw)
 
@@ -139,6 +141,8 @@ class Step:
         backend = lifecycle.backend_of(self.spec, flavor or {}, self.conf.default_backend)
         if problem is None and backend == container.NAME and not self.spec.get("image"):
             problem = "The container backend needs spec.image; bootVolume is for kubevirt."
+        limit = quota_counts.limits(self.memo, self.ix, self.namespace)
+        over = quotas.metadata_problem(self.spec.get("metadata"), limit)
         patch: dict[str, Any] = {
             "id": self.uid,
             "backend": backend,
@@ -148,12 +152,11 @@ class Step:
             "lockedReason": self.spec.get("lockedReason"),
             "actions": lifecycle.start_action(self.status, tasks.CREATE, now=self.now),
         }
-        if problem:
-            patch |= lifecycle.fail(
-                self.status, faults.bad_request(problem, now=self.now), generation=self.generation, now=self.now
-            )
-            patch["actions"] = lifecycle.finish_action({"actions": patch["actions"]}, now=self.now, error=problem)
-            await self.event("Warning", "BuildFailed", "create", problem)
+        if problem or over:
+            fault = faults.bad_request(problem, now=self.now) if problem else faults.over_quota(str(over), now=self.now)
+            patch |= lifecycle.fail(self.status, fault, generation=self.generation, now=self.now)
+            patch["actions"] = lifecycle.finish_action({"actions": patch["actions"]}, now=self.now, error=fault.message)
+            await self.event("Warning", "BuildFailed" if problem else "QuotaExceeded", "create", fault.message)
         else:
             assert flavor is not None
             patch |= lifecycle.state_patch(
@@ -165,12 +168,25 @@ class Step:
                 now=self.now,
             )
             patch["flavor"] = lifecycle.embedded_flavor(flavor_name, flavor)
+            # Scheduled at once: acceptance and claim share one status write (a write fewer per
+            # server). A restart before it finds no vmState and starts over; nothing is claimed yet.
+            self.status = {**self.status, **patch}
+            await self.schedule(accepted=patch)
+            return
         await self.write(patch)
 
-    async def schedule(self) -> None:
-        """Choose a host and claim it in one step under the scheduler's lock; record the claim."""
+    async def schedule(self, accepted: dict[str, Any] | None = None) -> None:
+        """Choose a host and claim it in one step under the scheduler's lock; record the claim
+        (with ``accepted``, the acceptance's own status fields, in the same write)."""
+        accepted = accepted or {}
         p = placement.of(self.memo)
         async with p.lock:
+            if accepted:  # a new server: counted against the quota here, under the lock
+                over = self._over_quota(accepted["flavor"])
+                if over:
+                    await self._refuse_over_quota(accepted, over)
+                    return
+            charge = quotas.server_usage(self.name, accepted) if accepted else None
             ledger = placement.ledger(p, self.ix["server_claims"])
             existing = ledger.get(self.key)
             # Claimed already: a restart between the claim and its status write.
@@ -182,7 +198,9 @@ class Step:
                 patch = lifecycle.fail(self.status, fault, generation=self.generation, now=self.now)
                 patch["actions"] = lifecycle.finish_action(self.status, now=self.now, error=fault.message)
                 patch["conditions"] = _scheduled(patch["conditions"], False, fault.message, self)
-                await self.write(patch)
+                await self.write(accepted | patch)
+                if charge:  # Nova counts a server in ERROR until it is deleted
+                    p.charged[self.key] = charge
                 await self.event("Warning", "NoValidHost", "create", fault.message)
                 return
             claim = ledger.get(self.key)
@@ -197,9 +215,31 @@ class Step:
             record = tasks.open_record(self.status) or {}
             patch |= server_moves.placed_on(self, claim, revision=record.get("requestId"))
             patch["conditions"] = _scheduled(patch["conditions"], True, f"Placed on {claim.host}.", self)
-            await self.write(patch)
+            await self.write(accepted | patch)
             p.pending[self.key] = claim
+            if charge:
+                p.charged[self.key] = charge
         log.info("server %s: placed on %s", self.key, claim.host)
+
+    def _over_quota(self, flavor: dict[str, Any]) -> str | None:
+        """Nova's quota message if this server does not fit its namespace's quota, else None."""
+        limit = quota_counts.limits(self.memo, self.ix, self.namespace)
+        usage = quota_counts.usage(self.memo, self.ix, self.namespace)
+        over = quotas.over_quota(quotas.server_request(flavor["vcpus"], flavor["ram"]), usage, limit)
+        group = (self.spec.get("schedulerHints") or {}).get("group")
+        if over is None and group:
+            members = [m for m in self.ix["server_group_members"].get((self.namespace, group), []) if m != self.name]
+            over = quotas.group_members_problem(len(members), limit)
+        return over
+
+    async def _refuse_over_quota(self, accepted: dict[str, Any], message: str) -> None:
+        """ERROR with Nova's 403; no flavor in status, so the server holds no quota."""
+        fault = faults.over_quota(message, now=self.now)
+        patch = {k: v for k, v in accepted.items() if k != "flavor"}
+        patch |= lifecycle.fail(self.status, fault, generation=self.generation, now=self.now)
+        patch["actions"] = lifecycle.finish_action(self.status, now=self.now, error=message)
+        await self.write(patch)
+        await self.event("Warning", "QuotaExceeded", "create", message)
 
     # --- tasks in flight -----------------------------------------------------------------------
 
@@ -298,6 +338,8 @@ class Step:
         why = UNSUPPORTED.get(backend, {}).get(action.value)
         if why:
             raise actions.not_supported(action, backend, why)
+        if action is Action.RESIZE:
+            self._check_resize_quota()
         history = lifecycle.start_action(
             self.status, actions.EVENTS[action], now=self.now, server_action=server_action, request_id=request_id
         )
@@ -340,6 +382,17 @@ class Step:
             await self.write(patch)
         log.info("server %s: %s started (%s)", self.key, actions.EVENTS[action], request_id)
         return request_id
+
+    def _check_resize_quota(self) -> None:
+        """A resize to a larger flavor needs the difference in quota (Nova's 403 otherwise)."""
+        new = common.first(self.ix["flavor_specs"], self.spec.get("flavor", ""))
+        if new is None:
+            return  # the move says the flavor is missing
+        limit = quota_counts.limits(self.memo, self.ix, self.namespace)
+        usage = quota_counts.usage(self.memo, self.ix, self.namespace)
+        over = quotas.over_quota(quotas.resize_request(self.status.get("flavor") or {}, new), usage, limit)
+        if over:
+            raise ActionRefused(over, 403)
 
     async def _action_failed(self, action: str, message: str) -> None:
         """The backend refused a step: as Nova's reverts_task_state, the task is cleared and the
@@ -400,6 +453,7 @@ class Step:
         p = placement.of(self.memo)
         async with p.lock:
             p.pending[self.key] = p.pending[self.key + lifecycle.SOURCE] = None
+            p.charged[self.key] = None
         finalizers = [f for f in self.meta.get("finalizers", []) if f != FINALIZER]
         await self.client.patch(
             resources.Server,

@@ -111,6 +111,10 @@ def test_a_locked_server_refuses_to_stop_and_to_be_deleted_until_unlocked(
 def test_no_valid_host_is_an_error_with_novas_reasons(
     cluster: Cluster, operator: Operator, namespace: str, flavors: None
 ) -> None:
+    # Within quota (Nova checks quota before scheduling): only the hosts are too small.
+    quota = {"apiVersion": API, "kind": "Quota", "metadata": {"name": "default", "namespace": namespace}}
+    cluster.apply([{**quota, "spec": {"cores": -1}}])
+    waiting.until(lambda: (get_host(cluster, "compute-0") or {}).get("state") == "up", what="hosts discovered")
     cluster.apply([server("huge", namespace, flavor="it.huge", image="nginx:1.27")])
     s = wait_status(cluster, "huge", namespace, "ERROR")
     assert s["fault"]["code"] == 500
