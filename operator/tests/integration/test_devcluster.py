@@ -142,8 +142,19 @@ def test_kube_apiserver_authorizes_a_subresource_call_before_proxying_it(cluster
     assert 'cannot update resource "virtualmachineinstances/pause" in API group "subresources.kubevirt.io"' in (
         refused.stderr
     )
-    cluster.kubectl("create", "role", "pauser", "-n", namespace, "--verb=update",
-                    "--resource=virtualmachineinstances.subresources.kubevirt.io/pause")  # fmt: skip
-    cluster.kubectl("create", "rolebinding", "pauser", "-n", namespace, "--role=pauser", f"--user={user}")
+    # As a manifest: kubectl create role looks the resource up in discovery, which lists only
+    # the subresources (as real KubeVirt's does).
+    rule = {"apiGroups": ["subresources.kubevirt.io"], "resources": ["virtualmachineinstances/pause"],
+            "verbs": ["update"]}  # fmt: skip
+    cluster.apply(
+        [
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+             "metadata": {"name": "pauser", "namespace": namespace}, "rules": [rule]},
+            {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+             "metadata": {"name": "pauser", "namespace": namespace},
+             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "pauser"},
+             "subjects": [{"kind": "User", "name": user}]},
+        ]
+    )  # fmt: skip
     # Past RBAC, the call reaches the fake virt-api, which finds no such instance.
     waiting.until(lambda: "not found" in put().stderr, what="the role to apply")
