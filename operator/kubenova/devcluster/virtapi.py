@@ -258,7 +258,7 @@ class _Kube:
         raise Refused(409, "Conflict", f"the VirtualMachine {namespace}/{name} kept changing; try again")
 
 
-def _discovery(path: str) -> dict[str, Any] | None:
+def _document(path: str) -> dict[str, Any] | None:
     group_version = {"groupVersion": f"{GROUP}/{VERSION}", "version": VERSION}
     group = {"name": GROUP, "versions": [group_version], "preferredVersion": group_version}
     if path == "/apis":
@@ -283,6 +283,16 @@ def _discovery(path: str) -> dict[str, Any] | None:
             "groupVersion": f"{GROUP}/{VERSION}",
             "resources": resources,
         }
+    # kube-apiserver merges every aggregated server's OpenAPI documents into its own and retries
+    # one it cannot download, forever; these actions take no schema, so empty documents do.
+    info = {"title": "fake KubeVirt virt-api", "version": VERSION}
+    if path == "/openapi/v2":
+        return {"swagger": "2.0", "info": info, "paths": {}}
+    if path == "/openapi/v3":
+        gv_path = f"apis/{GROUP}/{VERSION}"
+        return {"paths": {gv_path: {"serverRelativeURL": f"/openapi/v3/{gv_path}"}}}
+    if path == f"/openapi/v3/apis/{GROUP}/{VERSION}":
+        return {"openapi": "3.0.0", "info": info, "paths": {}}
     return None
 
 
@@ -295,7 +305,7 @@ def make_handler(kube: _Kube) -> type[BaseHTTPRequestHandler]:
             if path in ("/healthz", "/readyz", "/livez"):
                 self._send(200, b"ok", "text/plain")
                 return
-            body = _discovery(path.rstrip("/") or "/")
+            body = _document(path.rstrip("/") or "/")
             if body is None:
                 self._refuse(Refused(404, "NotFound", "the server could not find the requested resource"))
                 return
