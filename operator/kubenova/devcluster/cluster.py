@@ -445,11 +445,14 @@ def _start_virt_api(cluster: Cluster, address: str, port: int) -> None:
                 f"--ca={bundle.ca.cert}",
                 f"--client-cert={bundle.admin.cert}",
                 f"--client-key={bundle.admin.key}",
+                f"--front-proxy-ca={bundle.front_proxy_ca.cert}",
             ],
         )
     )
-    trust = ssl.create_default_context(cafile=str(bundle.ca.cert))
-    _wait(cluster, "virt-api", lambda: _http_ok(f"https://{address}:{port}/healthz", trust))
+    # It takes only the front proxy's clients, so its health is checked with that certificate.
+    as_front_proxy = ssl.create_default_context(cafile=str(bundle.ca.cert))
+    as_front_proxy.load_cert_chain(str(bundle.front_proxy_client.cert), str(bundle.front_proxy_client.key))
+    _wait(cluster, "virt-api", lambda: _http_ok(f"https://{address}:{port}/healthz", as_front_proxy))
     cluster.apply(virtapi.manifests(address, port, bundle.ca.cert.read_bytes()))
 
 

@@ -15,9 +15,12 @@ take in a real cluster, RBAC check included (kube-apiserver authorizes ``update`
 :mod:`kubenova.devcluster.cluster` starts this module as a child process
 (``python -m kubenova.devcluster.virtapi``) and applies them.
 
-Dev only: it trusts the front proxy's ``X-Remote-User`` header without checking the client
-certificate that vouches for it (a real aggregated server verifies it against the front-proxy CA),
-and it writes the VM's status with the cluster's admin credentials.
+It listens on a real interface, so it accepts only clients with a certificate from the front-proxy
+CA (kube-apiserver's aggregation layer; the CA signs nothing else), as a real aggregated server
+does. Dev only: past that it trusts the ``X-Remote-User`` header without checking its
+``--requestheader-allowed-names`` or asking kube-apiserver whether that user may do more (virt-api
+does its own SubjectAccessReviews for some actions), and it writes the VM's status with the
+cluster's admin credentials.
 """
 
 from __future__ import annotations
@@ -342,17 +345,19 @@ def make_handler(kube: _Kube) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(body)
 
         def log_message(self, format: str, *args: Any) -> None:
-            # Who kube-apiserver says is asking (trusted, not verified: see the module docstring).
+            # Who kube-apiserver says is asking (its front-proxy certificate vouches for the header).
             user = self.headers.get("X-Remote-User", "-") if hasattr(self, "headers") else "-"
             print(f"{self.log_date_time_string()} {user} {format % args}", file=sys.stderr, flush=True)
 
     return Handler
 
 
-def serve(address: str, port: int, cert: Path, key: Path, kube: _Kube) -> None:
+def serve(address: str, port: int, *, cert: Path, key: Path, client_ca: Path, kube: _Kube) -> None:
     server = ThreadingHTTPServer((address, port), make_handler(kube))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert), str(key))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(str(client_ca))
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     print(f"fake virt-api serving {GROUP}/{VERSION} on https://{address}:{port}", file=sys.stderr, flush=True)
     server.serve_forever()
@@ -368,9 +373,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ca", type=Path, required=True, help="the CA kube-apiserver's certificate is signed by")
     parser.add_argument("--client-cert", type=Path, required=True, help="an identity that may patch VM status")
     parser.add_argument("--client-key", type=Path, required=True)
+    parser.add_argument("--front-proxy-ca", type=Path, required=True, help="the CA of the clients to accept")
     args = parser.parse_args(argv)
     kube = _Kube(args.api_url, args.ca, args.client_cert, args.client_key)
-    serve(args.address, args.port, args.tls_cert, args.tls_key, kube)
+    serve(args.address, args.port, cert=args.tls_cert, key=args.tls_key, client_ca=args.front_proxy_ca, kube=kube)
     return 0
 
 

@@ -6,7 +6,10 @@ API (a fake virt-api behind the real aggregation layer)."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -158,3 +161,16 @@ def test_kube_apiserver_authorizes_a_subresource_call_before_proxying_it(cluster
     )  # fmt: skip
     # Past RBAC, the call reaches the fake virt-api, which finds no such instance.
     waiting.until(lambda: "not found" in put().stderr, what="the role to apply")
+
+
+def test_the_fake_virt_api_takes_only_the_front_proxys_clients(cluster: Cluster) -> None:
+    endpoint_slice = cluster.get_json("endpointslice", "virt-api", "-n", "kubevirt")
+    url = f"https://{endpoint_slice['endpoints'][0]['addresses'][0]}:{endpoint_slice['ports'][0]['port']}/healthz"
+    # The admin certificate is from the cluster CA, not the front proxy's: refused at the handshake.
+    with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
+        urllib.request.urlopen(url, context=cluster.ssl_context(), timeout=5).close()
+    front_proxy = ssl.create_default_context(cafile=str(cluster.bundle.ca.cert))
+    pair = cluster.bundle.front_proxy_client
+    front_proxy.load_cert_chain(str(pair.cert), str(pair.key))
+    with urllib.request.urlopen(url, context=front_proxy, timeout=5) as resp:
+        assert resp.read() == b"ok"
