@@ -1,10 +1,13 @@
 """Certificates and keys for the local control plane, generated fresh for each cluster folder.
 
-Called by :mod:`kubenova.devcluster.cluster`. One CA signs the API server's serving certificate
-and the client certificates (admin in ``system:masters``, and the controller manager); an RSA
-key pair signs and verifies service-account tokens. Everything is written as PEM files into the
-cluster's folder and embedded in the kubeconfigs, so kopf, lightkube and kubectl read them as
-they are.
+Called by :mod:`kubenova.devcluster.cluster`. One CA signs the API server's serving certificate,
+the fake virt-api's serving certificate and the client certificates (admin in ``system:masters``,
+and the controller manager); an RSA key pair signs and verifies service-account tokens. A second
+CA, the front proxy's, signs only the client certificate the API server's aggregation layer shows
+to an aggregated API server (as kubeadm sets it up: the two CAs are kept apart so that no ordinary
+client certificate can pass for the front proxy, which asserts any user in its headers).
+Everything is written as PEM files into the cluster's folder and embedded in the kubeconfigs, so
+kopf, lightkube and kubectl read them as they are.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import ipaddress
+from collections.abc import Sequence
 from pathlib import Path
 
 from cryptography import x509
@@ -40,28 +44,45 @@ class Bundle:
     controller_manager: Pair
     sa_public: Path
     sa_private: Path
+    front_proxy_ca: Pair
+    front_proxy_client: Pair
+    """What the aggregation layer shows an aggregated API server (CN ``FRONT_PROXY_CLIENT``)."""
+    virt_api: Pair
+    """The fake virt-api's serving certificate, for ``VIRT_API_DNS`` and the given addresses."""
 
 
-def generate(folder: Path) -> Bundle:
+FRONT_PROXY_CLIENT = "front-proxy-client"
+VIRT_API_DNS = "virt-api.kubevirt.svc"
+"""The name kube-apiserver expects on the virt-api Service's certificate: ``<service>.<namespace>.svc``."""
+_APISERVER_NAMES = ("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc")
+
+
+def generate(folder: Path, *, virt_api_ips: Sequence[str] = ()) -> Bundle:
+    """Fresh keys and certificates in ``folder``; ``virt_api_ips`` are where the fake virt-api listens."""
     folder.mkdir(parents=True, exist_ok=True)
-    ca_key = _ec_key()
-    ca_cert = _sign(
-        subject=_name("kubenova-dev-ca"),
-        key=ca_key,
-        issuer_key=ca_key,
-        issuer=None,
-        is_ca=True,
-    )
-    ca = _write(folder, "ca", ca_cert, ca_key)
+    ca_key, ca_cert, ca = _ca(folder, "ca", "kubenova-dev-ca")
+    fp_key, fp_cert, front_proxy_ca = _ca(folder, "front-proxy-ca", "kubenova-dev-front-proxy-ca")
 
-    def leaf(name: str, cn: str, org: str | None, *, server: bool) -> Pair:
+    def leaf(
+        name: str,
+        cn: str,
+        org: str | None,
+        *,
+        server: bool,
+        dns: Sequence[str] = (),
+        ips: Sequence[str] = (),
+        issuer: tuple[ec.EllipticCurvePrivateKey, x509.Certificate] = (ca_key, ca_cert),
+    ) -> Pair:
         key = _ec_key()
-        cert = _sign(subject=_name(cn, org), key=key, issuer_key=ca_key, issuer=ca_cert, server=server)
+        sans = [*(x509.DNSName(d) for d in dns), *(x509.IPAddress(ipaddress.ip_address(i)) for i in ips)]
+        cert = _sign(subject=_name(cn, org), key=key, issuer_key=issuer[0], issuer=issuer[1], server=server, sans=sans)
         return _write(folder, name, cert, key)
 
-    serving = leaf("apiserver", "kube-apiserver", None, server=True)
+    serving = leaf("apiserver", "kube-apiserver", None, server=True, dns=_APISERVER_NAMES, ips=["127.0.0.1"])
     admin = leaf("admin", "admin", "system:masters", server=False)
     kcm = leaf("controller-manager", "system:kube-controller-manager", None, server=False)
+    front_proxy_client = leaf("front-proxy-client", FRONT_PROXY_CLIENT, None, server=False, issuer=(fp_key, fp_cert))
+    virt_api = leaf("virt-api", "virt-api", None, server=True, dns=[VIRT_API_DNS], ips=["127.0.0.1", *virt_api_ips])
 
     # Service-account tokens are signed with RSA: every consumer supports RS256.
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -75,7 +96,13 @@ def generate(folder: Path) -> Bundle:
     sa_public.write_bytes(
         sa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    return Bundle(ca, serving, admin, kcm, sa_public, sa_private)
+    return Bundle(ca, serving, admin, kcm, sa_public, sa_private, front_proxy_ca, front_proxy_client, virt_api)
+
+
+def _ca(folder: Path, name: str, cn: str) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate, Pair]:
+    key = _ec_key()
+    cert = _sign(subject=_name(cn), key=key, issuer_key=key, issuer=None, is_ca=True)
+    return key, cert, _write(folder, name, cert, key)
 
 
 def _ec_key() -> ec.EllipticCurvePrivateKey:
@@ -98,6 +125,7 @@ def _sign(
     issuer: x509.Certificate | None,
     is_ca: bool = False,
     server: bool = False,
+    sans: Sequence[x509.GeneralName] = (),
 ) -> x509.Certificate:
     now = datetime.datetime.now(datetime.UTC)
     builder = (
@@ -128,19 +156,8 @@ def _sign(
     else:
         usage = ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH
         builder = builder.add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
-    if server:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName(
-                [
-                    x509.DNSName("localhost"),
-                    x509.DNSName("kubernetes"),
-                    x509.DNSName("kubernetes.default"),
-                    x509.DNSName("kubernetes.default.svc"),
-                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                ]
-            ),
-            critical=False,
-        )
+    if sans:
+        builder = builder.add_extension(x509.SubjectAlternativeName(list(sans)), critical=False)
     return builder.sign(issuer_key, hashes.SHA256())
 
 

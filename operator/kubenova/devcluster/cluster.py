@@ -9,6 +9,11 @@ Each cluster lives in its own folder (certificates, kubeconfigs, etcd data, logs
 removed on a clean stop and kept when something failed, so its logs can be read. Child processes
 are started with a parent-death signal: if the Python process dies, so does its control plane.
 
+With ``kubevirt=True`` (the default) the cluster also has KubeVirt's CRDs, kwok Stages that move a
+VirtualMachine's status as virt-controller would, and a fake virt-api
+(:mod:`kubenova.devcluster.virtapi`) registered through the real aggregation layer for the
+``subresources.kubevirt.io`` actions (pause, unpause, soft reboot).
+
 kube-controller-manager runs a handful of controllers that kubenova and its tests rely on:
 namespace deletion, garbage collection by owner references, default service accounts (Pods
 cannot be created without one), node lifecycle (a Node without heartbeats goes NotReady) and
@@ -41,7 +46,7 @@ from typing import IO, Any
 
 import yaml
 
-from kubenova.devcluster import building, certs, nodes
+from kubenova.devcluster import building, certs, nodes, virtapi
 
 _START_TIMEOUT = 90.0
 _CONTROLLERS = (
@@ -174,8 +179,10 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) ->
         shutil.rmtree(root)
     (root / "logs").mkdir(parents=True)
     started = time.monotonic()
-    bundle = certs.generate(root / "pki")
-    etcd_port, etcd_peer, api_port, kwok_port = free_ports(4)
+    # Where kube-apiserver reaches the fake virt-api: an address an EndpointSlice may name.
+    virt_api_ip = virtapi.host_ipv4() if kubevirt else None
+    bundle = certs.generate(root / "pki", virt_api_ips=[virt_api_ip] if virt_api_ip else [])
+    etcd_port, etcd_peer, api_port, kwok_port, virt_api_port = free_ports(5)
     api_url = f"https://127.0.0.1:{api_port}"
     cluster = Cluster(root, root / "admin.kubeconfig", api_url, bundle)
     _write_kubeconfig(cluster.kubeconfig, api_url, bundle.ca.cert, bundle.admin)
@@ -216,6 +223,18 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) ->
                     f"--tls-cert-file={bundle.serving.cert}",
                     f"--tls-private-key-file={bundle.serving.key}",
                     f"--client-ca-file={bundle.ca.cert}",
+                    # The aggregation layer (for the fake virt-api): the client certificate it
+                    # shows aggregated servers, and the headers in which it says who is asking.
+                    f"--requestheader-client-ca-file={bundle.front_proxy_ca.cert}",
+                    f"--requestheader-allowed-names={certs.FRONT_PROXY_CLIENT}",
+                    "--requestheader-extra-headers-prefix=X-Remote-Extra-",
+                    "--requestheader-group-headers=X-Remote-Group",
+                    "--requestheader-username-headers=X-Remote-User",
+                    f"--proxy-client-cert-file={bundle.front_proxy_client.cert}",
+                    f"--proxy-client-key-file={bundle.front_proxy_client.key}",
+                    # Dial an APIService's endpoints, not its Service's cluster IP: no kube-proxy
+                    # runs here to route one.
+                    "--enable-aggregator-routing=true",
                     # RBAC is real, so the Helm chart's rules can be tested.
                     "--authorization-mode=Node,RBAC",
                     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -256,6 +275,8 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) ->
             # kwok reads the OpenAPI v3 document of every kind a Stage names, at start-up; it is
             # published a moment after the CRDs are established.
             _wait(cluster, "KubeVirt CRDs", lambda: _has_openapi(cluster, "apis/kubevirt.io/v1"))
+            assert virt_api_ip is not None
+            _start_virt_api(cluster, virt_api_ip, virt_api_port)
         stage_files = [_stage_file(root, n) for n in ("nodes", "pods", *(("kubevirt",) if kubevirt else ()))]
         cluster._procs.append(
             _spawn(
@@ -274,6 +295,9 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) ->
         )
         # The default ServiceAccount appearing proves the controller manager works.
         _wait(cluster, "kube-controller-manager", lambda: _has_default_sa(cluster))
+        if kubevirt:
+            # Checked last, so kube-apiserver's availability check ran while the rest started.
+            _wait(cluster, f"APIService {virtapi.APISERVICE}", lambda: _apiservice_available(cluster))
         if nodes:
             cluster.add_nodes(nodes)
     except BaseException:
@@ -400,6 +424,40 @@ def _has_openapi(cluster: Cluster, path: str) -> bool:
         return path in json.loads(cluster.raw_get("/openapi/v3")).get("paths", {})
     except (urllib.error.URLError, OSError, ValueError):
         return False
+
+
+def _start_virt_api(cluster: Cluster, address: str, port: int) -> None:
+    """Start the fake virt-api (a child like the others) and register it as an APIService."""
+    bundle = cluster.bundle
+    cluster._procs.append(
+        _spawn(
+            cluster.root,
+            "virt-api",
+            [
+                sys.executable,
+                "-m",
+                "kubenova.devcluster.virtapi",
+                f"--address={address}",
+                f"--port={port}",
+                f"--tls-cert={bundle.virt_api.cert}",
+                f"--tls-key={bundle.virt_api.key}",
+                f"--api-url={cluster.api_url}",
+                f"--ca={bundle.ca.cert}",
+                f"--client-cert={bundle.admin.cert}",
+                f"--client-key={bundle.admin.key}",
+                f"--front-proxy-ca={bundle.front_proxy_ca.cert}",
+            ],
+        )
+    )
+    # It takes only the front proxy's clients, so its health is checked with that certificate.
+    as_front_proxy = ssl.create_default_context(cafile=str(bundle.ca.cert))
+    as_front_proxy.load_cert_chain(str(bundle.front_proxy_client.cert), str(bundle.front_proxy_client.key))
+    _wait(cluster, "virt-api", lambda: _http_ok(f"https://{address}:{port}/healthz", as_front_proxy))
+    cluster.apply(virtapi.manifests(address, port, bundle.ca.cert.read_bytes()))
+
+
+def _apiservice_available(cluster: Cluster) -> bool:
+    return virtapi.is_available(cluster.get_json("apiservice", virtapi.APISERVICE))
 
 
 def _has_default_sa(cluster: Cluster) -> bool:

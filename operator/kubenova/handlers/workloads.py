@@ -133,8 +133,8 @@ async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal, secr
 async def _subresource(client: AsyncClient, server: PlacedServer, action: Literal["pause", "unpause"]) -> None:
     try:
         await kubevirt_api.vmi_subresource(client, server.namespace, server.name, action)
-    except kubevirt_api.SubresourceUnavailable as exc:
-        raise ActionFailed(f"KubeVirt could not {action} the VirtualMachine: {exc}") from exc
+    except kubevirt_api.SubresourceFailed as exc:  # SubresourceUnavailable included
+        raise ActionFailed(f"KubeVirt could not {action} the VirtualMachine: {exc.message} (HTTP {exc.code})") from exc
 
 
 async def _patch_vm(client: AsyncClient, server: PlacedServer, ops: list[dict[str, Any]]) -> dict[str, Any]:

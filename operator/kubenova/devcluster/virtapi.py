@@ -1,0 +1,384 @@
+"""A fake KubeVirt virt-api: the ``subresources.kubevirt.io/v1`` aggregated API, for the dev cluster.
+
+Real KubeVirt serves pause, unpause and soft reboot of a VirtualMachineInstance from virt-api, an
+aggregated API server that kube-apiserver proxies to (an APIService, a Service and its endpoints).
+The dev cluster runs no KubeVirt: kwok Stages move a VirtualMachine's status as virt-controller
+would, and make no VirtualMachineInstance. So this stand-in acts on the VirtualMachine of the
+instance's name, and shows the result in the VM's status as KubeVirt does (printableStatus
+``Paused`` and a ``Paused`` condition, reason ``PausedByUser``), which the kwok Stages leave alone.
+It answers as virt-api does: 404 for an absent VM, 409 ``VMI is not running``, ``VMI is already
+paused``, ``VMI is not paused``.
+
+It is registered through the real aggregation layer, so the operator's calls take the path they
+take in a real cluster, RBAC check included (kube-apiserver authorizes ``update`` on
+``virtualmachineinstances/pause`` before proxying). :func:`manifests` gives the registration;
+:mod:`kubenova.devcluster.cluster` starts this module as a child process
+(``python -m kubenova.devcluster.virtapi``) and applies them.
+
+It listens on a real interface, so it accepts only clients with a certificate from the front-proxy
+CA (kube-apiserver's aggregation layer; the CA signs nothing else), as a real aggregated server
+does. Dev only: past that it trusts the ``X-Remote-User`` header without checking its
+``--requestheader-allowed-names`` or asking kube-apiserver whether that user may do more (virt-api
+does its own SubjectAccessReviews for some actions), and it writes the VM's status with the
+cluster's admin credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import json
+import re
+import socket
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+GROUP = "subresources.kubevirt.io"
+VERSION = "v1"
+NAMESPACE = "kubevirt"
+SERVICE = "virt-api"
+APISERVICE = f"{VERSION}.{GROUP}"
+ACTIONS = ("pause", "unpause", "softreboot")
+_PORT_NAME = "https"
+_ACTION_PATH = re.compile(
+    rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/(?P<ns>[^/]+)/virtualmachineinstances/(?P<name>[^/]+)/(?P<action>[^/]+)$"
+)
+_UNPAUSED_GATE = "kubevirt.io/virtual-machine-unpaused"
+_PROBE = "203.0.113.1"  # TEST-NET-3: never contacted, only used to ask the kernel for a route
+
+
+# --- registration -------------------------------------------------------------------------
+
+
+def host_ipv4() -> str:
+    """This machine's non-loopback IPv4 address, where kube-apiserver can reach the fake.
+
+    An EndpointSlice may not name a loopback address, so the fake is published at the address
+    of the interface the default route leaves by (what connect() on a UDP socket picks; nothing
+    is sent). Without a default route, the first global address ``ip`` lists."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect((_PROBE, 9))
+            addr = str(s.getsockname()[0])
+            if not addr.startswith("127."):
+                return addr
+        except OSError:
+            pass
+    try:
+        out = subprocess.run(
+            ["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True, check=False
+        )
+    except OSError:
+        out = None
+    for match in re.finditer(r"\binet (\d+\.\d+\.\d+\.\d+)/", out.stdout if out else ""):
+        return match.group(1)
+    raise RuntimeError(
+        "the fake virt-api needs a non-loopback IPv4 address for its EndpointSlice (kube-apiserver "
+        "refuses 127.0.0.0/8 there), and this machine has none"
+    )
+
+
+def manifests(address: str, port: int, ca_bundle: bytes) -> list[dict[str, Any]]:
+    """The objects that make kube-apiserver proxy ``subresources.kubevirt.io/v1`` to ``address:port``.
+
+    The Service has no selector (no Pod backs it); its EndpointSlice is written by hand and names
+    the fake's address. kube-apiserver dials that address directly (``--enable-aggregator-routing``:
+    there is no kube-proxy to route the Service's cluster IP) and checks the fake's certificate
+    against ``ca_bundle`` for the name ``virt-api.kubevirt.svc``."""
+    labels = {"app.kubernetes.io/name": "virt-api", "app.kubernetes.io/part-of": "kubenova-devcluster"}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": labels}},
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": SERVICE, "namespace": NAMESPACE, "labels": labels},
+            "spec": {"ports": [{"name": _PORT_NAME, "port": 443, "targetPort": port, "protocol": "TCP"}]},
+        },
+        {
+            "apiVersion": "discovery.k8s.io/v1",
+            "kind": "EndpointSlice",
+            "metadata": {
+                "name": SERVICE,
+                "namespace": NAMESPACE,
+                # The label ties the slice to its Service; no controller manages it.
+                "labels": {**labels, "kubernetes.io/service-name": SERVICE},
+            },
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [{"name": _PORT_NAME, "port": port, "protocol": "TCP"}],
+        },
+        {
+            "apiVersion": "apiregistration.k8s.io/v1",
+            "kind": "APIService",
+            "metadata": {"name": APISERVICE, "labels": labels},
+            "spec": {
+                "group": GROUP,
+                "version": VERSION,
+                "service": {"namespace": NAMESPACE, "name": SERVICE, "port": 443},
+                "caBundle": base64.b64encode(ca_bundle).decode(),
+                "groupPriorityMinimum": 1000,
+                "versionPriority": 15,
+            },
+        },
+    ]
+
+
+def is_available(apiservice: Mapping[str, Any]) -> bool:
+    conditions = (apiservice.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
+
+
+# --- what each action does to a VirtualMachine's status -------------------------------------
+
+
+class Refused(Exception):
+    """An answer other than 200, as virt-api gives it: a ``Status`` object."""
+
+    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": message,
+            "reason": reason,
+            "code": code,
+            **({"details": details} if details else {}),
+        }
+
+
+def _conflict(name: str, why: str) -> Refused:
+    return Refused(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on virtualmachineinstance.kubevirt.io "{name}": {why}',
+        {"name": name, "group": "kubevirt.io", "kind": "virtualmachineinstance"},
+    )
+
+
+def status_patch(vm: Mapping[str, Any], action: str, *, now: str) -> dict[str, Any] | None:
+    """The VM status after ``action`` (None if it changes nothing), or :class:`Refused`."""
+    name = vm["metadata"]["name"]
+    status = vm.get("status") or {}
+    printable = status.get("printableStatus")
+    paused = printable == "Paused" or any(
+        c.get("type") == "Paused" and c.get("status") == "True" for c in status.get("conditions") or []
+    )
+    # Ready and Paused are rewritten below; the rest stay. (A merge patch replaces a whole list.)
+    kept = [c for c in status.get("conditions") or [] if c.get("type") not in ("Ready", "Paused")]
+    if printable not in ("Running", "Paused"):
+        raise _conflict(name, "VMI is not running")
+    if action == "pause":
+        if paused:
+            raise _conflict(name, "VMI is already paused")
+        # A paused guest fails its launcher Pod's readiness gate, so KubeVirt shows it not Ready,
+        # in the kubelet's words.
+        not_ready = {
+            "type": "Ready",
+            "status": "False",
+            "reason": "ReadinessGatesNotReady",
+            "message": f'the status of pod readiness gate "{_UNPAUSED_GATE}" is not "True", but False',
+            "lastProbeTime": None,
+            "lastTransitionTime": now,
+        }
+        pause = {
+            "type": "Paused",
+            "status": "True",
+            "reason": "PausedByUser",
+            "message": "VMI was paused by user",
+            "lastProbeTime": None,
+            "lastTransitionTime": now,
+        }
+        return {"printableStatus": "Paused", "ready": False, "conditions": [*kept, not_ready, pause]}
+    if action == "unpause":
+        if not paused:
+            raise _conflict(name, "VMI is not paused")
+        ready = {"type": "Ready", "status": "True", "lastProbeTime": None, "lastTransitionTime": now}
+        return {"printableStatus": "Running", "ready": True, "conditions": [*kept, ready]}
+    if action == "softreboot":
+        if paused:
+            raise _conflict(name, "VMI is paused")
+        return None  # the guest reboots inside the same instance: nothing a status shows
+    raise Refused(404, "NotFound", f"the server could not find the requested resource ({action})")
+
+
+# --- the server ----------------------------------------------------------------------------
+
+
+class _Kube:
+    """Just enough of a Kubernetes client to read and patch a VirtualMachine (stdlib only)."""
+
+    def __init__(self, url: str, ca: Path, cert: Path, key: Path) -> None:
+        self.url = url.rstrip("/")
+        self.ctx = ssl.create_default_context(cafile=str(ca))
+        self.ctx.load_cert_chain(str(cert), str(key))
+
+    def _call(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", content_type)
+        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def act(self, namespace: str, name: str, action: str) -> None:
+        path = f"/apis/kubevirt.io/v1/namespaces/{namespace}/virtualmachines/{name}"
+        for _ in range(5):  # kwok may write the status between our read and our write
+            try:
+                vm = self._call("GET", path)
+            except urllib.error.HTTPError as exc:
+                if exc.code == 404:
+                    # virt-api's words: it looks the instance up, and here the VM stands in for it.
+                    raise Refused(
+                        404,
+                        "NotFound",
+                        f'virtualmachineinstance.kubevirt.io "{name}" not found',
+                        {"name": name, "group": "kubevirt.io", "kind": "virtualmachineinstance"},
+                    ) from exc
+                raise
+            now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            status = status_patch(vm, action, now=now)
+            if status is None:
+                return
+            # The resourceVersion makes the merge patch conditional: a 409 means read again.
+            patch = {"metadata": {"resourceVersion": vm["metadata"]["resourceVersion"]}, "status": status}
+            try:
+                self._call("PATCH", path + "/status", patch, "application/merge-patch+json")
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code != 409:
+                    raise
+        raise Refused(409, "Conflict", f"the VirtualMachine {namespace}/{name} kept changing; try again")
+
+
+def _document(path: str) -> dict[str, Any] | None:
+    group_version = {"groupVersion": f"{GROUP}/{VERSION}", "version": VERSION}
+    group = {"name": GROUP, "versions": [group_version], "preferredVersion": group_version}
+    if path == "/apis":
+        # A plain APIGroupList: kube-apiserver then falls back to reading /apis/GROUP/VERSION.
+        return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [group]}
+    if path == f"/apis/{GROUP}":
+        return {"kind": "APIGroup", "apiVersion": "v1", **group}
+    if path == f"/apis/{GROUP}/{VERSION}":
+        resources = [
+            {
+                "name": f"virtualmachineinstances/{a}",
+                "singularName": "",
+                "namespaced": True,
+                "kind": "",
+                "verbs": ["update"],
+            }
+            for a in ACTIONS
+        ]
+        return {
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": f"{GROUP}/{VERSION}",
+            "resources": resources,
+        }
+    # kube-apiserver merges every aggregated server's OpenAPI documents into its own and retries
+    # one it cannot download, forever; these actions take no schema, so empty documents do.
+    info = {"title": "fake KubeVirt virt-api", "version": VERSION}
+    if path == "/openapi/v2":
+        return {"swagger": "2.0", "info": info, "paths": {}}
+    if path == "/openapi/v3":
+        gv_path = f"apis/{GROUP}/{VERSION}"
+        return {"paths": {gv_path: {"serverRelativeURL": f"/openapi/v3/{gv_path}"}}}
+    if path == f"/openapi/v3/apis/{GROUP}/{VERSION}":
+        return {"openapi": "3.0.0", "info": info, "paths": {}}
+    return None
+
+
+def make_handler(kube: _Kube) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "kubenova-fake-virt-api"
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            if path in ("/healthz", "/readyz", "/livez"):
+                self._send(200, b"ok", "text/plain")
+                return
+            body = _document(path.rstrip("/") or "/")
+            if body is None:
+                self._refuse(Refused(404, "NotFound", "the server could not find the requested resource"))
+                return
+            self._json(200, body)
+
+        def do_PUT(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))  # PauseOptions: nothing to use
+            match = _ACTION_PATH.match(self.path.split("?", 1)[0])
+            if not match or match["action"] not in ACTIONS:
+                self._refuse(Refused(404, "NotFound", "the server could not find the requested resource"))
+                return
+            try:
+                kube.act(match["ns"], match["name"], match["action"])
+            except Refused as refused:
+                self._refuse(refused)
+                return
+            except (urllib.error.URLError, OSError, ValueError) as exc:
+                self._refuse(Refused(500, "InternalError", f"Internal error occurred: {exc}"))
+                return
+            self._send(200, b"", None)  # virt-api answers an accepted action with an empty 200
+
+        def _refuse(self, refused: Refused) -> None:
+            self._json(refused.code, refused.status)
+
+        def _json(self, code: int, body: Mapping[str, Any]) -> None:
+            self._send(code, json.dumps(body).encode(), "application/json")
+
+        def _send(self, code: int, body: bytes, content_type: str | None) -> None:
+            self.send_response(code)
+            if content_type:
+                self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            # Who kube-apiserver says is asking (its front-proxy certificate vouches for the header).
+            user = self.headers.get("X-Remote-User", "-") if hasattr(self, "headers") else "-"
+            print(f"{self.log_date_time_string()} {user} {format % args}", file=sys.stderr, flush=True)
+
+    return Handler
+
+
+def serve(address: str, port: int, *, cert: Path, key: Path, client_ca: Path, kube: _Kube) -> None:
+    server = ThreadingHTTPServer((address, port), make_handler(kube))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(str(client_ca))
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    print(f"fake virt-api serving {GROUP}/{VERSION} on https://{address}:{port}", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kubenova.devcluster.virtapi", description=__doc__)
+    parser.add_argument("--address", required=True, help="where to listen")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--tls-cert", type=Path, required=True)
+    parser.add_argument("--tls-key", type=Path, required=True)
+    parser.add_argument("--api-url", required=True, help="kube-apiserver, for the VirtualMachines")
+    parser.add_argument("--ca", type=Path, required=True, help="the CA kube-apiserver's certificate is signed by")
+    parser.add_argument("--client-cert", type=Path, required=True, help="an identity that may patch VM status")
+    parser.add_argument("--client-key", type=Path, required=True)
+    parser.add_argument("--front-proxy-ca", type=Path, required=True, help="the CA of the clients to accept")
+    args = parser.parse_args(argv)
+    kube = _Kube(args.api_url, args.ca, args.client_cert, args.client_key)
+    serve(args.address, args.port, cert=args.tls_cert, key=args.tls_key, client_ca=args.front_proxy_ca, kube=kube)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,68 @@
+"""The dev cluster's fake virt-api changes a VirtualMachine's status as KubeVirt shows a pause, and
+refuses what virt-api refuses, in its words."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubenova.devcluster import virtapi
+
+NOW = "2026-11-24T12:00:00Z"
+
+
+def vm(printable: str, *conditions: dict[str, Any]) -> dict[str, Any]:
+    others = {"type": "AgentConnected", "status": "True"}
+    return {"metadata": {"name": "vm"}, "status": {"printableStatus": printable, "conditions": [others, *conditions]}}
+
+
+def test_pause_shows_paused_by_user_and_not_ready_and_unpause_undoes_it() -> None:
+    paused = virtapi.status_patch(vm("Running", {"type": "Ready", "status": "True"}), "pause", now=NOW)
+    assert paused is not None
+    assert (paused["printableStatus"], paused["ready"]) == ("Paused", False)
+    by_type = {c["type"]: c for c in paused["conditions"]}
+    assert (by_type["Paused"]["status"], by_type["Paused"]["reason"]) == ("True", "PausedByUser")
+    assert by_type["Ready"]["status"] == "False"
+    assert by_type["AgentConnected"]["status"] == "True"  # the others are kept (a merge patch replaces lists)
+
+    running = virtapi.status_patch({"metadata": {"name": "vm"}, "status": paused}, "unpause", now=NOW)
+    assert running is not None
+    assert (running["printableStatus"], running["ready"]) == ("Running", True)
+    assert sorted(c["type"] for c in running["conditions"]) == ["AgentConnected", "Ready"]
+
+
+@pytest.mark.parametrize(
+    ("printable", "action", "why"),
+    [
+        ("Paused", "pause", "VMI is already paused"),
+        ("Running", "unpause", "VMI is not paused"),
+        ("Stopped", "pause", "VMI is not running"),
+        ("Starting", "unpause", "VMI is not running"),
+        ("Paused", "softreboot", "VMI is paused"),
+    ],
+)
+def test_refusals_are_virt_apis_conflicts(printable: str, action: str, why: str) -> None:
+    with pytest.raises(virtapi.Refused) as info:
+        virtapi.status_patch(vm(printable), action, now=NOW)
+    assert (info.value.code, info.value.status["reason"]) == (409, "Conflict")
+    assert info.value.status["message"].endswith(f": {why}")
+
+
+def test_a_soft_reboot_of_a_running_vm_changes_no_status() -> None:
+    assert virtapi.status_patch(vm("Running"), "softreboot", now=NOW) is None
+
+
+def test_registration_points_the_apiservice_at_a_hand_written_endpoint_slice() -> None:
+    objs = {o["kind"]: o for o in virtapi.manifests("192.0.2.2", 8443, b"CA")}
+    assert objs["APIService"]["metadata"]["name"] == "v1.subresources.kubevirt.io"
+    assert "selector" not in objs["Service"]["spec"]
+    port = objs["Service"]["spec"]["ports"][0]
+    slice_ = objs["EndpointSlice"]
+    assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == objs["Service"]["metadata"]["name"]
+    assert slice_["endpoints"][0]["addresses"] == ["192.0.2.2"]
+    assert slice_["ports"] == [{"name": port["name"], "port": 8443, "protocol": "TCP"}]  # matched by port name
+
+
+def test_the_published_address_is_not_loopback() -> None:
+    assert not virtapi.host_ipv4().startswith("127.")
