@@ -179,7 +179,8 @@ def webhook_certs(folder: Path, ca: Pair) -> Path:
     ca_key = serialization.load_pem_private_key(ca.key.read_bytes(), password=None)
     assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
     key = _ec_key()
-    cert = _sign(subject=_name("kubenova-webhook"), key=key, issuer_key=ca_key, issuer=ca_cert, server=True)
+    sans = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = _sign(subject=_name("kubenova-webhook"), key=key, issuer_key=ca_key, issuer=ca_cert, server=True, sans=sans)
     pair = _write(folder, "tls", cert, key)
     pair.cert.rename(folder / "tls.crt")
     pair.key.rename(folder / "tls.key")

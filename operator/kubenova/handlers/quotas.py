@@ -44,8 +44,12 @@ def quota_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) 
 
 
 def limits(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> dict[str, int]:
-    defaults = {**quotas.NOVA_DEFAULTS, **common.settings(memo).default_quota}
-    return quotas.limits(common.first(indexes["quota_specs"], namespace), defaults)
+    return limits_of(memo, common.first(indexes["quota_specs"], namespace))
+
+
+def limits_of(memo: kopf.Memo, spec: dict[str, Any] | None) -> dict[str, int]:
+    """Limits from a Quota's spec (None: no Quota), over the operator's defaults."""
+    return quotas.limits(spec, {**quotas.NOVA_DEFAULTS, **common.settings(memo).default_quota})
 
 
 def usage(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> quotas.Usage:
