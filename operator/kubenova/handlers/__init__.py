@@ -2,6 +2,6 @@
 :mod:`kubenova.kube`. Importing this package registers them all.
 """
 
-from kubenova.handlers import flavors, hosts, keypairs, placement, serveractions, servers
+from kubenova.handlers import flavors, hosts, keypairs, metering, placement, serveractions, servers
 
-__all__ = ["flavors", "hosts", "keypairs", "placement", "serveractions", "servers"]
+__all__ = ["flavors", "hosts", "keypairs", "metering", "placement", "serveractions", "servers"]
