@@ -18,7 +18,7 @@ import contextlib
 import functools
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, TypeVar
 
 import prometheus_client
@@ -75,11 +75,11 @@ def serve(address: str) -> None:
     prometheus_client.start_http_server(int(port), addr=host or "0.0.0.0")
 
 
-def timed(kind: str) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
+def timed(kind: str) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], Callable[P, Coroutine[Any, Any, R]]]:
     """Record how long each call of an async reconcile takes, as ``kubenova_reconcile_duration_seconds{kind}``."""
     histogram = RECONCILE_SECONDS.labels(kind)
 
-    def decorate(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    def decorate(fn: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
         @functools.wraps(fn)
         async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
             started = time.perf_counter()
