@@ -25,6 +25,8 @@ class Operator:
     health_port: int
     metrics_port: int
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    kubeconfig: Path | None = None
+    """Whom the operator runs as: the cluster's admin unless given (e.g. a ServiceAccount's)."""
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self, *, wait: bool = True) -> None:
@@ -36,6 +38,8 @@ class Operator:
             PYTHONUNBUFFERED="1",
         )
         env.update(pythonpath_env())
+        if self.kubeconfig is not None:
+            env["KUBECONFIG"] = str(self.kubeconfig)
         env.update(self.extra_env)
         fh = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.popen = subprocess.Popen(
@@ -86,11 +90,18 @@ class Operator:
             return ""
 
 
-def start(cluster: Cluster, *, env: dict[str, str] | None = None, name: str | None = None) -> Operator:
-    """Start an operator process; its log is ``logs/<name>.log`` in the cluster's folder."""
+def start(
+    cluster: Cluster,
+    *,
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+    kubeconfig: Path | None = None,
+) -> Operator:
+    """Start an operator process; its log is ``logs/<name>.log`` in the cluster's folder.
+    ``kubeconfig`` runs it as someone other than the admin (the chart's ServiceAccount)."""
     health, metrics = free_ports(2)
     log = cluster.root / "logs" / f"{name or f'operator-{health}'}.log"
-    op = Operator(cluster, log, health, metrics, dict(env or {}))
+    op = Operator(cluster, log, health, metrics, dict(env or {}), kubeconfig)
     op.start()
     return op
 
