@@ -109,6 +109,12 @@ def test_the_rendered_chart_passes_the_api_servers_schemas_and_pod_security(char
     assert "Warning" not in proc.stderr, proc.stderr  # PodSecurity warns on a Deployment it would refuse Pods of
 
 
+def test_the_plain_crds_apply_with_kustomize(chart_cluster: devcluster.Cluster) -> None:
+    crds = CHART.parents[1] / "crds"
+    out = chart_cluster.kubectl("apply", "-k", str(crds), "--dry-run=server").stdout
+    assert out.count("customresourcedefinition.apiextensions.k8s.io/") == 9, out
+
+
 @pytest.fixture(scope="module")
 def installed(chart_cluster: devcluster.Cluster) -> devcluster.Cluster:
     helm(chart_cluster, "install", RELEASE, str(CHART), "-n", NAMESPACE, *INSTALL)
