@@ -15,6 +15,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     op = sub.add_parser("operator", help="run the operator against the current kubeconfig or service account")
     op.add_argument("--standalone", action="store_true", help="run without peering (KUBENOVA_STANDALONE)")
+    op.add_argument(
+        "--metrics-address",
+        metavar="HOST:PORT",
+        help="serve Prometheus metrics here; empty turns them off (KUBENOVA_METRICS_ADDRESS, default 0.0.0.0:9090)",
+    )
     sub.add_parser("crds", help="print every CustomResourceDefinition as YAML")
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
@@ -25,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
         conf = config.load()
         if args.standalone:
             conf = conf.model_copy(update={"standalone": True})
+        if args.metrics_address is not None:
+            conf = conf.model_copy(update={"metrics_address": args.metrics_address})
         operator.run(conf)
     elif args.command == "crds":
         from kubenova.api import crds

@@ -20,9 +20,10 @@ from typing import Any
 
 import kopf
 
-from kubenova import config
+from kubenova import config, metrics
 from kubenova.api.common import GROUP
 from kubenova.kube import client as kube_client
+from kubenova.kube import peering
 
 PREFIX = GROUP
 FINALIZER = f"{GROUP}/finalizer"
@@ -52,6 +53,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         settings.admission.server = admission.server(conf)
         settings.admission.managed = conf.webhook_configuration or None
     memo["client"] = kube_client.make()
+    if not conf.standalone and await peering.ensure(memo["client"], conf.peering):
+        log.info("created the ClusterKopfPeering %s, which keeps one replica active", conf.peering)
 
 
 @kopf.on.cleanup()
@@ -84,6 +87,9 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
         logging.getLogger("httpx2").setLevel(logging.WARNING)
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     from kubenova.handlers.placement import Placement
+
+    if conf.metrics_address:
+        metrics.serve(conf.metrics_address)
 
     # Shared state goes into the global memo now: kopf hands each object a shallow copy of it,
     # so anything added later by a handler would be private to that object.

@@ -61,6 +61,19 @@ _CONTROLLERS = (
 # simulate a dead host.
 KWOK_MANAGED = ("kwok.x-k8s.io/node", "fake")
 POD_CIDR = "10.244.0.0/16"
+# Requests by ServiceAccounts (the operator run as the chart's account), without bodies; the
+# control plane's own components and the admin are left out to keep the log small.
+AUDIT_POLICY: dict[str, Any] = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    # A watch is logged at ResponseStarted (its ResponseComplete comes when it ends, minutes later).
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+        {"level": "None"},
+    ],
+}
 
 
 class ClusterError(RuntimeError):
@@ -82,6 +95,8 @@ class Cluster:
     kubeconfig: Path
     api_url: str
     bundle: certs.Bundle
+    audit_log: Path | None = None
+    """The API server's audit log (JSON lines), when started with ``audit=True``."""
     _procs: list[_Proc] = dataclasses.field(default_factory=list)
 
     # --- commands -------------------------------------------------------------------------
@@ -129,6 +144,38 @@ class Cluster:
             raise
         return names
 
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Every event in the audit log so far (the log is written as requests complete)."""
+        if self.audit_log is None:
+            raise ClusterError("this cluster was started without audit=True")
+        if not self.audit_log.exists():
+            return []
+        return [json.loads(line) for line in self.audit_log.read_text().splitlines() if line.strip()]
+
+    def service_account_kubeconfig(self, namespace: str, name: str, path: Path, *, hours: int = 2) -> Path:
+        """A kubeconfig that authenticates as a ServiceAccount, with a token from the TokenRequest
+        API (``kubectl create token``), as a Pod running as that account would."""
+        token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={hours}h").stdout.strip()
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "kubenova-dev",
+                    "cluster": {
+                        "server": self.api_url,
+                        "certificate-authority-data": base64.b64encode(self.bundle.ca.cert.read_bytes()).decode(),
+                    },
+                }
+            ],
+            "users": [{"name": f"{namespace}-{name}", "user": {"token": token}}],
+            "contexts": [{"name": "sa", "context": {"cluster": "kubenova-dev", "user": f"{namespace}-{name}"}}],
+            "current-context": "sa",
+        }
+        path.write_text(yaml.safe_dump(config))
+        path.chmod(0o600)
+        return path
+
     def env(self) -> dict[str, str]:
         """Environment for a child process (the operator, a benchmark) that talks to this cluster."""
         env = dict(os.environ)
@@ -171,8 +218,13 @@ def default_root(name: str) -> Path:
     return base / name
 
 
-def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) -> Cluster:
-    """Build what is missing, then start a fresh control plane in ``root`` and wait until ready."""
+def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, audit: bool = False) -> Cluster:
+    """Build what is missing, then start a fresh control plane in ``root`` and wait until ready.
+
+    ``audit=True`` makes the API server write an audit log (:meth:`Cluster.audit_events`) of every
+    request made by a ServiceAccount, at the Metadata level: who did which verb on what. The
+    chart's test reads it to prove that each of the operator's RBAC rules is used.
+    """
     building.ensure_all((building.KUBERNETES, building.ETCD, building.KWOK))
     root = root or Path(tempfile.mkdtemp(prefix="kubenova-cluster-"))
     if root.exists():
@@ -185,6 +237,18 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) ->
     etcd_port, etcd_peer, api_port, kwok_port, virt_api_port = free_ports(5)
     api_url = f"https://127.0.0.1:{api_port}"
     cluster = Cluster(root, root / "admin.kubeconfig", api_url, bundle)
+    audit_flags: list[str] = []
+    if audit:
+        cluster.audit_log = root / "logs" / "audit.jsonl"
+        policy = root / "audit-policy.yaml"
+        policy.write_text(yaml.safe_dump(AUDIT_POLICY, sort_keys=False))
+        audit_flags = [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={cluster.audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-mode=blocking",  # each event is on disk when its request returns
+            "--audit-log-maxbackup=0",
+        ]
     _write_kubeconfig(cluster.kubeconfig, api_url, bundle.ca.cert, bundle.admin)
     kcm_kubeconfig = root / "controller-manager.kubeconfig"
     _write_kubeconfig(kcm_kubeconfig, api_url, bundle.ca.cert, bundle.controller_manager)
@@ -244,6 +308,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True) ->
                     "--allow-privileged=true",
                     "--profiling=false",
                     "--v=1",
+                    *audit_flags,
                 ],
             )
         )

@@ -26,6 +26,8 @@ class Operator:
     health_port: int
     metrics_port: int
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    kubeconfig: Path | None = None
+    """Whom the operator runs as: the cluster's admin unless given (e.g. a ServiceAccount's)."""
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self, *, wait: bool = True) -> None:
@@ -37,6 +39,8 @@ class Operator:
             PYTHONUNBUFFERED="1",
         )
         env.update(pythonpath_env())
+        if self.kubeconfig is not None:
+            env["KUBECONFIG"] = str(self.kubeconfig)
         env.update(self.extra_env)
         fh = open(self.log, "ab")  # noqa: SIM115 - handed to the child
         self.popen = subprocess.Popen(
@@ -92,12 +96,19 @@ WEBHOOK_CONFIGURATION = "webhook.compute.kubenova.io"
 
 
 def start(
-    cluster: Cluster, *, env: dict[str, str] | None = None, name: str | None = None, webhook: bool = False
+    cluster: Cluster,
+    *,
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+    kubeconfig: Path | None = None,
+    webhook: bool = False,
 ) -> Operator:
     """Start an operator process; its log is ``logs/<name>.log`` in the cluster's folder.
 
-    With ``webhook``, it also serves the admission webhook on loopback (a certificate from the
-    cluster's CA) and keeps the ValidatingWebhookConfiguration :data:`WEBHOOK_CONFIGURATION` pointing at it.
+    ``kubeconfig`` runs it as someone other than the admin (the chart's ServiceAccount). With
+    ``webhook``, it also serves the admission webhook on loopback (a certificate from the
+    cluster's CA) and keeps the ValidatingWebhookConfiguration :data:`WEBHOOK_CONFIGURATION`
+    pointing at it.
     """
     health, metrics, hook = free_ports(3)
     label = name or f"operator-{health}"
@@ -112,7 +123,7 @@ def start(
             "KUBENOVA_WEBHOOK_CONFIGURATION": WEBHOOK_CONFIGURATION,
             **extra,
         }
-    op = Operator(cluster, log, health, metrics, extra)
+    op = Operator(cluster, log, health, metrics, extra, kubeconfig)
     op.start()
     return op
 

@@ -68,7 +68,13 @@ def server(conf: config.Settings) -> kopf.WebhookServer:
 
 def register(conf: config.Settings, registry: kopf.OperatorRegistry | None = None) -> None:
     """Add the validating handlers to kopf's registry, with the configured failure policy."""
-    opts: dict[str, Any] = {"ignore_failures": conf.webhook_failure_policy == "Ignore", "registry": registry}
+    # persistent: kept in the configuration when the operator stops, so the failure policy (not
+    # the absence of a webhook) decides what happens to writes meanwhile.
+    opts: dict[str, Any] = {
+        "ignore_failures": conf.webhook_failure_policy == "Ignore",
+        "persistent": True,
+        "registry": registry,
+    }
     kopf.on.validate(GROUP, VERSION, "servers", id="servers", operations=["CREATE", "UPDATE"], **opts)(validate_server)
     kopf.on.validate(GROUP, VERSION, "keypairs", id="keypairs", operations=["CREATE"], **opts)(validate_keypair)
     kopf.on.validate(GROUP, VERSION, "servergroups", id="servergroups", operations=["CREATE"], **opts)(

@@ -10,7 +10,7 @@ from typing import Any
 
 import kopf
 
-from kubenova import conditions
+from kubenova import conditions, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common
 from kubenova.kube import client as kube
@@ -18,6 +18,7 @@ from kubenova.kube import resources
 
 
 @kopf.on.event(GROUP, VERSION, "flavors", id="flavor-event")
+@metrics.timed("Flavor")
 async def flavor_event(
     *, event: kopf.RawEvent, name: str, meta: kopf.Meta, status: kopf.Status, memo: kopf.Memo, **_: Any
 ) -> None:

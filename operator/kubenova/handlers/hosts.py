@@ -17,7 +17,7 @@ from typing import Any
 import kopf
 from lightkube.models.meta_v1 import ObjectMeta
 
-from kubenova import conditions, hosts, labels, lifecycle
+from kubenova import conditions, hosts, labels, lifecycle, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common
 from kubenova.kube import client as kube
@@ -89,6 +89,7 @@ async def aggregate_event(*, event: kopf.RawEvent, spec: kopf.Spec, memo: kopf.M
         await reconcile(host, memo=memo, **kwargs)
 
 
+@metrics.timed("Host")
 async def reconcile(
     name: str,
     *,

@@ -18,7 +18,7 @@ from lightkube import ApiError
 from lightkube.models.meta_v1 import ObjectMeta, OwnerReference
 from lightkube.resources.core_v1 import Secret
 
-from kubenova import conditions, keypairs
+from kubenova import conditions, keypairs, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common
 from kubenova.kube import client as kube
@@ -32,6 +32,7 @@ def secret_name(keypair: str) -> str:
 
 
 @kopf.on.event(GROUP, VERSION, "keypairs", id="keypair-event")
+@metrics.timed("Keypair")
 async def keypair_event(
     *,
     event: kopf.RawEvent,

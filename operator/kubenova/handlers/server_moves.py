@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubenova import lifecycle, tasks
+from kubenova import lifecycle, metrics, tasks
 from kubenova.backends import container
 from kubenova.handlers import common, placement
 from kubenova.nova import faults
@@ -67,6 +67,7 @@ def move(step: Step, action: Action, host: str | None, request_id: str) -> dict[
         ignore = frozenset({source}) if source and action is not Action.UNSHELVE else frozenset()
         decision = choose(step, ledger, flavor, force_host=host, ignore=ignore)
     if isinstance(decision, NoValidHost):
+        metrics.no_valid_host(decision)
         raise ActionRefused(faults.no_valid_host(decision.reasons(), now=step.now).message, code=500)
     claim = ledger.get(step.key)
     assert claim is not None
@@ -107,6 +108,7 @@ def placed_on(step: Step, claim: Claim, *, revision: str | None) -> dict[str, An
     }
 
 
+@metrics.scheduling_decision
 def choose(
     step: Step,
     ledger: Any,

@@ -18,7 +18,7 @@ from typing import Any
 
 import kopf
 
-from kubenova import tasks
+from kubenova import metrics, tasks
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common, placement, servers
 from kubenova.kube import client as kube
@@ -44,6 +44,7 @@ def action_of(spec: dict[str, Any]) -> Action:
 
 
 @kopf.on.event(GROUP, VERSION, "serveractions", id="server-action-event")
+@metrics.timed("ServerAction")
 async def server_action_event(
     *,
     event: kopf.RawEvent,

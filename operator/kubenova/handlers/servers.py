@@ -22,7 +22,7 @@ import kopf
 from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
-from kubenova import conditions, intent, lifecycle, quotas, tasks
+from kubenova import conditions, intent, lifecycle, metrics, quotas, tasks
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends import container, kubevirt
 from kubenova.backends.servers import SERVER_LABEL
@@ -79,6 +79,7 @@ async def load(client: AsyncClient, namespace: str, name: str) -> dict[str, Any]
     return await kube.get_dict(client, resources.Server, name, namespace=namespace)
 
 
+@metrics.timed("Server")
 async def reconcile(namespace: str, name: str, *, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
     """One step for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them."""
     async with placement.of(memo).server_locks[f"{namespace}/{name}"]:
@@ -194,6 +195,7 @@ class Step:
                 Chosen(existing.host, 1) if existing else server_moves.choose(self, ledger, self.status["flavor"])
             )
             if isinstance(decision, NoValidHost):
+                metrics.no_valid_host(decision)
                 fault = faults.no_valid_host(decision.reasons(), now=self.now)
                 patch = lifecycle.fail(self.status, fault, generation=self.generation, now=self.now)
                 patch["actions"] = lifecycle.finish_action(self.status, now=self.now, error=fault.message)

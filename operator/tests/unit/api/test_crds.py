@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from kubenova.api import crds
 from kubenova.api.common import CATEGORY, GROUP
@@ -30,11 +31,24 @@ SCHEMAS = {c["spec"]["names"]["kind"]: c["spec"]["versions"][0]["schema"]["openA
 
 
 def test_crds_on_disk_match_the_models(tmp_path: Path) -> None:
-    assert crds.main(["--check"]) == 0, "operator/crds/ is stale: run `make crds`"
-    crds.main(["--out", str(tmp_path)])
-    assert crds.main(["--check", "--out", str(tmp_path)]) == 0
-    (tmp_path / "servers.compute.kubenova.io.yaml").write_text("stale")
-    assert crds.main(["--check", "--out", str(tmp_path)]) == 1
+    assert crds.main(["--check"]) == 0, "operator/crds/ or the chart's CRDs are stale: run `make crds`"
+    out = ["--out", str(tmp_path / "crds"), "--chart-out", str(tmp_path / "chart")]
+    crds.main(out)
+    assert crds.main(["--check", *out]) == 0
+    (tmp_path / "chart" / "servers.compute.kubenova.io.yaml").write_text("stale")
+    assert crds.main(["--check", *out]) == 1
+
+
+def test_kustomization_lists_every_crd() -> None:
+    files = crds.rendered()
+    kustomization = yaml.safe_load(files[crds.KUSTOMIZATION])
+    assert kustomization["resources"] == sorted(n for n in files if n != crds.KUSTOMIZATION)
+
+
+def test_chart_crds_are_kept_on_uninstall_and_can_be_left_out() -> None:
+    for name, text in crds.chart_rendered().items():
+        assert text.splitlines()[1] == "{{- if .Values.crds.enabled }}", name
+        assert "helm.sh/resource-policy: keep" in text, name
 
 
 @pytest.mark.parametrize("kind", sorted(SCHEMAS))

@@ -1,0 +1,106 @@
+"""The operator's Prometheus endpoint, scraped while it works: the numbers move as Servers are
+built and fail to schedule, and every metric the README lists is exposed."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from kubenova.devcluster.cluster import Cluster
+from kubenova.devcluster.operating import Operator
+from tests import waiting
+
+pytestmark = pytest.mark.integration
+API = "compute.kubenova.io/v1alpha1"
+LISTED = (
+    "kubenova_servers",
+    "kubenova_reconcile_duration_seconds",
+    "kubenova_scheduling_duration_seconds",
+    "kubenova_scheduling_failures",
+    "kubenova_quota_used",
+    "kubenova_quota_limit",
+    "kubenova_host_vcpus",
+    "kubenova_host_vcpus_used",
+    "kubenova_host_memory_bytes",
+    "kubenova_host_memory_used_bytes",
+)
+
+
+def scrape(op: Operator) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5) as resp:
+        text = resp.read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def families(op: Operator) -> set[str]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{op.metrics_port}/metrics", timeout=5) as resp:
+        return {f.name for f in text_string_to_metric_families(resp.read().decode())}
+
+
+def test_every_listed_metric_is_exposed(operator: Operator) -> None:
+    assert set(LISTED) <= families(operator)
+
+
+def test_the_numbers_move_as_servers_build_and_fail(cluster: Cluster, operator: Operator, namespace: str) -> None:
+    flavor, huge = f"metrics-{uuid.uuid4().hex[:6]}", f"metrics-huge-{uuid.uuid4().hex[:6]}"
+    active = ("kubenova_servers", (("backend", "container"), ("status", "ACTIVE")))
+    reconciles = ("kubenova_reconcile_duration_seconds_count", (("kind", "Server"),))
+    decisions = ("kubenova_scheduling_duration_seconds_count", ())
+    before = scrape(operator)
+    cluster.apply(
+        [
+            {"apiVersion": API, "kind": "Flavor", "metadata": {"name": flavor}, "spec": {"vcpus": 1, "ram": 128}},
+            {"apiVersion": API, "kind": "Flavor", "metadata": {"name": huge}, "spec": {"vcpus": 4096, "ram": 128}},
+            *(
+                {
+                    "apiVersion": API,
+                    "kind": "Server",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "spec": {"flavor": f, "image": "nginx:1.27", "backend": "container"},
+                }
+                for name, f in (("m1", flavor), ("m2", flavor), ("big", huge))
+            ),
+        ]
+    )
+
+    def active_in_cluster() -> set[str]:
+        items = json.loads(cluster.kubectl("get", "servers", "-A", "-o", "json").stdout)["items"]
+        return {
+            f"{i['metadata']['namespace']}/{i['metadata']['name']}"
+            for i in items
+            if (i.get("status") or {}).get("status") == "ACTIVE" and i["status"].get("backend") == "container"
+        }
+
+    def moved() -> dict[tuple[str, tuple[tuple[str, str], ...]], float] | None:
+        # Other tests' servers may still be going away: compare with the cluster, not a delta.
+        ours = {f"{namespace}/m1", f"{namespace}/m2"}
+        listed = active_in_cluster()
+        now = scrape(operator)
+        grew = ours <= listed and now.get(active, 0) == len(listed)
+        failed = sum(v for k, v in now.items() if k[0] == "kubenova_scheduling_failures_total") > sum(
+            v for k, v in before.items() if k[0] == "kubenova_scheduling_failures_total"
+        )
+        return now if grew and failed else None
+
+    after = waiting.until(moved, timeout=60, what="ACTIVE servers and a scheduling failure in the metrics")
+    assert after[reconciles] > before.get(reconciles, 0)
+    assert after[decisions] >= before.get(decisions, 0) + 3
+    reasons = {dict(k[1])["reason"] for k in after if k[0] == "kubenova_scheduling_failures_total"}
+    assert reasons, "a failure has a reason"
+    hosts = {dict(k[1])["host"]: v for k, v in after.items() if k[0] == "kubenova_host_vcpus_used"}
+    assert sum(hosts.values()) >= 2
+    memory = {dict(k[1])["host"]: v for k, v in after.items() if k[0] == "kubenova_host_memory_bytes"}
+    assert all(v >= 1024**3 for v in memory.values()), "memory in bytes, not MiB"
+
+    cluster.kubectl("delete", "server", "m1", "m2", "big", "-n", namespace, "--timeout=60s")
+    waiting.until(
+        lambda: scrape(operator).get(active, 0) == len(active_in_cluster()), timeout=30, what="gauge follows deletes"
+    )
