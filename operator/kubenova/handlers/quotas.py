@@ -13,7 +13,7 @@ from typing import Any
 
 import kopf
 
-from kubenova import conditions, quotas
+from kubenova import conditions, metrics, quotas
 from kubenova.api.common import GROUP, VERSION
 from kubenova.api.quotas import QUOTA_NAME
 from kubenova.handlers import common, placement
@@ -78,7 +78,11 @@ def usage(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> quotas.Us
 
 @kopf.on.event(GROUP, VERSION, "quotas", id="quota-event")
 async def quota_event(*, event: kopf.RawEvent, namespace: str | None, memo: kopf.Memo, **kw: Any) -> None:
-    if event["type"] != "DELETED" and namespace:
+    if not namespace:
+        return
+    if event["type"] == "DELETED":
+        metrics.forget_quota(namespace)
+    else:
         await reconcile(namespace, memo=memo, indexes=kw)
 
 
@@ -97,7 +101,10 @@ async def reconcile(namespace: str, *, memo: kopf.Memo, indexes: dict[str, Any])
         return
     status = current.get("status") or {}
     generation = current["metadata"].get("generation")
-    desired = quotas.status(limits(memo, indexes, namespace), usage(memo, indexes, namespace))
+    limit, used = limits(memo, indexes, namespace), usage(memo, indexes, namespace)
+    for resource in quotas.RESOURCES:
+        metrics.set_quota(namespace, resource, used=used.of(resource), limit=limit[resource])
+    desired = quotas.status(limit, used)
     desired["observedGeneration"] = generation
     desired["conditions"] = conditions.set_condition(
         status.get("conditions", []),

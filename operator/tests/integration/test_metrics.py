@@ -59,6 +59,13 @@ def test_the_numbers_move_as_servers_build_and_fail(cluster: Cluster, operator: 
         [
             {"apiVersion": API, "kind": "Flavor", "metadata": {"name": flavor}, "spec": {"vcpus": 1, "ram": 128}},
             {"apiVersion": API, "kind": "Flavor", "metadata": {"name": huge}, "spec": {"vcpus": 4096, "ram": 128}},
+            # Within quota, so that the huge one fails at scheduling (Nova checks quota first).
+            {
+                "apiVersion": API,
+                "kind": "Quota",
+                "metadata": {"name": "default", "namespace": namespace},
+                "spec": {"cores": -1},
+            },
             *(
                 {
                     "apiVersion": API,
@@ -95,10 +102,18 @@ def test_the_numbers_move_as_servers_build_and_fail(cluster: Cluster, operator: 
     assert after[decisions] >= before.get(decisions, 0) + 3
     reasons = {dict(k[1])["reason"] for k in after if k[0] == "kubenova_scheduling_failures_total"}
     assert reasons, "a failure has a reason"
-    hosts = {dict(k[1])["host"]: v for k, v in after.items() if k[0] == "kubenova_host_vcpus_used"}
-    assert sum(hosts.values()) >= 2
+    # Host usage follows within a second (KUBENOVA_REFRESH_DELAY_SECONDS coalesces it).
+    waiting.until(
+        lambda: sum(v for k, v in scrape(operator).items() if k[0] == "kubenova_host_vcpus_used") >= 2,
+        what="host usage in the metrics",
+    )
     memory = {dict(k[1])["host"]: v for k, v in after.items() if k[0] == "kubenova_host_memory_bytes"}
     assert all(v >= 1024**3 for v in memory.values()), "memory in bytes, not MiB"
+
+    # The namespace's quota usage: three servers accepted (big counts though it failed, as in Nova).
+    used = ("kubenova_quota_used", (("namespace", namespace), ("resource", "instances")))
+    waiting.until(lambda: scrape(operator).get(used) == 3, what="quota usage in the metrics")
+    assert scrape(operator)[("kubenova_quota_limit", (("namespace", namespace), ("resource", "cores")))] == -1
 
     cluster.kubectl("delete", "server", "m1", "m2", "big", "-n", namespace, "--timeout=60s")
     waiting.until(
