@@ -72,7 +72,12 @@ async def host_maintenance_event(*, name: str, spec: kopf.Spec, memo: kopf.Memo,
         return
     seen[name] = mode
     for namespace, server, *_ in kw["host_servers"].get(name, []):
-        await reconcile(namespace, server, memo=memo, indexes=kw)
+        try:
+            await reconcile(namespace, server, memo=memo, indexes=kw)
+        except (ApiError, workloads.ActionFailed):
+            # One server that cannot move (its namespace being deleted, say) must not keep the
+            # others on the host from moving; its own next event retries it.
+            log.exception("host %s: server %s/%s did not follow the maintenance", name, namespace, server)
 
 
 async def load(client: AsyncClient, namespace: str, name: str) -> dict[str, Any] | None:

@@ -284,7 +284,10 @@ def test_host_maintenance_stops_or_moves_the_servers_on_it(cluster: Cluster, nam
             st = srv.status
             return st if st.get("status") == "ACTIVE" and st.get("host") not in (None, host) else None
 
-        s = waiting.until(moved, what="moved off the host")
+        try:
+            s = waiting.until(moved, what="moved off the host")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; status: {json.dumps(srv.status)}") from None
         assert s["migration"]["status"] == "confirmed"  # an admin's evacuation needs no confirmation
         assert [a["action"] for a in s["actions"]][-2:] == ["migrate", "confirmResize"]
     finally:
