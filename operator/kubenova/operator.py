@@ -87,13 +87,16 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
         logging.getLogger("httpx2").setLevel(logging.WARNING)
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     from kubenova.handlers.placement import Placement
+    from kubenova.handlers.server_cache import ServerCache
 
     if conf.metrics_address:
         metrics.serve(conf.metrics_address)
 
     # Shared state goes into the global memo now: kopf hands each object a shallow copy of it,
     # so anything added later by a handler would be private to that object.
-    memo = kopf.Memo(settings=conf, placement=Placement(), server_hosts={}, maintenance={}, refresh={})
+    memo = kopf.Memo(
+        settings=conf, placement=Placement(), server_hosts={}, maintenance={}, refresh={}, server_cache=ServerCache()
+    )
     asyncio.run(
         kopf.operator(
             clusterwide=True,

@@ -91,6 +91,7 @@ async def server_action_event(
         )
         try:
             await step.begin(action_of(dict(spec)), server_action=name, host=spec.get("host"), request_id=request_id)
+            await step.advance()  # on to the workload now: the echo of begin's write is skipped
         except ActionRefused as refused:
             await _fail(memo, namespace, name, faults.Fault(refused.code, refused.message, step.now), request_id)
             await step.event("Warning", "ActionRefused", spec["action"], refused.message)

@@ -26,7 +26,7 @@ from kubenova import conditions, intent, lifecycle, metrics, quotas, tasks
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends import container, kubevirt
 from kubenova.backends.servers import SERVER_LABEL
-from kubenova.handlers import common, placement, server_moves, workloads
+from kubenova.handlers import common, placement, server_cache, server_moves, workloads
 from kubenova.handlers import quotas as quota_counts
 from kubenova.kube import client as kube
 from kubenova.kube import events, resources
@@ -41,25 +41,44 @@ FINALIZER = f"{GROUP}/server-cleanup"
 UNSUPPORTED = {container.NAME: container.UNSUPPORTED, kubevirt.NAME: kubevirt.UNSUPPORTED}
 
 
+MAX_STEPS = 8
+"""Steps one reconcile may take in a row (each acts on the state the previous one wrote)."""
+
+
 @kopf.on.event(GROUP, VERSION, "servers", id="server-event")
-async def server_event(*, event: kopf.RawEvent, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any) -> None:
+async def server_event(
+    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
+) -> None:
+    key = f"{namespace}/{name}"
     if event["type"] == "DELETED":
         p = placement.of(memo)
-        key = f"{namespace}/{name}"
         p.pending[key] = p.pending[key + lifecycle.SOURCE] = None
         p.charged[key] = None
+        server_cache.of(memo).forget(key)
         return
-    await reconcile(namespace or "", name, memo=memo, indexes=kw)
+    await reconcile(namespace or "", name, memo=memo, indexes=kw, event_body=dict(body))
 
 
 @kopf.on.event("", "v1", "pods", labels={SERVER_LABEL: kopf.PRESENT}, id="server-pod-event")
-async def pod_event(*, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any) -> None:
-    await reconcile(namespace or "", labels[SERVER_LABEL], memo=memo, indexes=kw)
+async def pod_event(
+    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
+) -> None:
+    obs = container.observe(None if event["type"] == "DELETED" else dict(body))
+    await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
 
 
 @kopf.on.event("kubevirt.io", "v1", "virtualmachines", labels={SERVER_LABEL: kopf.PRESENT}, id="server-vm-event")
-async def vm_event(*, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any) -> None:
-    await reconcile(namespace or "", labels[SERVER_LABEL], memo=memo, indexes=kw)
+async def vm_event(
+    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
+) -> None:
+    obs = kubevirt.observe(None if event["type"] == "DELETED" else dict(body))
+    await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
+
+
+async def _workload_event(namespace: str, server: str, obs: Any, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
+    if server_cache.of(memo).observed.get(f"{namespace}/{server}") == obs:
+        return  # nothing Nova would see changed since the server last acted on its workload
+    await reconcile(namespace, server, memo=memo, indexes=indexes)
 
 
 @kopf.on.event(GROUP, VERSION, "hosts", id="host-maintenance")
@@ -85,10 +104,29 @@ async def load(client: AsyncClient, namespace: str, name: str) -> dict[str, Any]
 
 
 @metrics.timed("Server")
-async def reconcile(namespace: str, name: str, *, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
-    """One step for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them."""
-    async with placement.of(memo).server_locks[f"{namespace}/{name}"]:
-        server = await load(common.client(memo), namespace, name)
+async def reconcile(
+    namespace: str,
+    name: str,
+    *,
+    memo: kopf.Memo,
+    indexes: dict[str, Any],
+    event_body: dict[str, Any] | None = None,
+) -> None:
+    """Steps for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them.
+    ``event_body``: the Server as its watch event carried it (see :mod:`.server_cache`)."""
+    key = f"{namespace}/{name}"
+    async with placement.of(memo).server_locks[key]:
+        cache = server_cache.of(memo)
+        server: dict[str, Any] | None
+        if event_body is not None:
+            echo, server = cache.event(key, event_body)
+            if echo:
+                return  # our own write, acted on when it was made
+        else:
+            server = cache.bodies.get(key)
+        if server is None:
+            server = await load(common.client(memo), namespace, name)
+            cache.read(key, server)
         if server is not None:
             await Step(server, memo, indexes).run()
 
@@ -111,19 +149,34 @@ class Step:
         self.uid: str = self.meta["uid"]
         self.generation: int | None = self.meta.get("generation")
         self.now = common.now()
+        self.wrote = False
 
     async def run(self) -> None:
         if self.meta.get("deletionTimestamp"):
             await self.delete()
             return
         if FINALIZER not in self.meta.get("finalizers", []):
-            await self.client.patch(
-                resources.Server,
-                self.name,
-                {"metadata": {"finalizers": [*self.meta.get("finalizers", []), FINALIZER]}},
-                namespace=self.namespace,
-                patch_type=PatchType.MERGE,
+            self._took(
+                await self.client.patch(
+                    resources.Server,
+                    self.name,
+                    {"metadata": {"finalizers": [*self.meta.get("finalizers", []), FINALIZER]}},
+                    namespace=self.namespace,
+                    patch_type=PatchType.MERGE,
+                )
             )
+        await self.advance()
+
+    async def advance(self) -> None:
+        """Take steps until one leaves nothing to do now: each acts on the state the previous one
+        wrote, so no step waits for the echo of our own write (and echoes are skipped)."""
+        for _ in range(MAX_STEPS):
+            self.wrote = False
+            await self.step()
+            if not self.wrote:
+                return
+
+    async def step(self) -> None:
         vm, task = self.status.get("vmState"), self.status.get("taskState")
         if vm is None:
             await self.accept()
@@ -267,6 +320,7 @@ class Step:
         except workloads.ActionFailed as failed:
             await self._action_failed(action, str(failed))
             return
+        server_cache.of(self.memo).observed[self.key] = obs
         if obs.failure:
             message = f"The {self.status.get('backend')} workload failed: {obs.failure}."
             patch = lifecycle.fail(
@@ -474,7 +528,16 @@ class Step:
     # --- helpers ------------------------------------------------------------------------------
 
     async def write(self, patch: dict[str, Any]) -> None:
-        await kube.patch_status(self.client, resources.Server, self.name, patch, namespace=self.namespace)
+        self._took(await kube.patch_status(self.client, resources.Server, self.name, patch, namespace=self.namespace))
+        self.wrote = True
+
+    def _took(self, obj: Any) -> None:
+        """Continue from the object our write returned (and remember it as our own)."""
+        body = _as_dict(obj)
+        server_cache.of(self.memo).wrote(self.key, body)
+        self.body, self.meta = body, body["metadata"]
+        self.spec, self.status = body.get("spec", {}), body.get("status") or {}
+        self.generation = self.meta.get("generation")
 
     async def event(self, type: Literal["Normal", "Warning"], reason: str, action: str, note: str) -> None:
         await events.post(

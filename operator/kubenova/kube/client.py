@@ -29,9 +29,10 @@ async def patch_status(
     status: dict[str, Any],
     *,
     namespace: str | None = None,
-) -> None:
-    """Merge-patch the status subresource (never the spec: kubenova is GitOps-safe)."""
-    await client.patch(
+) -> Any:
+    """Merge-patch the status subresource (never the spec: kubenova is GitOps-safe); the object
+    as stored after the patch."""
+    return await client.patch(
         res.Status,  # type: ignore[attr-defined]
         name,
         {"status": status},

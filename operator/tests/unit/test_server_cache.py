@@ -1,0 +1,49 @@
+"""The Server handler's cache: echoes skipped, fresh bodies used, stale ones read again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kubenova.handlers.server_cache import ServerCache
+
+
+def body(rv: str, **status: Any) -> dict[str, Any]:
+    return {"metadata": {"resourceVersion": rv}, "status": status}
+
+
+def test_a_first_event_is_used_as_it_is() -> None:
+    cache = ServerCache()
+    assert cache.event("ns/a", body("1")) == (False, body("1"))
+    assert cache.bodies["ns/a"] == body("1")
+
+
+def test_our_own_writes_echo_and_are_skipped() -> None:
+    cache = ServerCache()
+    cache.wrote("ns/a", body("2", status="BUILD"))
+    cache.wrote("ns/a", body("3", status="ACTIVE"))
+    assert cache.event("ns/a", body("2")) == (True, None)  # an earlier echo: still awaiting 3
+    assert "ns/a" in cache.awaiting
+    assert cache.event("ns/a", body("3")) == (True, None)
+    assert "ns/a" not in cache.awaiting
+    assert cache.event("ns/a", body("4", status="SHUTOFF")) == (False, body("4", status="SHUTOFF"))
+
+
+def test_an_event_before_our_latest_echo_may_be_stale_so_the_server_is_read() -> None:
+    cache = ServerCache()
+    cache.wrote("ns/a", body("5"))
+    assert cache.event("ns/a", body("4")) == (False, None)
+    cache.read("ns/a", body("6"))
+    assert "ns/a" not in cache.awaiting
+    assert cache.bodies["ns/a"] == body("6")
+    assert cache.event("ns/a", body("7")) == (False, body("7"))
+
+
+def test_a_server_gone_is_forgotten() -> None:
+    cache = ServerCache()
+    cache.wrote("ns/a", body("1"))
+    cache.observed["ns/a"] = object()
+    cache.read("ns/a", None)
+    assert not cache.bodies
+    assert not cache.written
+    assert not cache.awaiting
+    assert not cache.observed
