@@ -18,7 +18,6 @@ import kopf
 
 from kubenova import admission, config
 from kubenova.api.common import GROUP, VERSION
-from kubenova.api.quotas import QUOTA_NAME
 from kubenova.handlers import common
 from kubenova.handlers import quotas as quota_counts
 from kubenova.kube import client as kube
@@ -99,46 +98,34 @@ async def validate_server(
             or (ns, group) in kw["server_group_specs"]
             or await _exists(memo, resources.ServerGroup, group, ns),
         }
-        _raise(admission.server_create(ns, name, spec, _view(memo, kw, found, await _limits(memo, kw, ns))))
+        _raise(admission.server_create(ns, name, spec, _view(memo, kw, found)))
     elif old is not None:
-        view = _view(memo, kw, limits=await _limits(memo, kw, ns))
-        _raise(admission.server_update(ns, old.get("spec", {}), spec, status, view))
+        _raise(admission.server_update(ns, old.get("spec", {}), spec, status, _view(memo, kw)))
 
 
 async def validate_keypair(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> None:
-    ns = namespace or ""
-    _raise(admission.keypair_create(ns, _view(memo, kw, limits=await _limits(memo, kw, ns))))
+    _raise(admission.keypair_create(namespace or "", _view(memo, kw)))
 
 
 async def validate_server_group(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> None:
-    ns = namespace or ""
-    _raise(admission.server_group_create(ns, _view(memo, kw, limits=await _limits(memo, kw, ns))))
+    _raise(admission.server_group_create(namespace or "", _view(memo, kw)))
 
 
 async def validate_aggregate(*, name: str, spec: kopf.Spec, memo: kopf.Memo, **kw: Any) -> None:
     _raise(admission.aggregate(name, spec, _view(memo, kw)))
 
 
-async def _limits(memo: kopf.Memo, ix: dict[str, Any], namespace: str) -> dict[str, int]:
-    """The namespace's limits from its Quota as stored now: a limit lowered a moment ago holds
-    for the very next create (the index may not have seen it yet)."""
-    body = await kube.get_dict(common.client(memo), resources.Quota, QUOTA_NAME, namespace=namespace)
-    return quota_counts.limits_of(memo, (body or {}).get("spec") if body else None)
-
-
-def _view(
-    memo: kopf.Memo,
-    ix: dict[str, Any],
-    found: dict[str, bool] | None = None,
-    limits: dict[str, int] | None = None,
-) -> admission.View:
+def _view(memo: kopf.Memo, ix: dict[str, Any], found: dict[str, bool] | None = None) -> admission.View:
+    # Limits and usage come from kopf's indexes: a Quota changed a moment ago takes effect here
+    # once the operator has seen it (its status shows the new limit); the operator's own check,
+    # under the scheduler's lock, holds either way.
     found = found or {}
     return admission.View(
         flavor=lambda name: common.first(ix["flavor_specs"], name),
         keypair_exists=lambda ns, name: found.get("keypair", (ns, name) in ix["keypair_keys"]),
         server_group_exists=lambda ns, name: found.get("group", (ns, name) in ix["server_group_specs"]),
         group_members=lambda ns, group: list(ix["server_group_members"].get((ns, group), [])),
-        limits=lambda ns: limits if limits is not None else quota_counts.limits(memo, ix, ns),
+        limits=lambda ns: quota_counts.limits(memo, ix, ns),
         usage=lambda ns: quota_counts.usage(memo, ix, ns),
         host_zones=lambda host: list(ix["host_aggregates"].get(host, [])),
     )

@@ -1,6 +1,8 @@
 """Metrics from the objects' own events: servers by status and backend, hosts' capacity and
 usage. Separate handlers on the same watch streams kopf already has open (no extra API calls),
-so the lifecycle handlers carry no metrics code; see :mod:`kubenova.metrics`.
+so the lifecycle handlers carry no metrics code; see :mod:`kubenova.metrics`. Async, though they
+never wait: kopf runs a sync handler in a thread, and a thread hop per event costs more than
+the handler.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from kubenova.api.common import GROUP, VERSION
 
 
 @kopf.on.event(GROUP, VERSION, "servers", id="server-metrics")
-def server_metrics(*, event: kopf.RawEvent, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> None:
+async def server_metrics(
+    *, event: kopf.RawEvent, namespace: str | None, name: str, status: kopf.Status, **_: Any
+) -> None:
     key = f"{namespace}/{name}"
     if event["type"] == "DELETED" or not status.get("status"):
         # Not counted until the operator has given it a Nova status.
@@ -24,7 +28,7 @@ def server_metrics(*, event: kopf.RawEvent, namespace: str | None, name: str, st
 
 
 @kopf.on.event(GROUP, VERSION, "hosts", id="host-metrics")
-def host_metrics(*, event: kopf.RawEvent, name: str, status: kopf.Status, **_: Any) -> None:
+async def host_metrics(*, event: kopf.RawEvent, name: str, status: kopf.Status, **_: Any) -> None:
     if event["type"] == "DELETED":
         metrics.forget_host(name)
         return

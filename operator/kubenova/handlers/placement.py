@@ -102,12 +102,15 @@ def host_states(
     host_aggregates: kopf.Index[str, Any],
 ) -> list[HostState]:
     states = []
-    for name in host_bodies:
-        body = common.first(host_bodies, name)
+    # Every compute Node is a host. Its Host object (made by the operator when the Node appears)
+    # only adds the admin's settings: a Node whose Host is not made yet (the operator has just
+    # started) is an enabled host with the defaults, as its Host will say a moment later.
+    for name in node_facts:
         node = common.first(node_facts, name)
-        if body is None or node is None:
+        if node is None:
             continue
-        spec = body[0]
+        body = common.first(host_bodies, name)
+        spec = body[0] if body else {}
         metadata: dict[str, set[str]] = {}
         for _, items in aggregate_metadata.get(name, []):
             for k, v in items:

@@ -127,8 +127,15 @@ async def reconcile(
         if server is None:
             server = await load(common.client(memo), namespace, name)
             cache.read(key, server)
-        if server is not None:
+        if server is None:
+            return
+        try:
             await Step(server, memo, indexes).run()
+        except BaseException:
+            # A step cut short may have written a state it did not act on: forget what we wrote,
+            # so that its echo (and the next workload event) reconciles again from a fresh read.
+            cache.forget(key)
+            raise
 
 
 class Step:
@@ -150,6 +157,7 @@ class Step:
         self.generation: int | None = self.meta.get("generation")
         self.now = common.now()
         self.wrote = False
+        self.placed_now = False
 
     async def run(self) -> None:
         if self.meta.get("deletionTimestamp"):
@@ -277,6 +285,7 @@ class Step:
             patch["conditions"] = _scheduled(patch["conditions"], True, f"Placed on {claim.host}.", self)
             await self.write(accepted | patch)
             p.pending[self.key] = claim
+            self.placed_now = bool(accepted)  # a first placement: no workload can exist yet
             if charge:
                 p.charged[self.key] = charge
         log.info("server %s: placed on %s", self.key, claim.host)
@@ -316,6 +325,7 @@ class Step:
                 self._placed(flight.goal),
                 flight.goal,
                 user_data=self.spec.get("userData"),
+                new=self.placed_now,
             )
         except workloads.ActionFailed as failed:
             await self._action_failed(action, str(failed))

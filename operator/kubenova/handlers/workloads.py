@@ -30,14 +30,22 @@ class ActionFailed(Exception):
 
 
 async def ensure(
-    client: AsyncClient, backend: str, server: PlacedServer, goal: Goal, *, user_data: str | None = None
+    client: AsyncClient,
+    backend: str,
+    server: PlacedServer,
+    goal: Goal,
+    *,
+    user_data: str | None = None,
+    new: bool = False,
 ) -> Observation:
     """One step toward ``goal`` for the workload of ``server``; what it looks like now.
-    ``user_data`` is the spec's base64 user data, put in a Secret the workload mounts."""
+    ``user_data`` is the spec's base64 user data, put in a Secret the workload mounts. ``new``:
+    the server was placed a moment ago by this process, so no Pod can exist yet: it is created
+    without a read first (a conflict still adopts whatever is there)."""
     made = _Secrets(client, server, backend_secrets.secrets(server, user_data_b64=user_data, backend=backend))
     if backend == kubevirt.NAME:
         return await _ensure_vm(client, server, goal, made)
-    return await _ensure_pod(client, server, goal, made)
+    return await _ensure_pod(client, server, goal, made, new=new)
 
 
 class _Secrets:
@@ -75,8 +83,10 @@ async def remove(client: AsyncClient, namespace: str, name: str) -> None:
     await kube.delete_if_exists(client, resources.VirtualMachine, name, namespace=namespace)
 
 
-async def _ensure_pod(client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets) -> Observation:
-    pod = await _get(client, Pod, server)
+async def _ensure_pod(
+    client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets, *, new: bool = False
+) -> Observation:
+    pod = None if new and goal is Goal.RUNNING else await _get(client, Pod, server)
     if pod is not None and pod["metadata"].get("deletionTimestamp"):
         return container.observe(pod)  # wait for it to go; its DELETED event calls again
     obs = container.observe(pod)

@@ -157,6 +157,8 @@ def test_usage_follows_creates_and_deletes_and_a_lower_limit_touches_no_server(
     assert "2" in printed.splitlines()[1]
 
     quota(cluster, namespace, instances=1)  # below usage: nothing running is touched
+    # In effect once the operator has seen it, which its status shows.
+    waiting.until(lambda: quota_status(cluster, namespace)["absolute"]["maxTotalInstances"] == 1, what="new limit")
     with pytest.raises(
         ClusterError, match="Quota exceeded for instances: Requested 1, but already used 2 of 1 instances"
     ):
@@ -234,7 +236,11 @@ def test_keypair_server_group_and_metadata_quotas(cluster: Cluster, namespace: s
 
     cluster.apply([keypair("one"), group("one")])
     waiting.until(
-        lambda: quota_status(cluster, namespace)["absolute"]["totalServerGroupsUsed"] == 1, what="group counted"
+        lambda: (
+            quota_status(cluster, namespace)["absolute"]["totalServerGroupsUsed"] == 1
+            and quota_status(cluster, namespace)["resources"]["key_pairs"]["inUse"] == 1
+        ),
+        what="keypair and group counted",
     )
     with pytest.raises(ClusterError, match=re.escape("Quota exceeded, too many key pairs.")):
         cluster.apply([keypair("two")])

@@ -1,0 +1,30 @@
+"""The operator's API client: the connection limit reaches httpx's pool."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kubenova.kube import client as kube_client
+
+KUBECONFIG = {
+    "apiVersion": "v1",
+    "kind": "Config",
+    "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": True}}],
+    "users": [{"name": "u", "user": {"token": "t"}}],
+    "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+    "current-context": "x",
+}
+
+
+def test_the_pool_is_limited_and_kept_alive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(KUBECONFIG))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    client = kube_client.make()
+    transport: Any = client._client._client._transport  # private: what make() configures
+    pool = transport._pool
+    assert pool._max_connections == pool._max_keepalive_connections == kube_client.MAX_CONNECTIONS
