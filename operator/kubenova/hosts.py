@@ -30,6 +30,8 @@ class NodeFacts:
     local_gb: int
     host_ip: str
     compute: bool
+    zone_label: str | None = None
+    """The availability zone kubenova last wrote into the Node's label."""
 
     @classmethod
     def from_node(cls, node: Mapping[str, Any]) -> NodeFacts:
@@ -46,6 +48,7 @@ class NodeFacts:
             local_gb=quantities.to_int(capacity.get("ephemeral-storage", 0), quantities.GIB),
             host_ip=ip,
             compute=meta.get("labels", {}).get(labels.COMPUTE_HOST) == "true",
+            zone_label=meta.get("labels", {}).get(labels.AVAILABILITY_ZONE),
         )
 
 

@@ -2,6 +2,6 @@
 :mod:`kubenova.kube`. Importing this package registers them all.
 """
 
-from kubenova.handlers import flavors, hosts, keypairs, metering, placement, quotas, serveractions, servers
+from kubenova.handlers import flavors, groups, hosts, keypairs, metering, placement, quotas, serveractions, servers
 
-__all__ = ["flavors", "hosts", "keypairs", "metering", "placement", "quotas", "serveractions", "servers"]
+__all__ = ["flavors", "groups", "hosts", "keypairs", "metering", "placement", "quotas", "serveractions", "servers"]

@@ -16,6 +16,8 @@ from typing import Any
 
 import kopf
 from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.core_v1 import Node
+from lightkube.types import PatchType
 
 from kubenova import conditions, hosts, labels, lifecycle, metrics
 from kubenova.api.common import GROUP, VERSION
@@ -140,6 +142,12 @@ async def reconcile(
     )
     if conditions.differs(status, desired):
         await kube.patch_status(common.client(memo), resources.Host, name, desired)
+    if node is not None and node.zone_label != zone:
+        # The zone as a Node label, for tooling that reads topology from Nodes (spread
+        # constraints, dashboards); the only write kubenova makes to a Node.
+        await common.client(memo).patch(
+            Node, name, {"metadata": {"labels": {labels.AVAILABILITY_ZONE: zone}}}, patch_type=PatchType.MERGE
+        )
 
 
 async def _create_host(memo: kopf.Memo, name: str) -> None:

@@ -43,7 +43,6 @@ WEBHOOK_ONLY = (
 # the test, and should be removed from the chart.
 UNEXERCISED = {
     ("compute.kubenova.io", "keypairs", "get"): WEBHOOK_ONLY,
-    ("compute.kubenova.io", "servergroups", "get"): WEBHOOK_ONLY,
 }
 
 # Rules used only when a race happens, which a run may or may not hit: allowed to be unused.
@@ -160,11 +159,24 @@ def run_lifecycle(c: devcluster.Cluster, op: operating.Operator) -> dict[str, An
                 "metadata": {"name": "default", "namespace": ns},
                 "spec": {"instances": 5},
             },
+            {
+                "apiVersion": API,
+                "kind": "ServerGroup",
+                "metadata": {"name": "grp", "namespace": ns},
+                "spec": {"policy": "soft-anti-affinity"},
+            },
+            {
+                "apiVersion": API,
+                "kind": "Aggregate",
+                "metadata": {"name": "chart-agg"},
+                "spec": {"hosts": ["compute-0"]},
+            },
         ]
     )
+    waiting.until(lambda: status(c, "aggregate", "chart-agg").get("hosts"), what="aggregate status")
     waiting.until(lambda: status(c, "quota.compute.kubenova.io", "default", ns).get("absolute"), what="quota counted")
     waiting.until(lambda: status(c, "keypair", "key", ns).get("fingerprint"), what="keypair fingerprint")
-    common = {"flavor": "chart.small", "keyName": "key", "userData": user_data}
+    common = {"flavor": "chart.small", "keyName": "key", "userData": user_data, "schedulerHints": {"group": "grp"}}
     servers = {
         "pod": {"backend": "container", "image": "nginx:1.27", **common},
         "vm": {"backend": "kubevirt", "image": "quay.io/containerdisks/fedora:41", **common},
@@ -192,6 +204,7 @@ def run_lifecycle(c: devcluster.Cluster, op: operating.Operator) -> dict[str, An
     declare(c, "vm", ns, state="active")
     wait_status(c, "vm", ns, "ACTIVE", actions=5)
     assert status(c, "quota.compute.kubenova.io", "default", ns)["absolute"]["totalInstancesUsed"] == 2
+    waiting.until(lambda: status(c, "servergroup", "grp", ns).get("memberCount") == 2, what="group members")
 
     # A one-shot action: a reboot, recorded in its ServerAction.
     c.apply(

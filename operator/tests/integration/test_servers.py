@@ -73,10 +73,12 @@ def test_a_server_builds_to_active_stops_starts_and_is_deleted(cluster: Cluster,
         assert s["addresses"][0]["addr"]
     cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "server/web", "-n", namespace)
     assert get(cluster, workload, "web", namespace) is not None
-    usage = waiting.until(
-        lambda: (h := get_host(cluster, s["host"])) and h.get("vcpusUsed", 0) >= 1 and h, what="host usage"
-    )
-    assert any(srv["name"] == "web" for srv in usage["servers"])
+
+    def lists_web() -> dict[str, Any] | None:
+        h = get_host(cluster, s["host"]) or {}
+        return h if any(x["name"] == "web" for x in h.get("servers", [])) else None
+
+    assert waiting.until(lists_web, what="host usage")["vcpusUsed"] >= 1
 
     cluster.kubectl("patch", "server", "web", "-n", namespace, "--type=merge", "-p", '{"spec":{"state":"stopped"}}')
     s = wait_status(cluster, "web", namespace, "SHUTOFF")

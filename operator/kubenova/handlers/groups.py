@@ -1,0 +1,82 @@
+"""Status of Aggregates and ServerGroups, from kopf's indexes, written only when it changes.
+
+An Aggregate's status follows its spec and the compute Nodes; a ServerGroup's follows the servers
+that name it (coalesced like Host usage: a burst of members is one write).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from kubenova import conditions, groups
+from kubenova.api.common import GROUP, VERSION
+from kubenova.handlers import common
+from kubenova.kube import client as kube
+from kubenova.kube import resources
+
+
+@kopf.on.event(GROUP, VERSION, "aggregates", id="aggregate-status")
+async def aggregate_event(
+    *,
+    event: kopf.RawEvent,
+    name: str,
+    uid: str,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    meta: kopf.Meta,
+    memo: kopf.Memo,
+    **kw: Any,
+) -> None:
+    if event["type"] == "DELETED":
+        return
+    desired = groups.aggregate_status(
+        uid=uid,
+        spec=spec,
+        compute_hosts=list(kw["node_facts"]),
+        previous=status,
+        generation=meta.get("generation"),
+        now=common.now(),
+    )
+    if conditions.differs(status, desired):
+        await kube.patch_status(common.client(memo), resources.Aggregate, name, desired)
+
+
+@kopf.on.event(GROUP, VERSION, "servergroups", id="server-group-status")
+async def server_group_event(
+    *, event: kopf.RawEvent, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
+) -> None:
+    if event["type"] != "DELETED" and namespace:
+        await reconcile(namespace, name, memo=memo, indexes=kw)
+
+
+@kopf.on.event(GROUP, VERSION, "servers", id="server-group-members")
+async def member_event(*, namespace: str | None, spec: kopf.Spec, memo: kopf.Memo, **kw: Any) -> None:
+    group = (spec.get("schedulerHints") or {}).get("group")
+    if group and namespace and (namespace, group) in kw["server_group_specs"]:
+        common.soon(
+            memo, f"servergroup/{namespace}/{group}", lambda: reconcile(namespace, group, memo=memo, indexes=kw)
+        )
+
+
+async def reconcile(namespace: str, name: str, *, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
+    current = await kube.get_dict(common.client(memo), resources.ServerGroup, name, namespace=namespace)
+    if current is None:
+        return
+    status = current.get("status") or {}
+    members = list(indexes["server_group_members"].get((namespace, name), []))
+    hosts = [
+        claim.host for m in members if (claim := common.first(indexes["server_claims"], f"{namespace}/{m}")) is not None
+    ]
+    desired = groups.server_group_status(
+        uid=current["metadata"]["uid"],
+        namespace=namespace,
+        members=members,
+        hosts=hosts,
+        previous=status,
+        generation=current["metadata"].get("generation"),
+        now=common.now(),
+    )
+    if conditions.differs(status, desired):
+        await kube.patch_status(common.client(memo), resources.ServerGroup, name, desired, namespace=namespace)
