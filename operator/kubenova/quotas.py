@@ -94,6 +94,13 @@ def server_usage(name: str, status: Mapping[str, Any]) -> ServerUsage | None:
     return ServerUsage(name, int(flavor.get("vcpus", 0)), int(flavor.get("ram", 0)))
 
 
+def refused(status: Mapping[str, Any]) -> bool:
+    """Whether a Server was refused for quota before it was accepted: it holds nothing, and is
+    accepted again when its namespace has room (a deleted server, a raised limit)."""
+    fault = status.get("fault") or {}
+    return status.get("vmState") == "error" and not status.get("flavor") and fault.get("code") == 403
+
+
 def over_quota(requested: Mapping[str, int], usage: Usage, limit: Mapping[str, int]) -> str | None:
     """Nova's TooManyInstances message if ``requested`` on top of ``usage`` passes a limit, else None.
 

@@ -27,6 +27,12 @@ def quota_servers(*, namespace: str | None, name: str, status: kopf.Status, **_:
     return {namespace or "": usage} if usage else None
 
 
+@kopf.index(GROUP, VERSION, "servers")
+def quota_refused(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, str] | None:
+    """Servers refused for quota, which are tried again when their namespace has room."""
+    return {namespace or "": name} if quotas.refused(status) else None
+
+
 @kopf.index(GROUP, VERSION, "keypairs")
 def quota_keypairs(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
     return {namespace or "": name}

@@ -55,8 +55,29 @@ async def server_event(
         p.pending[key] = p.pending[key + lifecycle.SOURCE] = None
         p.charged[key] = None
         server_cache.of(memo).forget(key)
+        _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
     await reconcile(namespace or "", name, memo=memo, indexes=kw, event_body=dict(body))
+
+
+@kopf.on.event(GROUP, VERSION, "quotas", id="quota-retries")
+async def quota_event(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> None:
+    """A limit raised (or the Quota gone, back to the defaults): try the refused servers again."""
+    _retry_refused_soon(namespace or "", memo, kw)
+
+
+def _retry_refused_soon(namespace: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
+    """Servers refused for quota are accepted once there is room, as a Deployment's Pods are
+    created once a ResourceQuota allows: GitOps users need not delete and re-apply them. Tried
+    in creation order of their names, coalesced, each under the scheduler's lock like any create."""
+    if namespace not in indexes["quota_refused"]:
+        return
+
+    async def retry() -> None:
+        for name in sorted(indexes["quota_refused"].get(namespace, [])):
+            await reconcile(namespace, name, memo=memo, indexes=indexes)
+
+    common.soon(memo, f"quota-retry/{namespace}", retry)
 
 
 @kopf.on.event("", "v1", "pods", labels={SERVER_LABEL: kopf.PRESENT}, id="server-pod-event")
@@ -186,7 +207,7 @@ class Step:
 
     async def step(self) -> None:
         vm, task = self.status.get("vmState"), self.status.get("taskState")
-        if vm is None:
+        if vm is None or quotas.refused(self.status):
             await self.accept()
         elif task == TaskState.SCHEDULING:
             await self.schedule()
@@ -219,6 +240,9 @@ class Step:
             "lockedReason": self.spec.get("lockedReason"),
             "actions": lifecycle.start_action(self.status, tasks.CREATE, now=self.now),
         }
+        retrying = quotas.refused(self.status)
+        if over and not problem and retrying:
+            return  # still over quota: said so already
         if problem or over:
             fault = faults.bad_request(problem, now=self.now) if problem else faults.over_quota(str(over), now=self.now)
             patch |= lifecycle.fail(self.status, fault, generation=self.generation, now=self.now)
@@ -237,12 +261,14 @@ class Step:
             patch["flavor"] = lifecycle.embedded_flavor(flavor_name, flavor)
             # Scheduled at once: acceptance and claim share one status write (a write fewer per
             # server). A restart before it finds no vmState and starts over; nothing is claimed yet.
+            if retrying:
+                patch["fault"] = None  # the refusal is over
             self.status = {**self.status, **patch}
-            await self.schedule(accepted=patch)
+            await self.schedule(accepted=patch, retrying=retrying)
             return
         await self.write(patch)
 
-    async def schedule(self, accepted: dict[str, Any] | None = None) -> None:
+    async def schedule(self, accepted: dict[str, Any] | None = None, *, retrying: bool = False) -> None:
         """Choose a host and claim it in one step under the scheduler's lock; record the claim
         (with ``accepted``, the acceptance's own status fields, in the same write)."""
         accepted = accepted or {}
@@ -251,7 +277,8 @@ class Step:
             if accepted:  # a new server: counted against the quota here, under the lock
                 over = self._over_quota(accepted["flavor"])
                 if over:
-                    await self._refuse_over_quota(accepted, over)
+                    if not retrying:  # a server tried again and still over says nothing new
+                        await self._refuse_over_quota(accepted, over)
                     return
             charge = quotas.server_usage(self.name, accepted) if accepted else None
             ledger = placement.ledger(p, self.ix["server_claims"])

@@ -277,3 +277,15 @@ def test_with_the_webhook_down_apply_works_and_the_operator_still_enforces(
         s["status"]["fault"]["message"]
         == "Quota exceeded for instances: Requested 1, but already used 1 of 1 instances"
     )
+
+    # Room again: the refused server is accepted by itself, as a Deployment's Pods are once a
+    # ResourceQuota allows them (a GitOps pipeline need not delete and re-apply it).
+    cluster.kubectl("delete", "server", "first", "-n", namespace, "--timeout=30s")
+
+    def built() -> dict[str, Any] | None:
+        st: dict[str, Any] = (next(iter(servers(cluster, namespace)), {}) or {}).get("status") or {}
+        return st if st.get("status") == "ACTIVE" else None
+
+    st = waiting.until(built, what="second accepted once first is gone")
+    assert "fault" not in st
+    assert [a["action"] for a in st["actions"]] == ["create", "create"]  # refused, then built
