@@ -46,7 +46,7 @@ from typing import IO, Any
 
 import yaml
 
-from kubenova.devcluster import building, certs, nodes, virtapi
+from kubenova.devcluster import building, certs, nodes, routing, virtapi
 
 _START_TIMEOUT = 90.0
 _CONTROLLERS = (
@@ -144,6 +144,28 @@ class Cluster:
             raise
         return names
 
+    def route_service_here(self, namespace: str, service: str, port: int) -> str:
+        """Make kube-apiserver reach ``service`` (its first port) at ``port`` on this machine, with
+        an EndpointSlice written by hand (:mod:`kubenova.devcluster.routing`); returns the address.
+
+        The Service may keep a selector: no EndpointSlice controller runs here, nor any Pod. If
+        something else did publish ready endpoints for it, kube-apiserver would pick one of all
+        the slices' endpoints at random, so that is refused rather than left to chance."""
+        svc = self.get_json("service", service, "-n", namespace)
+        port_name = svc["spec"]["ports"][0].get("name", "")
+        others = [
+            s["metadata"]["name"]
+            for s in self.get_json("endpointslices", "-n", namespace, "-l", f"kubernetes.io/service-name={service}")[
+                "items"
+            ]
+            if s["metadata"]["name"] != service and s.get("endpoints")
+        ]
+        if others:
+            raise ClusterError(f"Service {namespace}/{service} has endpoints elsewhere already: {others}")
+        address = routing.host_ipv4()
+        self.apply([routing.endpoint_slice(namespace, service, address, port, port_name=port_name)])
+        return address
+
     def audit_events(self) -> list[dict[str, Any]]:
         """Every event in the audit log so far (the log is written as requests complete)."""
         if self.audit_log is None:
@@ -232,7 +254,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
     (root / "logs").mkdir(parents=True)
     started = time.monotonic()
     # Where kube-apiserver reaches the fake virt-api: an address an EndpointSlice may name.
-    virt_api_ip = virtapi.host_ipv4() if kubevirt else None
+    virt_api_ip = routing.host_ipv4() if kubevirt else None
     bundle = certs.generate(root / "pki", virt_api_ips=[virt_api_ip] if virt_api_ip else [])
     etcd_port, etcd_peer, api_port, kwok_port, virt_api_port = free_ports(5)
     api_url = f"https://127.0.0.1:{api_port}"
@@ -296,8 +318,8 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
                     "--requestheader-username-headers=X-Remote-User",
                     f"--proxy-client-cert-file={bundle.front_proxy_client.cert}",
                     f"--proxy-client-key-file={bundle.front_proxy_client.key}",
-                    # Dial an APIService's endpoints, not its Service's cluster IP: no kube-proxy
-                    # runs here to route one.
+                    # Dial an APIService's or a webhook Service's endpoints, not its cluster IP:
+                    # no kube-proxy runs here to route one (see routing.py).
                     "--enable-aggregator-routing=true",
                     # RBAC is real, so the Helm chart's rules can be tested.
                     "--authorization-mode=Node,RBAC",

@@ -30,9 +30,7 @@ import base64
 import datetime
 import json
 import re
-import socket
 import ssl
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -40,6 +38,8 @@ from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from kubenova.devcluster import routing
 
 GROUP = "subresources.kubevirt.io"
 VERSION = "v1"
@@ -52,38 +52,9 @@ _ACTION_PATH = re.compile(
     rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/(?P<ns>[^/]+)/virtualmachineinstances/(?P<name>[^/]+)/(?P<action>[^/]+)$"
 )
 _UNPAUSED_GATE = "kubevirt.io/virtual-machine-unpaused"
-_PROBE = "203.0.113.1"  # TEST-NET-3: never contacted, only used to ask the kernel for a route
 
 
 # --- registration -------------------------------------------------------------------------
-
-
-def host_ipv4() -> str:
-    """This machine's non-loopback IPv4 address, where kube-apiserver can reach the fake.
-
-    An EndpointSlice may not name a loopback address, so the fake is published at the address
-    of the interface the default route leaves by (what connect() on a UDP socket picks; nothing
-    is sent). Without a default route, the first global address ``ip`` lists."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect((_PROBE, 9))
-            addr = str(s.getsockname()[0])
-            if not addr.startswith("127."):
-                return addr
-        except OSError:
-            pass
-    try:
-        out = subprocess.run(
-            ["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True, check=False
-        )
-    except OSError:
-        out = None
-    for match in re.finditer(r"\binet (\d+\.\d+\.\d+\.\d+)/", out.stdout if out else ""):
-        return match.group(1)
-    raise RuntimeError(
-        "the fake virt-api needs a non-loopback IPv4 address for its EndpointSlice (kube-apiserver "
-        "refuses 127.0.0.0/8 there), and this machine has none"
-    )
 
 
 def manifests(address: str, port: int, ca_bundle: bytes) -> list[dict[str, Any]]:
@@ -102,19 +73,8 @@ def manifests(address: str, port: int, ca_bundle: bytes) -> list[dict[str, Any]]
             "metadata": {"name": SERVICE, "namespace": NAMESPACE, "labels": labels},
             "spec": {"ports": [{"name": _PORT_NAME, "port": 443, "targetPort": port, "protocol": "TCP"}]},
         },
-        {
-            "apiVersion": "discovery.k8s.io/v1",
-            "kind": "EndpointSlice",
-            "metadata": {
-                "name": SERVICE,
-                "namespace": NAMESPACE,
-                # The label ties the slice to its Service; no controller manages it.
-                "labels": {**labels, "kubernetes.io/service-name": SERVICE},
-            },
-            "addressType": "IPv4",
-            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
-            "ports": [{"name": _PORT_NAME, "port": port, "protocol": "TCP"}],
-        },
+        # Written by hand (see routing): no Pod backs the Service.
+        routing.endpoint_slice(NAMESPACE, SERVICE, address, port, port_name=_PORT_NAME, labels=labels),
         {
             "apiVersion": "apiregistration.k8s.io/v1",
             "kind": "APIService",

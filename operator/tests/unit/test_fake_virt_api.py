@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubenova.devcluster import virtapi
+from kubenova.devcluster import routing, virtapi
 
 NOW = "2026-11-24T12:00:00Z"
 
@@ -62,7 +62,9 @@ def test_registration_points_the_apiservice_at_a_hand_written_endpoint_slice() -
     assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == objs["Service"]["metadata"]["name"]
     assert slice_["endpoints"][0]["addresses"] == ["192.0.2.2"]
     assert slice_["ports"] == [{"name": port["name"], "port": 8443, "protocol": "TCP"}]  # matched by port name
+    # Owned by the dev cluster, so that an EndpointSlice controller would leave it alone.
+    assert slice_["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == routing.MANAGED_BY
 
 
 def test_the_published_address_is_not_loopback() -> None:
-    assert not virtapi.host_ipv4().startswith("127.")
+    assert not routing.host_ipv4().startswith("127.")
