@@ -19,7 +19,6 @@ import logging
 from typing import Any
 
 import kopf
-import uvloop
 
 from kubenova import config, metrics
 from kubenova.api.common import GROUP
@@ -98,9 +97,7 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
     memo = kopf.Memo(
         settings=conf, placement=Placement(), server_hosts={}, maintenance={}, refresh={}, server_cache=ServerCache()
     )
-    # uvloop: the operator spends most of its time in network I/O (watch streams, API calls, the
-    # webhook); uvloop's loop and TLS do that work in C. Measured on a build of 1,000 servers.
-    uvloop.run(
+    asyncio.run(
         kopf.operator(
             clusterwide=True,
             # The peering name is set in `configure`: passing it here would make peering
