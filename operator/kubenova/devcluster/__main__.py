@@ -75,11 +75,20 @@ def _run(nodes: int, *, examples: bool) -> int:
 
 
 def _settle(c: cluster.Cluster, timeout: float = 30) -> None:
-    """Wait (bounded) for the examples' objects to be Ready, so the first listing is meaningful."""
+    """Wait (bounded) for the examples' objects to be Ready and the Hosts to count the servers
+    placed on them (Host usage is written a moment after the claims), so the first listing is
+    meaningful. An example meant to fail (over quota, say) just runs the clock out."""
     c.kubectl(
         "wait", "--for=condition=Ready", f"--timeout={int(timeout)}s", "-A", "--all",
-        "flavors.compute.kubenova.io,keypairs.compute.kubenova.io", check=False,
+        "flavors.compute.kubenova.io,keypairs.compute.kubenova.io,servers.compute.kubenova.io", check=False,
     )  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        placed = sum(1 for s in c.get_json("servers", "-A").get("items", []) if (s.get("status") or {}).get("claim"))
+        counted = sum((h.get("status") or {}).get("runningVms", 0) for h in c.get_json("hosts").get("items", []))
+        if counted >= placed:
+            return
+        time.sleep(0.5)
 
 
 if __name__ == "__main__":
