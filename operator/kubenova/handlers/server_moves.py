@@ -1,7 +1,7 @@
 """Where a Server goes: choosing and claiming a host for it, at build and for the actions that
 move or resize it, and what its status records of the host it got.
 
-Free functions over a :class:`~kubenova.handlers.servers.Step`, split from it so the handler
+Free functions over a :class:`~kubenova.handlers.server_step.Step`, split from it so the handler
 reads as the lifecycle and this as placement. Everything that claims runs under the scheduler's
 lock (the caller holds it).
 """
@@ -20,7 +20,7 @@ from kubenova.scheduling.model import GroupSpec
 from kubenova.scheduling.scheduler import Chosen, NoValidHost, choose_and_claim
 
 if TYPE_CHECKING:
-    from kubenova.handlers.servers import Step
+    from kubenova.handlers.server_step import Step
 
 WORKLOAD_KINDS = {container.NAME: ("v1", "Pod"), "kubevirt": ("kubevirt.io/v1", "VirtualMachine")}
 

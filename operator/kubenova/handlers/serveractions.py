@@ -4,7 +4,7 @@ A new ServerAction is checked against its Server's state under the server's lock
 ends it at once as Failed with Nova's error (409 for a state or lock, 501 for what the backend
 cannot do). An accepted one is marked Running with the request id, then the server's own
 reconcile carries the action out and marks the ServerAction Succeeded or Failed when it ends
-(:func:`kubenova.handlers.servers.settle`).
+(:func:`kubenova.handlers.server_step.settle`).
 
 Running is written before the action starts, so a restart in between finds a Running
 ServerAction whose request id the Server does not know, and starts it again.
@@ -20,7 +20,7 @@ import kopf
 
 from kubenova import metrics, tasks
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common, placement, servers
+from kubenova.handlers import common, placement, server_step
 from kubenova.kube import client as kube
 from kubenova.kube import resources
 from kubenova.nova import faults
@@ -67,7 +67,7 @@ async def server_action_event(
             return
         if seen.get("phase") in ("Succeeded", "Failed"):
             return
-        server = await servers.load(client, namespace, server_name)
+        server = await server_step.load(client, namespace, server_name)
         if server is None:
             await _fail(
                 memo, namespace, name, faults.Fault(404, f"Instance {server_name} could not be found.", common.now())
@@ -77,7 +77,7 @@ async def server_action_event(
         history = (server.get("status") or {}).get("actions") or []
         if request_id and any(r.get("requestId") == request_id for r in history):
             return  # started already; the server's reconcile ends it
-        step = servers.Step(server, memo, kw)
+        step = server_step.Step(server, memo, kw)
         if not step.status.get("vmState"):
             await _fail(memo, namespace, name, faults.conflict(f"Instance {step.uid} is not built yet.", now=step.now))
             return
