@@ -22,7 +22,7 @@ from kubenova.config import Settings
 from kubenova.handlers import common
 from kubenova.quotas import ServerUsage
 from kubenova.scheduling.claims import Claim, Ledger
-from kubenova.scheduling.model import HostState
+from kubenova.scheduling.model import Hosts, HostState
 
 
 @dataclasses.dataclass
@@ -35,6 +35,8 @@ class Placement:
     charged: dict[str, ServerUsage | None] = dataclasses.field(default_factory=dict)
     """Quota usage admitted (or freed) by this process, by server key, until the index shows it."""
     server_locks: defaultdict[str, asyncio.Lock] = dataclasses.field(default_factory=lambda: defaultdict(asyncio.Lock))
+    last_hosts: Hosts | None = None
+    """The hosts of the last decision, kept while their facts do not change (see :func:`hosts`)."""
 
 
 def of(memo: kopf.Memo) -> Placement:
@@ -92,6 +94,15 @@ def ledger(placement: Placement, server_claims: kopf.Index[str, Claim]) -> Ledge
         else:
             led.claim(key, claim)
     return led
+
+
+def hosts(placement: Placement, states: list[HostState]) -> Hosts:
+    """The scheduler's view of ``states``: the last one if no host fact changed since, so the
+    verdicts it keeps (static filters, per kind of request) serve the next decision too."""
+    last = placement.last_hosts
+    if last is None or last.states != tuple(states):
+        placement.last_hosts = last = Hosts(states)
+    return last
 
 
 def host_states(

@@ -118,12 +118,15 @@ def choose(
     ignore: frozenset[str] = frozenset(),
 ) -> Chosen | NoValidHost:
     hints = step.spec.get("schedulerHints") or {}
-    hosts = placement.host_states(
-        step.conf,
-        step.ix["node_facts"],
-        step.ix["host_bodies"],
-        step.ix["aggregate_metadata"],
-        step.ix["host_aggregates"],
+    hosts = placement.hosts(
+        placement.of(step.memo),
+        placement.host_states(
+            step.conf,
+            step.ix["node_facts"],
+            step.ix["host_bodies"],
+            step.ix["aggregate_metadata"],
+            step.ix["host_aggregates"],
+        ),
     )
     request = lifecycle.request_spec(
         step.key,

@@ -46,12 +46,16 @@ class Hosts:
     Built when host facts change (not per decision), so a decision never rescans metadata.
     """
 
-    __slots__ = ("by_name", "states", "tenant_isolation")
+    __slots__ = ("by_name", "states", "static", "tenant_isolation")
 
     def __init__(self, states: Iterable[HostState]) -> None:
         self.states: tuple[HostState, ...] = tuple(states)
         self.by_name = {h.name: h for h in self.states}
         self.tenant_isolation = any(k.startswith("filter_tenant_id") for h in self.states for k in h.metadata)
+        self.static: dict[object, tuple[int, ...]] = {}
+        """The verdicts of the filters that read only host facts and the request (zone,
+        aggregate extra specs, tenant isolation), per kind of request: see
+        :func:`kubenova.scheduling.scheduler.static_refusals`. Valid as long as these states are."""
 
     def __len__(self) -> int:
         return len(self.states)
