@@ -48,7 +48,7 @@ def server_create(namespace: str, name: str, spec: Mapping[str, Any], view: View
         return r
     key = spec.get("keyName")
     if key and not view.keypair_exists(namespace, key):
-        return Refusal(f"Invalid key_name provided: Keypair {key} not found in {namespace}.")
+        return Refusal(keypair_missing(namespace, key))
     group = (spec.get("schedulerHints") or {}).get("group")
     if group and not view.server_group_exists(namespace, group):
         return Refusal(f"Server group {group} could not be found in {namespace}.", 404)
@@ -116,7 +116,20 @@ def aggregate(name: str, spec: Mapping[str, Any], view: View) -> Refusal | None:
     return None
 
 
-def _flavor_access(name: str, flavor: Mapping[str, Any], namespace: str) -> Refusal | None:
+def flavor_problem(name: str, flavor: Mapping[str, Any] | None, namespace: str) -> str | None:
+    """Why ``namespace`` cannot use the flavor ``name`` (None: it can). Also the operator's check."""
+    if flavor is None:
+        return f"Flavor {name} could not be found."
     if not flavor.get("isPublic", True) and namespace not in flavor.get("access", []):
-        return Refusal(f"Flavor {name} is private and namespace {namespace} is not on its access list.")
+        return f"Flavor {name} is private and namespace {namespace} is not on its access list."
     return None
+
+
+def keypair_missing(namespace: str, key: str) -> str:
+    """Nova's message for a key_name that is not a Keypair of the server's namespace."""
+    return f"Invalid key_name provided: Keypair {key} not found in {namespace}."
+
+
+def _flavor_access(name: str, flavor: Mapping[str, Any], namespace: str) -> Refusal | None:
+    problem = flavor_problem(name, flavor, namespace)
+    return Refusal(problem) if problem else None

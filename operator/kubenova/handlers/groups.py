@@ -45,10 +45,10 @@ async def aggregate_event(
 
 @kopf.on.event(GROUP, VERSION, "servergroups", id="server-group-status")
 async def server_group_event(
-    *, event: kopf.RawEvent, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
+    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
 ) -> None:
     if event["type"] != "DELETED" and namespace:
-        await reconcile(namespace, name, memo=memo, indexes=kw)
+        await reconcile(namespace, name, memo=memo, indexes=kw, current=dict(body))
 
 
 @kopf.on.event(GROUP, VERSION, "servers", id="server-group-members")
@@ -60,8 +60,13 @@ async def member_event(*, namespace: str | None, spec: kopf.Spec, memo: kopf.Mem
         )
 
 
-async def reconcile(namespace: str, name: str, *, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
-    current = await kube.get_dict(common.client(memo), resources.ServerGroup, name, namespace=namespace)
+async def reconcile(
+    namespace: str, name: str, *, memo: kopf.Memo, indexes: dict[str, Any], current: dict[str, Any] | None = None
+) -> None:
+    """Write the group's status if it changed. ``current``: the group as its own event carried it;
+    a refresh after a member changed reads it."""
+    if current is None:
+        current = await kube.get_dict(common.client(memo), resources.ServerGroup, name, namespace=namespace)
     if current is None:
         return
     status = current.get("status") or {}

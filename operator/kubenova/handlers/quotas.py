@@ -50,12 +50,9 @@ def quota_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) 
 
 
 def limits(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> dict[str, int]:
-    return limits_of(memo, common.first(indexes["quota_specs"], namespace))
-
-
-def limits_of(memo: kopf.Memo, spec: dict[str, Any] | None) -> dict[str, int]:
-    """Limits from a Quota's spec (None: no Quota), over the operator's defaults."""
-    return quotas.limits(spec, {**quotas.NOVA_DEFAULTS, **common.settings(memo).default_quota})
+    """The namespace's limits: its Quota's spec over the operator's defaults (Nova's, unless set)."""
+    defaults = {**quotas.NOVA_DEFAULTS, **common.settings(memo).default_quota}
+    return quotas.limits(common.first(indexes["quota_specs"], namespace), defaults)
 
 
 def usage(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> quotas.Usage:
@@ -83,13 +80,15 @@ def usage(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> quotas.Us
 
 
 @kopf.on.event(GROUP, VERSION, "quotas", id="quota-event")
-async def quota_event(*, event: kopf.RawEvent, namespace: str | None, memo: kopf.Memo, **kw: Any) -> None:
+async def quota_event(
+    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, memo: kopf.Memo, **kw: Any
+) -> None:
     if not namespace:
         return
     if event["type"] == "DELETED":
         metrics.forget_quota(namespace)
     else:
-        await reconcile(namespace, memo=memo, indexes=kw)
+        await reconcile(namespace, memo=memo, indexes=kw, current=dict(body))
 
 
 @kopf.on.event(GROUP, VERSION, "servers", id="quota-servers")
@@ -101,8 +100,13 @@ async def usage_event(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> N
         common.soon(memo, f"quota/{namespace}", lambda: reconcile(namespace, memo=memo, indexes=kw))
 
 
-async def reconcile(namespace: str, *, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
-    current = await kube.get_dict(common.client(memo), resources.Quota, QUOTA_NAME, namespace=namespace)
+async def reconcile(
+    namespace: str, *, memo: kopf.Memo, indexes: dict[str, Any], current: dict[str, Any] | None = None
+) -> None:
+    """Write the namespace's Quota status if it changed. ``current``: the Quota as its own event
+    carried it; a refresh after a usage change reads it (it may have changed since)."""
+    if current is None:
+        current = await kube.get_dict(common.client(memo), resources.Quota, QUOTA_NAME, namespace=namespace)
     if current is None:
         return
     status = current.get("status") or {}

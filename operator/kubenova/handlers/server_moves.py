@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubenova import lifecycle, metrics, tasks
+from kubenova import admission, lifecycle, metrics, tasks
 from kubenova.backends import container
 from kubenova.handlers import common, placement
 from kubenova.nova import faults
@@ -46,7 +46,7 @@ def move(step: Step, action: Action, host: str | None, request_id: str) -> dict[
     if action is Action.RESIZE:
         name = step.spec["flavor"]
         spec = common.first(step.ix["flavor_specs"], name)
-        problem = flavor_problem(step, name, spec)
+        problem = admission.flavor_problem(name, spec, step.namespace)
         if problem:
             raise ActionRefused(problem, code=400)
         assert spec is not None
@@ -140,14 +140,6 @@ def choose(
         ignore_hosts=ignore,
     )
     return choose_and_claim(request, hosts, ledger)
-
-
-def flavor_problem(step: Step, name: str, flavor: dict[str, Any] | None) -> str | None:
-    if flavor is None:
-        return f"Flavor {name} could not be found."
-    if not flavor.get("isPublic", True) and step.namespace not in flavor.get("access", []):
-        return f"Flavor {name} is private and namespace {step.namespace} is not on its access list."
-    return None
 
 
 def host_up(step: Step, host: str) -> bool:

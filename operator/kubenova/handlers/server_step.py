@@ -18,7 +18,7 @@ import kopf
 from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
-from kubenova import conditions, intent, lifecycle, metrics, quotas, tasks
+from kubenova import admission, conditions, intent, lifecycle, metrics, quotas, tasks
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends import container, kubevirt
 from kubenova.handlers import common, placement, server_cache, server_moves, workloads
@@ -105,10 +105,10 @@ class Step:
         """Check what the API server could not (references to other objects), then BUILD."""
         flavor_name = self.spec.get("flavor", "")
         flavor = common.first(self.ix["flavor_specs"], flavor_name)
-        problem = server_moves.flavor_problem(self, flavor_name, flavor)
+        problem = admission.flavor_problem(flavor_name, flavor, self.namespace)
         key_name = self.spec.get("keyName")
         if problem is None and key_name and (self.namespace, key_name) not in self.ix["keypair_keys"]:
-            problem = f"Invalid key_name provided: Keypair {self.spec['keyName']} not found in {self.namespace}."
+            problem = admission.keypair_missing(self.namespace, key_name)
         backend = lifecycle.backend_of(self.spec, flavor or {}, self.conf.default_backend)
         if problem is None and backend == container.NAME and not self.spec.get("image"):
             problem = "The container backend needs spec.image; bootVolume is for kubevirt."

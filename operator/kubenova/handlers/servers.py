@@ -53,7 +53,8 @@ async def quota_event(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> N
 def _retry_refused_soon(namespace: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
     """Servers refused for quota are accepted once there is room, as a Deployment's Pods are
     created once a ResourceQuota allows: GitOps users need not delete and re-apply them. Tried
-    in creation order of their names, coalesced, each under the scheduler's lock like any create."""
+    in name order, coalesced, each under the scheduler's lock like any create; one still over
+    quota writes nothing."""
     if namespace not in indexes["quota_refused"]:
         return
 
