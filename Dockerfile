@@ -1,5 +1,5 @@
 # The kubenova operator image: small, non-root, every dependency pinned by requirements.lock.
-#   docker build -t kubenova:0.1.0 -f operator/Dockerfile operator
+#   docker build -t kubenova:0.1.0 .
 # The Helm chart runs this image's ENTRYPOINT and CMD (`kubenova operator`), spelled out in
 # charts/kubenova/templates/deployment.yaml; tests/unit/test_image.py holds the two together
 # and checks the rules hadolint would (pinned base, exec form, numeric non-root user).
@@ -9,7 +9,7 @@ FROM python:3.11.13-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 COPY requirements.lock pyproject.toml ./
-COPY kubenova ./kubenova
+COPY operator/kubenova ./operator/kubenova
 # Wheels of exactly the locked versions (--no-deps: the lock is complete, nothing else may
 # sneak in), then kubenova's own wheel.
 RUN pip wheel --no-deps --wheel-dir /wheels -r requirements.lock \

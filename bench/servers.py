@@ -38,8 +38,8 @@ from lightkube import AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
-from kubenova.devcluster import cluster as devcluster
-from kubenova.devcluster import installing, operating
+from hack.devcluster import cluster as devcluster
+from hack.devcluster import installing, operating
 from kubenova.kube import resources
 
 NAMESPACE = "bench"

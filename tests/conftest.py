@@ -1,7 +1,7 @@
 """Fixtures shared by every test.
 
 Integration tests ask for ``cluster`` (a real etcd + kube-apiserver + kube-controller-manager +
-kwok, started once per session by :mod:`kubenova.devcluster`, with kubenova's CRDs installed),
+kwok, started once per session by :mod:`hack.devcluster`, with kubenova's CRDs installed),
 ``operator`` (the kubenova operator as a child process against it) and ``namespace`` (a fresh
 namespace per test). Unit tests ask for none of these and never start a cluster.
 
@@ -17,8 +17,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from kubenova.devcluster import cluster as devcluster
-from kubenova.devcluster import installing, operating
+from hack.devcluster import cluster as devcluster
+from hack.devcluster import installing, operating
 
 NODES = 3
 

@@ -1,4 +1,4 @@
-"""``python -m kubenova.devcluster build | run``: the Makefile's ``tools`` and ``run`` targets.
+"""``python -m hack.devcluster build | run``: the Makefile's ``tools`` and ``run`` targets.
 
 ``run`` is the product's first command: it builds (once) and starts a local control plane with
 simulated compute hosts, installs the CRDs, starts the operator, applies ``examples/``, shows
@@ -13,11 +13,11 @@ import sys
 import time
 from types import FrameType
 
-from kubenova.devcluster import building, cluster, installing, operating
+from hack.devcluster import building, cluster, installing, operating
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kubenova.devcluster")
+    parser = argparse.ArgumentParser(prog="python -m hack.devcluster")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("build", help="build the control plane's binaries into the cache (once)")
     run = sub.add_parser("run", help="start everything and keep it running until Ctrl-C")

@@ -1,7 +1,7 @@
 """Builds the dev cluster's binaries from the Go module proxy, once, into the cache.
 
-Called by :mod:`kubenova.devcluster.cluster` before it starts anything, and by
-``python -m kubenova.devcluster build`` (the Makefile's ``tools`` target). No download site
+Called by :mod:`hack.devcluster.cluster` before it starts anything, and by
+``python -m hack.devcluster build`` (the Makefile's ``tools`` target). No download site
 is reachable from the machines this runs on, only the module proxy, so each part is compiled
 from source at a pinned version:
 
@@ -33,7 +33,7 @@ import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from kubenova.devcluster import versions
+from hack.devcluster import versions
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Certificates and keys for the local control plane, generated fresh for each cluster folder.
 
-Called by :mod:`kubenova.devcluster.cluster`. One CA signs the API server's serving certificate,
+Called by :mod:`hack.devcluster.cluster`. One CA signs the API server's serving certificate,
 the fake virt-api's serving certificate and the client certificates (admin in ``system:masters``,
 and the controller manager); an RSA key pair signs and verifies service-account tokens. A second
 CA, the front proxy's, signs only the client certificate the API server's aggregation layer shows

@@ -11,7 +11,7 @@ are started with a parent-death signal: if the Python process dies, so does its 
 
 With ``kubevirt=True`` (the default) the cluster also has KubeVirt's CRDs, kwok Stages that move a
 VirtualMachine's status as virt-controller would, and a fake virt-api
-(:mod:`kubenova.devcluster.virtapi`) registered through the real aggregation layer for the
+(:mod:`hack.devcluster.virtapi`) registered through the real aggregation layer for the
 ``subresources.kubevirt.io`` actions (pause, unpause, soft reboot).
 
 kube-controller-manager runs a handful of controllers that kubenova and its tests rely on:
@@ -46,7 +46,7 @@ from typing import IO, Any
 
 import yaml
 
-from kubenova.devcluster import building, certs, nodes, routing, virtapi
+from hack.devcluster import building, certs, nodes, routing, virtapi
 
 _START_TIMEOUT = 90.0
 _CONTROLLERS = (
@@ -146,7 +146,7 @@ class Cluster:
 
     def route_service_here(self, namespace: str, service: str, port: int) -> str:
         """Make kube-apiserver reach ``service`` (its first port) at ``port`` on this machine, with
-        an EndpointSlice written by hand (:mod:`kubenova.devcluster.routing`); returns the address.
+        an EndpointSlice written by hand (:mod:`hack.devcluster.routing`); returns the address.
 
         The Service may keep a selector: no EndpointSlice controller runs here, nor any Pod. If
         something else did publish ready endpoints for it, kube-apiserver would pick one of all
@@ -410,7 +410,7 @@ def running(root: Path | None = None, **kwargs: Any) -> Iterator[Cluster]:
 
 
 def _package_text(folder: str, name: str) -> str:
-    return resources.files("kubenova.devcluster").joinpath(folder, name).read_text()
+    return resources.files("hack.devcluster").joinpath(folder, name).read_text()
 
 
 def _stage_file(root: Path, name: str) -> Path:
@@ -523,7 +523,7 @@ def _start_virt_api(cluster: Cluster, address: str, port: int) -> None:
             [
                 sys.executable,
                 "-m",
-                "kubenova.devcluster.virtapi",
+                "hack.devcluster.virtapi",
                 f"--address={address}",
                 f"--port={port}",
                 f"--tls-cert={bundle.virt_api.cert}",

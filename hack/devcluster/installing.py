@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hack.devcluster.cluster import Cluster
 from kubenova.api import crds, peering
-from kubenova.devcluster.cluster import Cluster
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

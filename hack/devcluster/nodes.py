@@ -1,6 +1,6 @@
 """Manifests for simulated compute nodes, shaped like real ones.
 
-Called by :meth:`kubenova.devcluster.cluster.Cluster.add_nodes`. Each Node carries capacity
+Called by :meth:`hack.devcluster.cluster.Cluster.add_nodes`. Each Node carries capacity
 (cpu, memory, ephemeral storage, pods), a zone label, the label that marks it as a kubenova
 compute host, its own InternalIP, and the annotation that hands it to kwok.
 """
@@ -49,7 +49,7 @@ def compute_node(
     disk_gib: int = DEFAULT_DISK_GIB,
     zone: str | None = None,
 ) -> dict[str, Any]:
-    from kubenova.devcluster.cluster import KWOK_MANAGED  # cluster imports this module
+    from hack.devcluster.cluster import KWOK_MANAGED  # cluster imports this module
 
     resources = {
         "cpu": str(cpu),

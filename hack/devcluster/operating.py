@@ -15,8 +15,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from kubenova.devcluster import certs
-from kubenova.devcluster.cluster import Cluster, free_ports
+from hack.devcluster import certs
+from hack.devcluster.cluster import Cluster, free_ports
 
 
 @dataclasses.dataclass

@@ -9,7 +9,7 @@ still checks the server's certificate against ``<service>.<namespace>.svc``.
 
 So a process on this machine is reached through a Service by an EndpointSlice written by hand
 that names this machine's address. The fake virt-api is published that way
-(:mod:`kubenova.devcluster.virtapi`), and so is the operator's webhook in the chart's test.
+(:mod:`hack.devcluster.virtapi`), and so is the operator's webhook in the chart's test.
 """
 
 from __future__ import annotations

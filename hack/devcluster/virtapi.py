@@ -12,8 +12,8 @@ paused``, ``VMI is not paused``.
 It is registered through the real aggregation layer, so the operator's calls take the path they
 take in a real cluster, RBAC check included (kube-apiserver authorizes ``update`` on
 ``virtualmachineinstances/pause`` before proxying). :func:`manifests` gives the registration;
-:mod:`kubenova.devcluster.cluster` starts this module as a child process
-(``python -m kubenova.devcluster.virtapi``) and applies them.
+:mod:`hack.devcluster.cluster` starts this module as a child process
+(``python -m hack.devcluster.virtapi``) and applies them.
 
 It listens on a real interface, so it accepts only clients with a certificate from the front-proxy
 CA (kube-apiserver's aggregation layer; the CA signs nothing else), as a real aggregated server
@@ -39,7 +39,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from kubenova.devcluster import routing
+from hack.devcluster import routing
 
 GROUP = "subresources.kubevirt.io"
 VERSION = "v1"
@@ -324,7 +324,7 @@ def serve(address: str, port: int, *, cert: Path, key: Path, client_ca: Path, ku
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kubenova.devcluster.virtapi", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m hack.devcluster.virtapi", description=__doc__)
     parser.add_argument("--address", required=True, help="where to listen")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--tls-cert", type=Path, required=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from kubenova.devcluster.cluster import Cluster
+from hack.devcluster.cluster import Cluster
 
 pytestmark = pytest.mark.integration
 

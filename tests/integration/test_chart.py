@@ -26,8 +26,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kubenova.devcluster import building, operating
-from kubenova.devcluster import cluster as devcluster
+from hack.devcluster import building, operating
+from hack.devcluster import cluster as devcluster
 from tests import waiting
 
 pytestmark = pytest.mark.integration

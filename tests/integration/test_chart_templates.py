@@ -16,7 +16,7 @@ import pytest
 import yaml
 from cryptography import x509
 
-from kubenova.devcluster import building
+from hack.devcluster import building
 
 pytestmark = pytest.mark.integration
 CHART = Path(__file__).resolve().parents[2] / "charts" / "kubenova"

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
+from hack.devcluster.cluster import Cluster
 from kubenova import labels
-from kubenova.devcluster.cluster import Cluster
 from tests import waiting
 
 pytestmark = pytest.mark.integration

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from kubenova.devcluster import installing
-from kubenova.devcluster.cluster import Cluster
-from kubenova.devcluster.operating import Operator
+from hack.devcluster import installing
+from hack.devcluster.cluster import Cluster
+from hack.devcluster.operating import Operator
 from tests import waiting
 
 pytestmark = pytest.mark.integration

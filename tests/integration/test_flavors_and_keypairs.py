@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from hack.devcluster.cluster import Cluster
+from hack.devcluster.operating import Operator
 from kubenova import keypairs
-from kubenova.devcluster.cluster import Cluster
-from kubenova.devcluster.operating import Operator
 from tests import waiting
 
 pytestmark = pytest.mark.integration

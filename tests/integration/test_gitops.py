@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from kubenova.devcluster.cluster import Cluster
+from hack.devcluster.cluster import Cluster
 
 pytestmark = pytest.mark.integration
 API = "compute.kubenova.io/v1alpha1"

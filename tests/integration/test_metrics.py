@@ -10,8 +10,8 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from kubenova.devcluster.cluster import Cluster
-from kubenova.devcluster.operating import Operator
+from hack.devcluster.cluster import Cluster
+from hack.devcluster.operating import Operator
 from tests import waiting
 
 pytestmark = pytest.mark.integration

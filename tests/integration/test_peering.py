@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from hack.devcluster import operating
+from hack.devcluster.cluster import Cluster
 from kubenova.api import peering
-from kubenova.devcluster import operating
-from kubenova.devcluster.cluster import Cluster
 from tests import waiting
 
 pytestmark = pytest.mark.integration

@@ -12,8 +12,8 @@ import pytest
 from lightkube import ApiError, AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 
-from kubenova.devcluster.cluster import Cluster, ClusterError
-from kubenova.devcluster.operating import Operator
+from hack.devcluster.cluster import Cluster, ClusterError
+from hack.devcluster.operating import Operator
 from kubenova.kube import resources
 from tests import waiting
 

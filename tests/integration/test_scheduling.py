@@ -13,8 +13,8 @@ import pytest
 from lightkube import AsyncClient, KubeConfig
 from lightkube.models.meta_v1 import ObjectMeta
 
+from hack.devcluster.cluster import Cluster
 from kubenova import labels
-from kubenova.devcluster.cluster import Cluster
 from kubenova.kube import resources
 from tests import waiting
 

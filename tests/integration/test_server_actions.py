@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from kubenova.devcluster.cluster import Cluster
+from hack.devcluster.cluster import Cluster
 from tests import waiting
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("operator", "flavors")]

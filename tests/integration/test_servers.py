@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from kubenova.devcluster.cluster import Cluster
-from kubenova.devcluster.operating import Operator
+from hack.devcluster.cluster import Cluster
+from hack.devcluster.operating import Operator
 from tests import waiting
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kubenova.devcluster import routing, virtapi
+from hack.devcluster import routing, virtapi
 
 NOW = "2026-11-24T12:00:00Z"
 

@@ -16,10 +16,10 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-OPERATOR = Path(__file__).resolve().parents[2]
-DOCKERFILE = OPERATOR / "Dockerfile"
-LOCK = OPERATOR / "requirements.lock"
-DEPLOYMENT = OPERATOR / "charts" / "kubenova" / "templates" / "deployment.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+LOCK = ROOT / "requirements.lock"
+DEPLOYMENT = ROOT / "charts" / "kubenova" / "templates" / "deployment.yaml"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -73,7 +73,7 @@ def test_runs_as_a_numeric_non_root_user() -> None:
     assert uid.isdigit(), "USER must be a numeric uid (runAsNonRoot checks it)"
     assert int(uid) != 0, "USER must not be root"
     assert not gid or (gid.isdigit() and int(gid) != 0)
-    chart_uid = re.search(r"runAsUser: (\d+)", (OPERATOR / "charts" / "kubenova" / "values.yaml").read_text())
+    chart_uid = re.search(r"runAsUser: (\d+)", (ROOT / "charts" / "kubenova" / "values.yaml").read_text())
     assert chart_uid is not None
     assert chart_uid.group(1) == uid, "the chart's runAsUser is the image's user"
 
@@ -97,7 +97,7 @@ def test_installs_only_the_lock() -> None:
 
 
 def test_the_lock_pins_pyprojects_dependencies() -> None:
-    project = tomllib.loads((OPERATOR / "pyproject.toml").read_text())["project"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pins = lock()
     for dep in project["dependencies"]:
         req = Requirement(dep)
@@ -124,7 +124,7 @@ def test_the_lock_is_complete_and_what_the_tests_run_with() -> None:
     ],
 )
 def test_the_entry_point_runs(argv: list[str]) -> None:
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, cwd=OPERATOR)
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert "usage: kubenova" in proc.stdout
 

@@ -12,9 +12,9 @@ from typing import Any
 import jsonschema
 import pytest
 
+from hack.devcluster import building
 from kubenova.backends import kubevirt
 from kubenova.backends.servers import META_DATA_ANNOTATION, Flavor, PlacedServer
-from kubenova.devcluster import building
 
 SMALL = Flavor("m1.small", vcpus=2, ram=2048, disk=20)
 SERVER = PlacedServer(
