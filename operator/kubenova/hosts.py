@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubenova import conditions, labels, quantities
-
-DEFAULT_ZONE = "nova"
+from kubenova.zones import DEFAULT_ZONE
 
 
 @dataclasses.dataclass(frozen=True)

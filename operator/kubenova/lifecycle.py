@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from kubenova import conditions
+from kubenova import conditions, zones
 from kubenova.backends.servers import Flavor, Observation, PlacedServer, user_data_secret
 from kubenova.nova import faults
 from kubenova.nova.states import PowerState, TaskState, VmState, api_status
@@ -173,7 +173,7 @@ def placed(
         image=status.get("image") or spec.get("image"),
         boot_volume=(spec.get("bootVolume") or {}).get("claimName"),
         hostname=spec.get("hostname"),
-        availability_zone=status.get("availabilityZone") or "nova",
+        availability_zone=status.get("availabilityZone") or zones.DEFAULT_ZONE,
         key_name=spec.get("keyName"),
         public_key=public_key,
         metadata=spec.get("metadata", {}),

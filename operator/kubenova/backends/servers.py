@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from kubenova import zones
 from kubenova.api.common import GROUP
 
 SERVER_LABEL = f"{GROUP}/server"
@@ -50,7 +51,7 @@ class PlacedServer:
     boot_volume: str | None = None
     """PersistentVolumeClaim to boot from (KubeVirt only), instead of an image."""
     hostname: str | None = None
-    availability_zone: str = "nova"
+    availability_zone: str = zones.DEFAULT_ZONE
     key_name: str | None = None
     public_key: str | None = None
     user_data_secret: str | None = None

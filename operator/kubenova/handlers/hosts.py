@@ -19,7 +19,7 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node
 from lightkube.types import PatchType
 
-from kubenova import conditions, hosts, labels, lifecycle, metrics
+from kubenova import conditions, hosts, labels, lifecycle, metrics, zones
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common
 from kubenova.kube import client as kube
@@ -114,7 +114,7 @@ async def reconcile(
         await kube.delete_if_exists(common.client(memo), resources.Host, name)
         return
     aggregates = list(host_aggregates[name]) if name in host_aggregates else []
-    zone = next((z for _, z in sorted(aggregates, key=lambda a: a[0]) if z), hosts.DEFAULT_ZONE)
+    zone = zones.zone_of(aggregates)
     conf = common.settings(memo)
     usage = hosts.Usage(
         vcpus=sum(s[3] for s in servers),

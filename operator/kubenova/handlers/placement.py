@@ -16,7 +16,7 @@ from typing import Any
 import kopf
 
 from kubenova import hosts as host_status
-from kubenova import lifecycle
+from kubenova import lifecycle, zones
 from kubenova.api.common import GROUP, VERSION
 from kubenova.config import Settings
 from kubenova.handlers import common
@@ -126,7 +126,6 @@ def host_states(
         for _, items in aggregate_metadata.get(name, []):
             for k, v in items:
                 metadata.setdefault(k, set()).add(v)
-        zones = sorted((a, z) for a, z in host_aggregates.get(name, []) if z)
         ratios = spec.get("allocationRatios") or {}
         states.append(
             HostState(
@@ -136,7 +135,7 @@ def host_states(
                 disk_gb=node.local_gb,
                 enabled=bool(spec.get("enabled", True)),
                 up=node.ready and not spec.get("forcedDown", False),
-                zone=zones[0][1] if zones else host_status.DEFAULT_ZONE,
+                zone=zones.zone_of(host_aggregates.get(name, [])),
                 aggregates=tuple(sorted(a for a, _ in aggregate_metadata.get(name, []))),
                 metadata={k: frozenset(v) for k, v in metadata.items()},
                 reserved_memory_mb=int((spec.get("reserved") or {}).get("memoryMb", conf.reserved_host_memory_mb)),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubenova import admission, lifecycle, metrics, tasks
+from kubenova import admission, lifecycle, metrics, tasks, zones
 from kubenova.backends import container
 from kubenova.handlers import common, placement
 from kubenova.nova import faults
@@ -98,7 +98,7 @@ def workload(step: Step, revision: str | None) -> dict[str, Any]:
 
 
 def placed_on(step: Step, claim: Claim, *, revision: str | None) -> dict[str, Any]:
-    zone = next((z for _, z in sorted(step.ix["host_aggregates"].get(claim.host, [])) if z), "nova")
+    zone = zones.zone_of(step.ix["host_aggregates"].get(claim.host, []))
     return {
         "claim": lifecycle.claim_status(claim),
         "host": claim.host,

@@ -6,8 +6,9 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
+from kubenova.zones import DEFAULT_ZONE
+
 Policy = Literal["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
-DEFAULT_ZONE = "nova"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
