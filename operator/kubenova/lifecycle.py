@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubenova import conditions, zones
-from kubenova.backends.servers import Flavor, Observation, PlacedServer, user_data_secret
+from kubenova.backends.workload import Flavor, Observation, PlacedServer, user_data_secret
 from kubenova.nova import faults
 from kubenova.nova.states import PowerState, TaskState, VmState, api_status
 from kubenova.scheduling.claims import Claim

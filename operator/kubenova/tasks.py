@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubenova import lifecycle
-from kubenova.backends.servers import Observation
+from kubenova.backends.workload import Observation
 from kubenova.nova.actions import EVENTS, RULES, Action, transition
 from kubenova.nova.states import HARD_REBOOT, PowerState, TaskState, VmState
 

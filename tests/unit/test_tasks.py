@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from kubenova import tasks
-from kubenova.backends.servers import Observation
+from kubenova.backends.workload import Observation
 from kubenova.nova.actions import Action
 from kubenova.nova.states import PowerState, TaskState, VmState
 from kubenova.tasks import Goal

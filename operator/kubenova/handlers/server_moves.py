@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kubenova import admission, lifecycle, metrics, tasks, zones
-from kubenova.backends import container
+from kubenova import admission, backends, lifecycle, metrics, tasks, zones
 from kubenova.handlers import common, placement
 from kubenova.nova import faults
 from kubenova.nova.actions import Action, ActionRefused
@@ -21,8 +20,6 @@ from kubenova.scheduling.scheduler import Chosen, NoValidHost, choose_and_claim
 
 if TYPE_CHECKING:
     from kubenova.handlers.server_step import Step
-
-WORKLOAD_KINDS = {container.NAME: ("v1", "Pod"), "kubevirt": ("kubevirt.io/v1", "VirtualMachine")}
 
 
 def move(step: Step, action: Action, host: str | None, request_id: str) -> dict[str, Any]:
@@ -93,8 +90,8 @@ def move(step: Step, action: Action, host: str | None, request_id: str) -> dict[
 
 
 def workload(step: Step, revision: str | None) -> dict[str, Any]:
-    api_version, kind = WORKLOAD_KINDS.get(step.status.get("backend") or container.NAME, ("v1", "Pod"))
-    return {"apiVersion": api_version, "kind": kind, "name": step.name, "revision": revision}
+    backend = backends.of(step.status.get("backend"))
+    return {"apiVersion": backend.API_VERSION, "kind": backend.KIND, "name": step.name, "revision": revision}
 
 
 def placed_on(step: Step, claim: Claim, *, revision: str | None) -> dict[str, Any]:

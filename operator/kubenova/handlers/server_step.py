@@ -18,13 +18,13 @@ import kopf
 from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
-from kubenova import admission, conditions, intent, lifecycle, metrics, quotas, tasks
+from kubenova import admission, backends, conditions, intent, lifecycle, metrics, quotas, tasks
 from kubenova.api.common import GROUP, VERSION
-from kubenova.backends import container, kubevirt
-from kubenova.handlers import common, placement, server_cache, server_moves, workloads
+from kubenova.backends import container
+from kubenova.handlers import common, placement, server_cache, server_moves
 from kubenova.handlers import quotas as quota_counts
 from kubenova.kube import client as kube
-from kubenova.kube import events, resources
+from kubenova.kube import events, resources, workloads
 from kubenova.nova import actions, faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import PowerState, TaskState, VmState
@@ -33,7 +33,6 @@ from kubenova.scheduling.scheduler import Chosen, NoValidHost
 log = logging.getLogger(__name__)
 # Not kopf's own finalizer name: kopf removes its finalizer from objects it has no delete handler for.
 FINALIZER = f"{GROUP}/server-cleanup"
-UNSUPPORTED = {container.NAME: container.UNSUPPORTED, kubevirt.NAME: kubevirt.UNSUPPORTED}
 MAX_STEPS = 8
 """Steps one reconcile may take in a row (each acts on the state the previous one wrote)."""
 
@@ -315,10 +314,10 @@ class Step:
         Returns the request id recorded in the server's action history."""
         vm, task = self.status["vmState"], self.status.get("taskState")
         actions.check(action, uuid=self.uid, vm_state=vm, task_state=task, locked=bool(self.spec.get("locked")))
-        backend = self.status.get("backend") or container.NAME
-        why = UNSUPPORTED.get(backend, {}).get(action.value)
+        backend = backends.of(self.status.get("backend"))
+        why = backend.UNSUPPORTED.get(action.value)
         if why:
-            raise actions.not_supported(action, backend, why)
+            raise actions.not_supported(action, backend.NAME, why)
         if action is Action.RESIZE:
             self._check_resize_quota()
         history = lifecycle.start_action(

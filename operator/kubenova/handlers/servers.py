@@ -19,12 +19,12 @@ from typing import Any
 import kopf
 from lightkube import ApiError
 
-from kubenova import lifecycle, metrics
+from kubenova import backends, lifecycle, metrics
 from kubenova.api.common import GROUP, VERSION
-from kubenova.backends import container, kubevirt
-from kubenova.backends.servers import SERVER_LABEL
-from kubenova.handlers import common, placement, server_cache, workloads
+from kubenova.backends.workload import SERVER_LABEL
+from kubenova.handlers import common, placement, server_cache
 from kubenova.handlers.server_step import Step, load
+from kubenova.kube import workloads
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +65,20 @@ def _retry_refused_soon(namespace: str, memo: kopf.Memo, indexes: dict[str, Any]
     common.soon(memo, f"quota-retry/{namespace}", retry)
 
 
-@kopf.on.event("", "v1", "pods", labels={SERVER_LABEL: kopf.PRESENT}, id="server-pod-event")
-async def pod_event(
-    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
-) -> None:
-    obs = container.observe(None if event["type"] == "DELETED" else dict(body))
-    await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
+def _watch_workloads(backend: backends.Backend) -> None:
+    """The workload events of one backend (Pods, VirtualMachines), found by the server label."""
+    group, _, version = backend.API_VERSION.rpartition("/")
+
+    @kopf.on.event(group, version, backend.PLURAL, labels={SERVER_LABEL: kopf.PRESENT}, id=f"server-{backend.KIND}")
+    async def workload_event(
+        *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
+    ) -> None:
+        obs = backend.observe(None if event["type"] == "DELETED" else dict(body))
+        await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
 
 
-@kopf.on.event("kubevirt.io", "v1", "virtualmachines", labels={SERVER_LABEL: kopf.PRESENT}, id="server-vm-event")
-async def vm_event(
-    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
-) -> None:
-    obs = kubevirt.observe(None if event["type"] == "DELETED" else dict(body))
-    await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
+for _backend in backends.BACKENDS.values():
+    _watch_workloads(_backend)
 
 
 async def _workload_event(namespace: str, server: str, obs: Any, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
