@@ -23,7 +23,7 @@ from kubenova.backends.workload import Observation, PlacedServer
 from kubenova.kube import client as kube
 from kubenova.kube import kubevirt as kubevirt_api
 from kubenova.kube import resources
-from kubenova.tasks import Goal
+from kubenova.servers.tasks import Goal
 
 
 class ActionFailed(Exception):
