@@ -25,7 +25,8 @@ from kubenova.handlers import quotas as quota_counts
 from kubenova.kube import finalizers, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
-from kubenova.servers import plan, tasks
+from kubenova.servers import build, plan, tasks
+from kubenova.servers.outcome import Event, Outcome
 from kubenova.servers.view import Facts, Server
 
 log = logging.getLogger(__name__)
@@ -117,9 +118,9 @@ class Executor:
         else:
             async with self._placing(True):
                 if phase is plan.Phase.ACCEPT:
-                    outcome = plan.accept(server, self.facts, self.now)
+                    outcome = build.accept(server, self.facts, self.now)
                 else:
-                    outcome = plan.schedule(server, self.facts, self.now)
+                    outcome = build.schedule(server, self.facts, self.now)
                 await self.record(outcome)
         await self.announce(outcome)
 
@@ -175,7 +176,7 @@ class Executor:
 
     # --- applying an Outcome --------------------------------------------------------------------
 
-    async def record(self, outcome: plan.Outcome) -> None:
+    async def record(self, outcome: Outcome) -> None:
         """The durable part: the status write, then the overlays of what the indexes have not
         seen yet (with no wait in between, so no decision sees one without the other)."""
         if outcome.patch is not None:
@@ -189,7 +190,7 @@ class Executor:
             p.charged[key] = charge
         self.placed_now = self.placed_now or outcome.placed
 
-    async def announce(self, outcome: plan.Outcome) -> None:
+    async def announce(self, outcome: Outcome) -> None:
         """What others read of it: Events, the ServerAction's end, the log."""
         for event in outcome.events:
             await self.post(event)
@@ -202,7 +203,7 @@ class Executor:
         if outcome.log:
             log.info("server %s: %s", self.server.key, outcome.log)
 
-    async def post(self, event: plan.Event) -> None:
+    async def post(self, event: Event) -> None:
         await kube_servers.post_event(
             self.client, self.server.meta, type=event.type, reason=event.reason, action=event.action, note=event.note
         )

@@ -4,7 +4,7 @@ A new ServerAction is checked against its Server's state under the server's lock
 ends it at once as Failed with Nova's error (409 for a state or lock, 501 for what the backend
 cannot do). An accepted one is marked Running with the request id, then the server's own
 reconcile carries the action out and marks the ServerAction Succeeded or Failed when it ends
-(the planner's :class:`~kubenova.servers.plan.Settle`). Both go through the one planner and
+(the planner's :class:`~kubenova.servers.Settle`). Both go through the one planner and
 executor (:mod:`.server_executor`): there is no second state machine here.
 
 Running is written before the action starts, so a restart in between finds a Running
@@ -26,7 +26,8 @@ from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.nova import faults
 from kubenova.nova.actions import Action, ActionRefused
-from kubenova.servers import plan, tasks
+from kubenova.servers import tasks
+from kubenova.servers.outcome import Event
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ async def server_action_event(
             await executor.advance()  # on to the workload now: the echo of begin's write is skipped
         except ActionRefused as refused:
             await _fail(memo, namespace, name, faults.Fault(refused.code, refused.message, now), request_id)
-            await executor.post(plan.Event("Warning", "ActionRefused", spec["action"], refused.message))
+            await executor.post(Event("Warning", "ActionRefused", spec["action"], refused.message))
 
 
 async def _fail(memo: kopf.Memo, namespace: str, name: str, fault: faults.Fault, request_id: str | None = None) -> None:

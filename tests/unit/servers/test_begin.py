@@ -8,6 +8,7 @@ import pytest
 from kubenova import quotas
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.servers import plan
+from kubenova.servers.outcome import NOTHING
 from tests.unit.servers.fakes import NOW, UID, World, active, server
 
 
@@ -62,7 +63,7 @@ def test_a_settled_server_writes_nothing_on_a_resync() -> None:
     first = plan.follow_spec(server(active()), world.facts(), NOW)
     assert first.patch is not None  # Synced=True is said once
     again = server({**active(), **first.patch})
-    assert plan.follow_spec(again, world.facts(), NOW) == plan.NOTHING
+    assert plan.follow_spec(again, world.facts(), NOW) == NOTHING
 
 
 def test_a_refusal_of_the_spec_is_said_once() -> None:
@@ -75,7 +76,7 @@ def test_a_refusal_of_the_spec_is_said_once() -> None:
     assert (synced["status"], synced["reason"]) == ("False", "Unsupported")
     assert [e.reason for e in out.events] == ["Unsupported"]
     again = server({**active(), **patch}, state="paused")
-    assert plan.follow_spec(again, world.facts(), NOW) == plan.NOTHING
+    assert plan.follow_spec(again, world.facts(), NOW) == NOTHING
 
 
 def test_a_lock_change_is_recorded_and_checked_against() -> None:

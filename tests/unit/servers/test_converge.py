@@ -4,14 +4,15 @@ shows it (ACTIVE on observation); a failed workload is ERROR, a refused step Act
 from __future__ import annotations
 
 from kubenova.backends.workload import Address, Observation
-from kubenova.servers import plan, tasks
+from kubenova.servers import build, plan, tasks
+from kubenova.servers.outcome import NOTHING, Settle
 from kubenova.servers.view import Server
 from tests.unit.servers.fakes import NOW, World, server, written
 
 
 def spawning(world: World) -> Server:
     s = server()
-    return written(s, plan.accept(s, world.facts(), NOW).patch)
+    return written(s, build.accept(s, world.facts(), NOW).patch)
 
 
 def running(revision: str | None) -> Observation:
@@ -36,7 +37,7 @@ def test_a_build_becomes_active_when_the_workload_runs() -> None:
     world = World()
     s = spawning(world)
     revision = s.status["actions"][-1]["requestId"]  # type: ignore[index]
-    assert plan.converge(s, Observation(exists=True, power="NOSTATE", revision=revision), NOW) == plan.NOTHING
+    assert plan.converge(s, Observation(exists=True, power="NOSTATE", revision=revision), NOW) == NOTHING
     done = plan.converge(s, running(revision), NOW)
     patch = done.patch
     assert patch is not None
@@ -84,4 +85,4 @@ def test_a_refused_step_clears_the_task_and_keeps_the_state() -> None:
     assert out.patch["fault"]["message"] == "KubeVirt could not pause"
     synced = next(c for c in out.patch["conditions"] if c["type"] == "Synced")
     assert (synced["status"], synced["reason"]) == ("False", "ActionFailed")
-    assert out.settle == plan.Settle("sa", "r", "KubeVirt could not pause")
+    assert out.settle == Settle("sa", "r", "KubeVirt could not pause")

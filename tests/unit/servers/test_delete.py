@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from kubenova.servers import plan
+from kubenova.servers.outcome import NOTHING
 from tests.unit.servers.fakes import NOW, UID, active, server
 
 
@@ -12,7 +13,7 @@ def test_a_deleted_server_is_deleting_then_releases_its_claims() -> None:
     assert out.patch is not None
     assert (out.patch["vmState"], out.patch["taskState"]) == ("active", "deleting")
     assert plan.deletable(s)
-    assert plan.delete(server({**active(), **out.patch}), NOW) == plan.NOTHING
+    assert plan.delete(server({**active(), **out.patch}), NOW) == NOTHING
     released = plan.released(s)
     assert released.patch is None
     assert released.claims == {"ns/s1": None, "ns/s1@source": None}
@@ -33,4 +34,4 @@ def test_a_locked_server_is_not_deleted_and_says_so_once() -> None:
     assert out.patch["fault"]["message"] == f"Instance {UID} is locked"
     assert [e.reason for e in out.events] == ["Locked"]
     assert not plan.deletable(s)
-    assert plan.delete(server({**active(), **out.patch}, locked=True), NOW) == plan.NOTHING
+    assert plan.delete(server({**active(), **out.patch}, locked=True), NOW) == NOTHING
