@@ -1,5 +1,6 @@
-"""Servers: validate, schedule and claim, make the workload, carry out Nova's actions, and mirror
-Nova's states.
+"""The Server controller's kopf handlers: the dispatcher of the Server stream
+(:func:`server_event`, which also feeds the Server metrics), the workload watches of every
+backend, the quota retries and the Host maintenance; all end in :func:`reconcile`.
 
 Level-triggered: a Server's own events and its workload's (Pod or VirtualMachine, found by the
 server label), a Host's maintenance and a namespace's freed quota all end in :func:`reconcile`,
@@ -22,7 +23,7 @@ import kopf
 from kubenova import backends, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends.workload import SERVER_LABEL, Observation
-from kubenova.handlers import state
+from kubenova.handlers import metering, state
 from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.kube import workloads
@@ -36,7 +37,9 @@ async def server_event(
     *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
 ) -> None:
     key = f"{namespace}/{name}"
-    if event["type"] == "DELETED":
+    deleted = event["type"] == "DELETED"
+    metering.observe_server(key, deleted=deleted, status=body.get("status") or {})
+    if deleted:
         st = state.of(memo)
         st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
         st.placement.charged[key] = None
