@@ -123,7 +123,7 @@ def host_states(
         if node is None:
             continue
         body = common.first(host_bodies, name)
-        spec = body[0] if body else {}
+        spec, _, _ = body if body else ({}, None, None)
         metadata: dict[str, set[str]] = {}
         for aggregate in aggregate_metadata.get(name, []):
             for k, v in aggregate.metadata:

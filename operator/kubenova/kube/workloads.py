@@ -25,6 +25,9 @@ from kubenova.kube import kubevirt as kubevirt_api
 from kubenova.kube import resources
 from kubenova.servers.tasks import Goal
 
+RESOURCES: dict[str, Any] = {container.KIND: Pod, kubevirt.KIND: resources.VirtualMachine}
+"""Each backend's workload kind, as lightkube's resource."""
+
 
 class ActionFailed(Exception):
     """The backend refused a step of the action (KubeVirt's subresource API said no, or is absent)."""
@@ -47,7 +50,7 @@ async def ensure(
     made = _Secrets(client, server, workload.secrets(server, user_data_b64=user_data, key_secret=kind.KEY_SECRET))
     if kind.KEEPS_STOPPED:
         return await _ensure_vm(client, server, goal, made)
-    return await _ensure_pod(client, server, goal, made, new=new)
+    return await _ensure_replaced(client, kind, server, goal, made, new=new)
 
 
 class _Secrets:
@@ -81,28 +84,36 @@ class _Secrets:
 
 async def remove(client: AsyncClient, namespace: str, name: str) -> None:
     """Delete whichever workload a server has (the backend may not be known yet)."""
-    for res in (Pod, resources.VirtualMachine):
+    for res in RESOURCES.values():
         await kube.delete_if_exists(client, res, name, namespace=namespace)
 
 
-async def _ensure_pod(
-    client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets, *, new: bool = False
+async def _ensure_replaced(
+    client: AsyncClient,
+    kind: backends.Backend,
+    server: PlacedServer,
+    goal: Goal,
+    secrets: _Secrets,
+    *,
+    new: bool = False,
 ) -> Observation:
-    pod = None if new and goal is Goal.RUNNING else await _get(client, Pod, server)
+    """A workload that is never changed in place (a Pod): made, or deleted to stop or remake it."""
+    res = RESOURCES[kind.KIND]
+    pod = None if new and goal is Goal.RUNNING else await _get(client, res, server)
     if pod is not None and pod["metadata"].get("deletionTimestamp"):
-        return container.observe(pod)  # wait for it to go; its DELETED event calls again
-    obs = container.observe(pod)
+        return kind.observe(pod)  # wait for it to go; its DELETED event calls again
+    obs = kind.observe(pod)
     stale = pod is not None and obs.revision != server.revision
     if goal in (Goal.STOPPED, Goal.ABSENT) or stale:
         # A Pod cannot be stopped and kept, nor changed: stopping or remaking it deletes it.
         if pod is not None:
-            await kube.delete_if_exists(client, Pod, server.name, namespace=server.namespace)
-            return container.observe(await _get(client, Pod, server))
+            await kube.delete_if_exists(client, res, server.name, namespace=server.namespace)
+            return kind.observe(await _get(client, res, server))
         return obs
     if pod is None:
         await secrets.ensure()
-        pod = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(container.render(server))))
-    return container.observe(pod)
+        pod = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(kind.render(server))))
+    return kind.observe(pod)
 
 
 async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets) -> Observation:
