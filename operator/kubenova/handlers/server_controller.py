@@ -13,8 +13,8 @@ happened.
 
 Three rules, all on equality of resourceVersions (they are opaque: never ordered here):
 
-* **Echoes.** A Step acts on each state it writes at once (``Step.advance``), so the watch event
-  that echoes one of our own writes has nothing new: it is skipped.
+* **Echoes.** The executor acts on each state it writes at once (``Executor.advance``), so the
+  watch event that echoes one of our own writes has nothing new: it is skipped.
 * **Fresh bodies.** An event that is not an echo, arriving when the echo of our latest write has
   been seen, carries the newest state there is: it is used as it is, with no read. If our latest
   write's echo has not come yet, the event may predate that write (or batching may have folded
