@@ -26,7 +26,7 @@ from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.nova import faults
 from kubenova.nova.actions import Action, ActionRefused
-from kubenova.servers import tasks
+from kubenova.servers import history, tasks
 from kubenova.servers.outcome import Event
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,10 @@ async def server_action_event(
                 memo, namespace, name, faults.Fault(404, f"Instance {server_name} could not be found.", common.now())
             )
             return
-        request_id = seen.get("requestId")
-        history = (server.get("status") or {}).get("actions") or []
-        if request_id and any(r.get("requestId") == request_id for r in history):
-            return  # started already; the server's reconcile ends it
         executor = Executor(server, memo, kw)
+        request_id = seen.get("requestId")
+        if request_id and any(r.get("requestId") == request_id for r in history.records(executor.server.status)):
+            return  # started already; the server's reconcile ends it
         now, uid = executor.now, executor.server.uid
         if not executor.server.status.get("vmState"):
             await _fail(memo, namespace, name, faults.conflict(f"Instance {uid} is not built yet.", now=now))
