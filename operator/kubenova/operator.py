@@ -1,7 +1,8 @@
 """Runs kubenova's kopf operator: kopf's settings, the shared state in memo, and the run loop.
 
 Called by ``kubenova operator`` (:mod:`kubenova.cli`). Importing :mod:`kubenova.handlers`
-registers every handler with kopf's default registry.
+registers every handler with kopf's default registry; the state they share is one
+:class:`~kubenova.handlers.state.OperatorState` in ``memo.state``.
 
 kopf's defaults are chosen deliberately here, because each one costs API writes:
 
@@ -22,6 +23,7 @@ import kopf
 
 from kubenova import config, metrics
 from kubenova.api.common import GROUP
+from kubenova.handlers import state
 from kubenova.kube import client as kube_client
 from kubenova.kube import peering
 
@@ -33,7 +35,8 @@ log = logging.getLogger("kubenova")
 
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    conf: config.Settings = memo["settings"]
+    st = state.of(memo)
+    conf = st.settings
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -52,16 +55,13 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
         settings.admission.server = admission.server(conf)
         settings.admission.managed = conf.webhook_configuration or None
-    memo["client"] = kube_client.make()
-    if not conf.standalone and await peering.ensure(memo["client"], conf.peering):
+    if not conf.standalone and await peering.ensure(st.client, conf.peering):
         log.info("created the ClusterKopfPeering %s, which keeps one replica active", conf.peering)
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
-    client = memo.get("client")
-    if client is not None:
-        await client.close()
+    await state.of(memo).client.close()
 
 
 @kopf.on.login()
@@ -86,17 +86,13 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
         # drown what matters; kubenova logs its own decisions.
         logging.getLogger("httpx2").setLevel(logging.WARNING)
         logging.getLogger("kopf.objects").setLevel(logging.WARNING)
-    from kubenova.handlers.placement import Placement
-    from kubenova.handlers.server_cache import ServerCache
-
     if conf.metrics_address:
         metrics.serve(conf.metrics_address)
 
     # Shared state goes into the global memo now: kopf hands each object a shallow copy of it,
-    # so anything added later by a handler would be private to that object.
-    memo = kopf.Memo(
-        settings=conf, placement=Placement(), server_hosts={}, maintenance={}, refresh={}, server_cache=ServerCache()
-    )
+    # so anything added later by a handler would be private to that object. The client is made
+    # here too (it binds to no event loop until its first request).
+    memo = kopf.Memo(state=state.make(conf, kube_client.make()))
     asyncio.run(
         kopf.operator(
             clusterwide=True,

@@ -14,7 +14,7 @@ import pytest
 
 from hack.devcluster.cluster import Cluster
 from hack.devcluster.operating import Operator
-from kubenova.backends.servers import SERVER_LABEL
+from kubenova.backends.workload import SERVER_LABEL
 from tests import waiting
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubenova.backends.servers import (
+from kubenova.backends.workload import (
     AUTHORIZED_KEYS_ANNOTATION,
     META_DATA_ANNOTATION,
     REVISION_ANNOTATION,
@@ -31,6 +31,13 @@ from kubenova.backends.servers import (
 )
 
 NAME = "container"
+API_VERSION = "v1"
+KIND = "Pod"
+PLURAL = "pods"
+KEY_SECRET = False
+"""The public key is an annotation on the Pod, mounted with the downward API."""
+KEEPS_STOPPED = False
+"""A Pod cannot be stopped and kept: stopping it deletes it."""
 CONFIG_DIR = "/var/lib/kubenova"
 NETWORK = "pod"
 
@@ -69,8 +76,8 @@ def render(s: PlacedServer) -> dict[str, Any]:
     if s.user_data_secret:
         sources.append({"secret": {"name": s.user_data_secret, "items": [{"key": "userdata", "path": "user_data"}]}})
     return {
-        "apiVersion": "v1",
-        "kind": "Pod",
+        "apiVersion": API_VERSION,
+        "kind": KIND,
         "metadata": {
             "name": s.name,
             "namespace": s.namespace,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubenova.backends.servers import (
+from kubenova.backends.workload import (
     META_DATA_ANNOTATION,
     REVISION_ANNOTATION,
     Address,
@@ -30,6 +30,12 @@ from kubenova.backends.servers import (
 
 NAME = "kubevirt"
 API_VERSION = "kubevirt.io/v1"
+KIND = "VirtualMachine"
+PLURAL = "virtualmachines"
+KEY_SECRET = True
+"""accessCredentials read the public key from a Secret."""
+KEEPS_STOPPED = True
+"""A stopped server's VirtualMachine stays, halted."""
 NETWORK = "default"
 
 UNSUPPORTED = {
@@ -103,7 +109,7 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         ]
     return {
         "apiVersion": API_VERSION,
-        "kind": "VirtualMachine",
+        "kind": KIND,
         "metadata": {
             "name": s.name,
             "namespace": s.namespace,

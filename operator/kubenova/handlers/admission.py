@@ -18,7 +18,7 @@ import kopf
 
 from kubenova import admission, config
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common
+from kubenova.handlers import common, state
 from kubenova.handlers import quotas as quota_counts
 from kubenova.kube import client as kube
 from kubenova.kube import resources
@@ -132,7 +132,7 @@ def _view(memo: kopf.Memo, ix: dict[str, Any], found: dict[str, bool] | None = N
 
 
 async def _exists(memo: kopf.Memo, res: Any, name: str, namespace: str) -> bool:
-    return await kube.get_dict(common.client(memo), res, name, namespace=namespace) is not None
+    return await kube.get_dict(state.of(memo).client, res, name, namespace=namespace) is not None
 
 
 def _raise(refusal: admission.Refusal | None) -> None:

@@ -12,7 +12,7 @@ import kopf
 
 from kubenova import conditions, metrics
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common
+from kubenova.handlers import common, state
 from kubenova.kube import client as kube
 from kubenova.kube import resources
 
@@ -38,4 +38,4 @@ async def flavor_event(
         ),
     }
     if conditions.differs(dict(status), desired):
-        await kube.patch_status(common.client(memo), resources.Flavor, name, desired)
+        await kube.patch_status(state.of(memo).client, resources.Flavor, name, desired)

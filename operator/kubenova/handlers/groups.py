@@ -12,7 +12,7 @@ import kopf
 
 from kubenova import conditions, groups
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common
+from kubenova.handlers import common, state
 from kubenova.kube import client as kube
 from kubenova.kube import resources
 
@@ -40,7 +40,7 @@ async def aggregate_event(
         now=common.now(),
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(common.client(memo), resources.Aggregate, name, desired)
+        await kube.patch_status(state.of(memo).client, resources.Aggregate, name, desired)
 
 
 @kopf.on.event(GROUP, VERSION, "servergroups", id="server-group-status")
@@ -55,8 +55,8 @@ async def server_group_event(
 async def member_event(*, namespace: str | None, spec: kopf.Spec, memo: kopf.Memo, **kw: Any) -> None:
     group = (spec.get("schedulerHints") or {}).get("group")
     if group and namespace and (namespace, group) in kw["server_group_specs"]:
-        common.soon(
-            memo, f"servergroup/{namespace}/{group}", lambda: reconcile(namespace, group, memo=memo, indexes=kw)
+        state.of(memo).refresh.soon(
+            f"servergroup/{namespace}/{group}", lambda: reconcile(namespace, group, memo=memo, indexes=kw)
         )
 
 
@@ -66,7 +66,7 @@ async def reconcile(
     """Write the group's status if it changed. ``current``: the group as its own event carried it;
     a refresh after a member changed reads it."""
     if current is None:
-        current = await kube.get_dict(common.client(memo), resources.ServerGroup, name, namespace=namespace)
+        current = await kube.get_dict(state.of(memo).client, resources.ServerGroup, name, namespace=namespace)
     if current is None:
         return
     status = current.get("status") or {}
@@ -84,4 +84,4 @@ async def reconcile(
         now=common.now(),
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(common.client(memo), resources.ServerGroup, name, desired, namespace=namespace)
+        await kube.patch_status(state.of(memo).client, resources.ServerGroup, name, desired, namespace=namespace)

@@ -19,11 +19,12 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Node
 from lightkube.types import PatchType
 
-from kubenova import conditions, hosts, labels, lifecycle, metrics, zones
+from kubenova import conditions, hosts, labels, metrics, zones
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common
+from kubenova.handlers import common, state
 from kubenova.kube import client as kube
 from kubenova.kube import resources
+from kubenova.servers import claims
 
 log = logging.getLogger(__name__)
 COMPUTE = {labels.COMPUTE_HOST: "true"}
@@ -52,14 +53,9 @@ def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[
 @kopf.index(GROUP, VERSION, "servers")
 def host_servers(
     *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
-) -> dict[str, tuple[str, str, str, int, int, int]] | None:
+) -> dict[str, claims.ServerOnHost] | None:
     # A host's usage is its claims: a server being resized holds its source host too until confirmed.
-    # A same-host resize holds both claims on one host: they add up.
-    out: dict[str, tuple[str, str, str, int, int, int]] = {}
-    for c in lifecycle.claims_of(status).values():
-        held = out.get(c.host, ("", "", "", 0, 0, 0))
-        out[c.host] = (namespace or "", name, uid, held[3] + c.vcpus, held[4] + c.memory_mb, held[5] + c.disk_gb)
-    return out or None
+    return claims.held_on_hosts(namespace or "", name, uid, status) or None
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -99,7 +95,7 @@ async def reconcile(
     node_facts: kopf.Index[str, hosts.NodeFacts],
     host_bodies: kopf.Index[str, Any],
     host_aggregates: kopf.Index[str, tuple[str, str | None]],
-    host_servers: kopf.Index[str, tuple[str, str, str, int, int, int]],
+    host_servers: kopf.Index[str, claims.ServerOnHost],
     node_deleted: bool = False,
     **_: Any,
 ) -> None:
@@ -111,16 +107,16 @@ async def reconcile(
     servers = list(host_servers[name]) if name in host_servers else []
     if node is None and not servers:
         log.info("host %s: its Node is gone and no server is placed on it; deleting the Host", name)
-        await kube.delete_if_exists(common.client(memo), resources.Host, name)
+        await kube.delete_if_exists(state.of(memo).client, resources.Host, name)
         return
     aggregates = list(host_aggregates[name]) if name in host_aggregates else []
     zone = zones.zone_of(aggregates)
-    conf = common.settings(memo)
+    conf = state.of(memo).settings
     usage = hosts.Usage(
-        vcpus=sum(s[3] for s in servers),
-        memory_mb=sum(s[4] for s in servers),
-        local_gb=sum(s[5] for s in servers),
-        servers=tuple((s[0], s[1], s[2]) for s in servers),
+        vcpus=sum(s.vcpus for s in servers),
+        memory_mb=sum(s.memory_mb for s in servers),
+        local_gb=sum(s.disk_gb for s in servers),
+        servers=tuple((s.namespace, s.name, s.uid) for s in servers),
     )
     ratios = {
         "cpu": conf.cpu_allocation_ratio,
@@ -141,11 +137,11 @@ async def reconcile(
         now=common.now(),
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(common.client(memo), resources.Host, name, desired)
+        await kube.patch_status(state.of(memo).client, resources.Host, name, desired)
     if node is not None and node.zone_label != zone:
         # The zone as a Node label, for tooling that reads topology from Nodes (spread
         # constraints, dashboards); the only write kubenova makes to a Node.
-        await common.client(memo).patch(
+        await state.of(memo).client.patch(
             Node, name, {"metadata": {"labels": {labels.AVAILABILITY_ZONE: zone}}}, patch_type=PatchType.MERGE
         )
 
@@ -155,7 +151,7 @@ async def _create_host(memo: kopf.Memo, name: str) -> None:
         metadata=ObjectMeta(name=name, labels={"app.kubernetes.io/managed-by": "kubenova"}),
         spec={"enabled": True},
     )
-    await kube.create_or_adopt(common.client(memo), host)
+    await kube.create_or_adopt(state.of(memo).client, host)
     log.info("host %s: discovered a compute Node; created its Host", name)
 
 
@@ -165,9 +161,9 @@ async def server_usage_event(
 ) -> None:
     """A server placed on (or gone from) a host changes that host's usage: the hosts it claims now
     and those it claimed at its last event (a release leaves no trace in the new status)."""
-    seen: dict[str, set[str]] = memo["server_hosts"]  # made in the global memo (see operator.run)
+    seen: dict[str, set[str]] = state.of(memo).server_hosts
     key = f"{namespace}/{name}"
-    now = set() if event["type"] == "DELETED" else {c.host for c in lifecycle.claims_of(status).values()}
+    now = set() if event["type"] == "DELETED" else {c.host for c in claims.claims_of(status).values()}
     before = seen.pop(key, set())
     if now:
         seen[key] = now
@@ -183,4 +179,4 @@ def _refresh_soon(host: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
     oversubscribed meanwhile. Coalescing turns a burst of placements on one host into one status
     write instead of one per server.
     """
-    common.soon(memo, f"host/{host}", lambda: reconcile(host, memo=memo, **indexes))
+    state.of(memo).refresh.soon(f"host/{host}", lambda: reconcile(host, memo=memo, **indexes))

@@ -20,7 +20,7 @@ from lightkube.resources.core_v1 import Secret
 
 from kubenova import conditions, keypairs, metrics
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common
+from kubenova.handlers import common, state
 from kubenova.kube import client as kube
 from kubenova.kube import resources
 
@@ -94,12 +94,12 @@ async def keypair_event(
             ),
         }
     if conditions.differs(status, patch):
-        await kube.patch_status(common.client(memo), resources.Keypair, name, patch, namespace=namespace)
+        await kube.patch_status(state.of(memo).client, resources.Keypair, name, patch, namespace=namespace)
 
 
 async def _generated_key(memo: kopf.Memo, body: kopf.Body, name: str, namespace: str, key_type: str) -> tuple[str, str]:
     """The public key of this Keypair's generated pair, generating it on first use."""
-    client = common.client(memo)
+    client = state.of(memo).client
     sname = secret_name(name)
     try:
         existing = await client.get(Secret, sname, namespace=namespace)

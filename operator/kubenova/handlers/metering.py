@@ -1,12 +1,14 @@
-"""Metrics from the objects' own events: servers by status and backend, hosts' capacity and
-usage. Separate handlers on the same watch streams kopf already has open (no extra API calls),
-so the lifecycle handlers carry no metrics code; see :mod:`kubenova.metrics`. Async, though they
-never wait: kopf runs a sync handler in a thread, and a thread hop per event costs more than
-the handler.
+"""Metrics from the objects' own events: servers by status and backend (:func:`observe_server`,
+called by the Server stream's dispatcher, :func:`kubenova.handlers.servers.server_event`, for
+every event, its own writes' echoes included), hosts' capacity and usage (a handler on the Host
+stream). No extra API calls; see :mod:`kubenova.metrics`. The handler is async, though it never
+waits: kopf runs a sync handler in a thread, and a thread hop per event costs more than the
+handler.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -15,12 +17,8 @@ from kubenova import metrics
 from kubenova.api.common import GROUP, VERSION
 
 
-@kopf.on.event(GROUP, VERSION, "servers", id="server-metrics")
-async def server_metrics(
-    *, event: kopf.RawEvent, namespace: str | None, name: str, status: kopf.Status, **_: Any
-) -> None:
-    key = f"{namespace}/{name}"
-    if event["type"] == "DELETED" or not status.get("status"):
+def observe_server(key: str, *, deleted: bool, status: Mapping[str, Any]) -> None:
+    if deleted or not status.get("status"):
         # Not counted until the operator has given it a Nova status.
         metrics.forget_server(key)
         return

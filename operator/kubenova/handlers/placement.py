@@ -1,5 +1,7 @@
 """The scheduler's inputs, from kopf indexes (never a list call): host states built from Hosts,
-Nodes and Aggregates, and the claims recorded in Servers' statuses.
+Nodes and Aggregates, and the claims recorded in Servers' statuses; and the indexes the Server
+planner's :class:`~kubenova.servers.view.Facts` read (flavors, keypairs, server groups). Read by
+the executor (:mod:`.server_executor`) and the Quota and ServerGroup handlers.
 
 Claims are rebuilt from the ``server_claims`` index for each decision, plus the claims this
 process wrote that the index has not seen yet (``pending``), all under one lock: so a restart
@@ -10,52 +12,52 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections import defaultdict
-from typing import Any
+from typing import Any, NamedTuple
 
 import kopf
 
 from kubenova import hosts as host_status
-from kubenova import lifecycle, zones
+from kubenova import zones
 from kubenova.api.common import GROUP, VERSION
 from kubenova.config import Settings
 from kubenova.handlers import common
 from kubenova.quotas import ServerUsage
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.model import Hosts, HostState
+from kubenova.servers import claims
 
 
 @dataclasses.dataclass
 class Placement:
-    """The operator's scheduling state, kept in kopf's memo."""
+    """The operator's scheduling state (in :class:`~kubenova.handlers.state.OperatorState`)."""
 
     lock: asyncio.Lock = dataclasses.field(default_factory=asyncio.Lock)
+    """Held for every decision that reads and changes the ledger or the quota overlay."""
     pending: dict[str, Claim | None] = dataclasses.field(default_factory=dict)
     """Claims written (or released) by this process, by server key, until the index shows them."""
     charged: dict[str, ServerUsage | None] = dataclasses.field(default_factory=dict)
     """Quota usage admitted (or freed) by this process, by server key, until the index shows it."""
-    server_locks: defaultdict[str, asyncio.Lock] = dataclasses.field(default_factory=lambda: defaultdict(asyncio.Lock))
     last_hosts: Hosts | None = None
     """The hosts of the last decision, kept while their facts do not change (see :func:`hosts`)."""
 
 
-def of(memo: kopf.Memo) -> Placement:
-    # Made once in the operator's global memo: kopf gives each object a shallow copy of it, so a
-    # Placement made lazily here would be one per object, and its lock would guard nothing.
-    p: Placement = memo["placement"]
-    return p
+class AggregateMetadata(NamedTuple):
+    """An aggregate a host is in, and its metadata (the ``aggregate_metadata`` index's value)."""
+
+    name: str
+    metadata: tuple[tuple[str, str], ...]
 
 
 @kopf.index(GROUP, VERSION, "servers")
 def server_claims(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Claim] | None:
-    claims = lifecycle.claims_of(status)
-    return {f"{namespace}/{name}{suffix}": claim for suffix, claim in claims.items()} or None
+    held = claims.claims_of(status)
+    return {f"{namespace}/{name}{suffix}": claim for suffix, claim in held.items()} or None
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
-def aggregate_metadata(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, tuple[tuple[str, str], ...]]]:
+def aggregate_metadata(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, AggregateMetadata]:
     items = tuple(sorted(dict(spec.get("metadata", {})).items()))
-    return dict.fromkeys(spec.get("hosts", []), (name, items))
+    return dict.fromkeys(spec.get("hosts", []), AggregateMetadata(name, items))
 
 
 @kopf.index(GROUP, VERSION, "flavors")
@@ -109,7 +111,7 @@ def host_states(
     conf: Settings,
     node_facts: kopf.Index[str, host_status.NodeFacts],
     host_bodies: kopf.Index[str, Any],
-    aggregate_metadata: kopf.Index[str, Any],
+    aggregate_metadata: kopf.Index[str, AggregateMetadata],
     host_aggregates: kopf.Index[str, Any],
 ) -> list[HostState]:
     states = []
@@ -121,10 +123,10 @@ def host_states(
         if node is None:
             continue
         body = common.first(host_bodies, name)
-        spec = body[0] if body else {}
+        spec, _, _ = body if body else ({}, None, None)
         metadata: dict[str, set[str]] = {}
-        for _, items in aggregate_metadata.get(name, []):
-            for k, v in items:
+        for aggregate in aggregate_metadata.get(name, []):
+            for k, v in aggregate.metadata:
                 metadata.setdefault(k, set()).add(v)
         ratios = spec.get("allocationRatios") or {}
         states.append(
@@ -136,7 +138,7 @@ def host_states(
                 enabled=bool(spec.get("enabled", True)),
                 up=node.ready and not spec.get("forcedDown", False),
                 zone=zones.zone_of(host_aggregates.get(name, [])),
-                aggregates=tuple(sorted(a for a, _ in aggregate_metadata.get(name, []))),
+                aggregates=tuple(sorted(a.name for a in aggregate_metadata.get(name, []))),
                 metadata={k: frozenset(v) for k, v in metadata.items()},
                 reserved_memory_mb=int((spec.get("reserved") or {}).get("memoryMb", conf.reserved_host_memory_mb)),
                 cpu_ratio=_ratio(ratios.get("cpu"), metadata.get("cpu_allocation_ratio"), conf.cpu_allocation_ratio),

@@ -16,7 +16,7 @@ import kopf
 from kubenova import conditions, metrics, quotas
 from kubenova.api.common import GROUP, VERSION
 from kubenova.api.quotas import QUOTA_NAME
-from kubenova.handlers import common, placement
+from kubenova.handlers import common, state
 from kubenova.kube import client as kube
 from kubenova.kube import resources
 
@@ -51,14 +51,14 @@ def quota_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) 
 
 def limits(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> dict[str, int]:
     """The namespace's limits: its Quota's spec over the operator's defaults (Nova's, unless set)."""
-    defaults = {**quotas.NOVA_DEFAULTS, **common.settings(memo).default_quota}
+    defaults = {**quotas.NOVA_DEFAULTS, **state.of(memo).settings.default_quota}
     return quotas.limits(common.first(indexes["quota_specs"], namespace), defaults)
 
 
 def usage(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> quotas.Usage:
     """The namespace's usage: the index's, overlaid with this process's admissions not yet in it."""
     servers: dict[str, quotas.ServerUsage] = {u.name: u for u in indexes["quota_servers"].get(namespace, [])}
-    charged = placement.of(memo).charged
+    charged = state.of(memo).placement.charged
     for key, held in list(charged.items()):
         ns, name = key.split("/", 1)
         if ns != namespace:
@@ -97,7 +97,7 @@ async def quota_event(
 async def usage_event(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> None:
     """Something counted changed: refresh the namespace's Quota status, if it has a Quota."""
     if namespace and namespace in kw["quota_specs"]:
-        common.soon(memo, f"quota/{namespace}", lambda: reconcile(namespace, memo=memo, indexes=kw))
+        state.of(memo).refresh.soon(f"quota/{namespace}", lambda: reconcile(namespace, memo=memo, indexes=kw))
 
 
 async def reconcile(
@@ -106,7 +106,7 @@ async def reconcile(
     """Write the namespace's Quota status if it changed. ``current``: the Quota as its own event
     carried it; a refresh after a usage change reads it (it may have changed since)."""
     if current is None:
-        current = await kube.get_dict(common.client(memo), resources.Quota, QUOTA_NAME, namespace=namespace)
+        current = await kube.get_dict(state.of(memo).client, resources.Quota, QUOTA_NAME, namespace=namespace)
     if current is None:
         return
     status = current.get("status") or {}
@@ -126,4 +126,4 @@ async def reconcile(
         now=common.now(),
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(common.client(memo), resources.Quota, QUOTA_NAME, desired, namespace=namespace)
+        await kube.patch_status(state.of(memo).client, resources.Quota, QUOTA_NAME, desired, namespace=namespace)

@@ -4,7 +4,8 @@ A new ServerAction is checked against its Server's state under the server's lock
 ends it at once as Failed with Nova's error (409 for a state or lock, 501 for what the backend
 cannot do). An accepted one is marked Running with the request id, then the server's own
 reconcile carries the action out and marks the ServerAction Succeeded or Failed when it ends
-(:func:`kubenova.handlers.server_step.settle`).
+(the planner's :class:`~kubenova.servers.Settle`). Both go through the one planner and
+executor (:mod:`.server_executor`): there is no second state machine here.
 
 Running is written before the action starts, so a restart in between finds a Running
 ServerAction whose request id the Server does not know, and starts it again.
@@ -18,13 +19,15 @@ from typing import Any
 
 import kopf
 
-from kubenova import metrics, tasks
+from kubenova import metrics
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common, placement, server_step
-from kubenova.kube import client as kube
-from kubenova.kube import resources
+from kubenova.handlers import common, state
+from kubenova.handlers.server_executor import Executor
+from kubenova.kube import servers as kube_servers
 from kubenova.nova import faults
 from kubenova.nova.actions import Action, ActionRefused
+from kubenova.servers import history, tasks
+from kubenova.servers.outcome import Event
 
 log = logging.getLogger(__name__)
 
@@ -59,46 +62,44 @@ async def server_action_event(
         return
     namespace = namespace or ""
     server_name = spec["server"]
-    async with placement.of(memo).server_locks[f"{namespace}/{server_name}"]:
-        client = common.client(memo)
-        current = await kube.get_dict(client, resources.ServerAction, name, namespace=namespace)
+    st = state.of(memo)
+    async with st.servers.locks[f"{namespace}/{server_name}"]:
+        client = st.client
+        current = await kube_servers.load_action(client, namespace, name)
         seen = (current or {}).get("status") or {}
         if current is None:
             return
         if seen.get("phase") in ("Succeeded", "Failed"):
             return
-        server = await server_step.load(client, namespace, server_name)
+        server = await kube_servers.load(client, namespace, server_name)
         if server is None:
             await _fail(
                 memo, namespace, name, faults.Fault(404, f"Instance {server_name} could not be found.", common.now())
             )
             return
+        executor = Executor(server, memo, kw)
         request_id = seen.get("requestId")
-        history = (server.get("status") or {}).get("actions") or []
-        if request_id and any(r.get("requestId") == request_id for r in history):
+        if request_id and any(r.get("requestId") == request_id for r in history.records(executor.server.status)):
             return  # started already; the server's reconcile ends it
-        step = server_step.Step(server, memo, kw)
-        if not step.status.get("vmState"):
-            await _fail(memo, namespace, name, faults.conflict(f"Instance {step.uid} is not built yet.", now=step.now))
+        now, uid = executor.now, executor.server.uid
+        if not executor.server.status.get("vmState"):
+            await _fail(memo, namespace, name, faults.conflict(f"Instance {uid} is not built yet.", now=now))
             return
         request_id = f"req-{uuid.uuid4()}"
-        await kube.patch_status(
-            client,
-            resources.ServerAction,
-            name,
-            tasks.server_action_status("Running", request_id=request_id, now=step.now, start=True),
-            namespace=namespace,
-        )
+        running = tasks.server_action_status("Running", request_id=request_id, now=now, start=True)
+        await kube_servers.patch_action(client, namespace, name, running)
         try:
-            await step.begin(action_of(dict(spec)), server_action=name, host=spec.get("host"), request_id=request_id)
-            await step.advance()  # on to the workload now: the echo of begin's write is skipped
+            await executor.begin(
+                action_of(dict(spec)), server_action=name, host=spec.get("host"), request_id=request_id
+            )
+            await executor.advance()  # on to the workload now: the echo of begin's write is skipped
         except ActionRefused as refused:
-            await _fail(memo, namespace, name, faults.Fault(refused.code, refused.message, step.now), request_id)
-            await step.event("Warning", "ActionRefused", spec["action"], refused.message)
+            await _fail(memo, namespace, name, faults.Fault(refused.code, refused.message, now), request_id)
+            await executor.post(Event("Warning", "ActionRefused", spec["action"], refused.message))
 
 
 async def _fail(memo: kopf.Memo, namespace: str, name: str, fault: faults.Fault, request_id: str | None = None) -> None:
     patch = tasks.server_action_status("Failed", request_id=request_id, error=fault.message, now=fault.created)
     patch["fault"] = fault.to_status()
-    await kube.patch_status(common.client(memo), resources.ServerAction, name, patch, namespace=namespace)
+    await kube_servers.patch_action(state.of(memo).client, namespace, name, patch)
     log.info("serveraction %s/%s refused: %s", namespace, name, fault.message)

@@ -1,14 +1,16 @@
-"""Servers: validate, schedule and claim, make the workload, carry out Nova's actions, and mirror
-Nova's states.
+"""The Server controller's kopf handlers: the dispatcher of the Server stream
+(:func:`server_event`, which also feeds the Server metrics), the workload watches of every
+backend, the quota retries and the Host maintenance; all end in :func:`reconcile`.
 
 Level-triggered: a Server's own events and its workload's (Pod or VirtualMachine, found by the
 server label), a Host's maintenance and a namespace's freed quota all end in :func:`reconcile`,
-which runs a :class:`~kubenova.handlers.server_step.Step` under the server's lock. What this
-process wrote and saw (:mod:`.server_cache`) spares the reads and reconciles of its own echoes.
+which runs the planner's :class:`~kubenova.handlers.server_executor.Executor` under the server's
+lock. What this process wrote and saw (:mod:`.server_controller`) spares the reads and
+reconciles of its own echoes.
 
 Lasting state comes from the spec (``state``, ``rescue``, ``locked``, a changed ``flavor`` is a
 resize, a changed ``image`` a rebuild); one-shot actions from ServerActions
-(:mod:`kubenova.handlers.serveractions`), which call ``Step.begin`` like the spec does.
+(:mod:`kubenova.handlers.serveractions`), which start through the same planner and executor.
 """
 
 from __future__ import annotations
@@ -17,14 +19,15 @@ import logging
 from typing import Any
 
 import kopf
-from lightkube import ApiError
 
-from kubenova import lifecycle, metrics
+from kubenova import backends, metrics
 from kubenova.api.common import GROUP, VERSION
-from kubenova.backends import container, kubevirt
-from kubenova.backends.servers import SERVER_LABEL
-from kubenova.handlers import common, placement, server_cache, workloads
-from kubenova.handlers.server_step import Step, load
+from kubenova.backends.workload import SERVER_LABEL, Observation
+from kubenova.handlers import metering, state
+from kubenova.handlers.server_executor import Executor
+from kubenova.kube import servers as kube_servers
+from kubenova.kube import workloads
+from kubenova.servers import claims
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +37,13 @@ async def server_event(
     *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
 ) -> None:
     key = f"{namespace}/{name}"
-    if event["type"] == "DELETED":
-        p = placement.of(memo)
-        p.pending[key] = p.pending[key + lifecycle.SOURCE] = None
-        p.charged[key] = None
-        server_cache.of(memo).forget(key)
+    deleted = event["type"] == "DELETED"
+    metering.observe_server(key, deleted=deleted, status=body.get("status") or {})
+    if deleted:
+        st = state.of(memo)
+        st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
+        st.placement.charged[key] = None
+        st.servers.cache.forget(key)
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
     await reconcile(namespace or "", name, memo=memo, indexes=kw, event_body=dict(body))
@@ -62,27 +67,29 @@ def _retry_refused_soon(namespace: str, memo: kopf.Memo, indexes: dict[str, Any]
         for name in sorted(indexes["quota_refused"].get(namespace, [])):
             await reconcile(namespace, name, memo=memo, indexes=indexes)
 
-    common.soon(memo, f"quota-retry/{namespace}", retry)
+    state.of(memo).refresh.soon(f"quota-retry/{namespace}", retry)
 
 
-@kopf.on.event("", "v1", "pods", labels={SERVER_LABEL: kopf.PRESENT}, id="server-pod-event")
-async def pod_event(
-    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
+def _watch_workloads(backend: backends.Backend) -> None:
+    """The workload events of one backend (Pods, VirtualMachines), found by the server label."""
+    group, _, version = backend.API_VERSION.rpartition("/")
+
+    @kopf.on.event(group, version, backend.PLURAL, labels={SERVER_LABEL: kopf.PRESENT}, id=f"server-{backend.KIND}")
+    async def workload_event(
+        *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
+    ) -> None:
+        obs = backend.observe(None if event["type"] == "DELETED" else dict(body))
+        await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
+
+
+for _backend in backends.BACKENDS.values():
+    _watch_workloads(_backend)
+
+
+async def _workload_event(
+    namespace: str, server: str, obs: Observation, memo: kopf.Memo, indexes: dict[str, Any]
 ) -> None:
-    obs = container.observe(None if event["type"] == "DELETED" else dict(body))
-    await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
-
-
-@kopf.on.event("kubevirt.io", "v1", "virtualmachines", labels={SERVER_LABEL: kopf.PRESENT}, id="server-vm-event")
-async def vm_event(
-    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
-) -> None:
-    obs = kubevirt.observe(None if event["type"] == "DELETED" else dict(body))
-    await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
-
-
-async def _workload_event(namespace: str, server: str, obs: Any, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
-    if server_cache.of(memo).observed.get(f"{namespace}/{server}") == obs:
+    if state.of(memo).servers.cache.observed.get(f"{namespace}/{server}") == obs:
         return  # nothing Nova would see changed since the server last acted on its workload
     await reconcile(namespace, server, memo=memo, indexes=indexes)
 
@@ -91,15 +98,16 @@ async def _workload_event(namespace: str, server: str, obs: Any, memo: kopf.Memo
 async def host_maintenance_event(*, name: str, spec: kopf.Spec, memo: kopf.Memo, **kw: Any) -> None:
     """A Host entering or leaving maintenance: reconcile the servers on it (they stop or move,
     or start again). Only when the maintenance changes, not on each usage update of the Host."""
-    seen: dict[str, str | None] = memo["maintenance"]  # made in the global memo (see operator.run)
+    seen = state.of(memo).servers.maintenance
     mode = spec.get("maintenance")
     if seen.get(name) == mode:
         return
     seen[name] = mode
-    for namespace, server, *_ in kw["host_servers"].get(name, []):
+    for held in kw["host_servers"].get(name, []):
+        namespace, server = held.namespace, held.name
         try:
             await reconcile(namespace, server, memo=memo, indexes=kw)
-        except (ApiError, workloads.ActionFailed):
+        except (kube_servers.ApiError, workloads.ActionFailed):
             # One server that cannot move (its namespace being deleted, say) must not keep the
             # others on the host from moving; its own next event retries it.
             log.exception("host %s: server %s/%s did not follow the maintenance", name, namespace, server)
@@ -115,10 +123,11 @@ async def reconcile(
     event_body: dict[str, Any] | None = None,
 ) -> None:
     """Steps for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them.
-    ``event_body``: the Server as its watch event carried it (see :mod:`.server_cache`)."""
+    ``event_body``: the Server as its watch event carried it (see :mod:`.server_controller`)."""
     key = f"{namespace}/{name}"
-    async with placement.of(memo).server_locks[key]:
-        cache = server_cache.of(memo)
+    st = state.of(memo)
+    async with st.servers.locks[key]:
+        cache = st.servers.cache
         server: dict[str, Any] | None
         if event_body is not None:
             echo, server = cache.event(key, event_body)
@@ -127,12 +136,12 @@ async def reconcile(
         else:
             server = cache.bodies.get(key)
         if server is None:
-            server = await load(common.client(memo), namespace, name)
+            server = await kube_servers.load(st.client, namespace, name)
             cache.read(key, server)
         if server is None:
             return
         try:
-            await Step(server, memo, indexes).run()
+            await Executor(server, memo, indexes).run()
         except BaseException:
             # A step cut short may have written a state it did not act on: forget what we wrote,
             # so that its echo (and the next workload event) reconciles again from a fresh read.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from kubenova.backends import container
-from kubenova.backends.servers import AUTHORIZED_KEYS_ANNOTATION, META_DATA_ANNOTATION, Flavor, PlacedServer
+from kubenova.backends.workload import AUTHORIZED_KEYS_ANNOTATION, META_DATA_ANNOTATION, Flavor, PlacedServer
 
 SERVER = PlacedServer(
     name="api",

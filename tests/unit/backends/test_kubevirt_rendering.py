@@ -14,7 +14,7 @@ import pytest
 
 from hack.devcluster import building
 from kubenova.backends import kubevirt
-from kubenova.backends.servers import META_DATA_ANNOTATION, Flavor, PlacedServer
+from kubenova.backends.workload import META_DATA_ANNOTATION, Flavor, PlacedServer
 
 SMALL = Flavor("m1.small", vcpus=2, ram=2048, disk=20)
 SERVER = PlacedServer(

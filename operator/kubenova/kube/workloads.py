@@ -1,5 +1,6 @@
 """Making a Server's workload (a Pod or a KubeVirt VirtualMachine) what its task needs, one
-idempotent step per call, and reporting what the backend shows.
+idempotent step per call, and reporting what the backend shows. Called by the Server executor
+(:mod:`kubenova.handlers.server_executor`) with the workload the planner asked for.
 
 :func:`ensure` is called on every event of a server with a task in flight. It never waits: it
 makes one change (create, delete, halt, re-render, pause...) and returns what it observes; the
@@ -16,13 +17,16 @@ from lightkube import AsyncClient, codecs
 from lightkube.resources.core_v1 import Pod, Secret
 from lightkube.types import PatchType
 
-from kubenova.backends import container, kubevirt
-from kubenova.backends import servers as backend_secrets
-from kubenova.backends.servers import Observation, PlacedServer
+from kubenova import backends
+from kubenova.backends import container, kubevirt, workload
+from kubenova.backends.workload import Observation, PlacedServer
 from kubenova.kube import client as kube
 from kubenova.kube import kubevirt as kubevirt_api
 from kubenova.kube import resources
-from kubenova.tasks import Goal
+from kubenova.servers.tasks import Goal
+
+RESOURCES: dict[str, Any] = {container.KIND: Pod, kubevirt.KIND: resources.VirtualMachine}
+"""Each backend's workload kind, as lightkube's resource."""
 
 
 class ActionFailed(Exception):
@@ -42,10 +46,11 @@ async def ensure(
     ``user_data`` is the spec's base64 user data, put in a Secret the workload mounts. ``new``:
     the server was placed a moment ago by this process, so no Pod can exist yet: it is created
     without a read first (a conflict still adopts whatever is there)."""
-    made = _Secrets(client, server, backend_secrets.secrets(server, user_data_b64=user_data, backend=backend))
-    if backend == kubevirt.NAME:
+    kind = backends.of(backend)
+    made = _Secrets(client, server, workload.secrets(server, user_data_b64=user_data, key_secret=kind.KEY_SECRET))
+    if kind.KEEPS_STOPPED:
         return await _ensure_vm(client, server, goal, made)
-    return await _ensure_pod(client, server, goal, made, new=new)
+    return await _ensure_replaced(client, kind, server, goal, made, new=new)
 
 
 class _Secrets:
@@ -79,28 +84,36 @@ class _Secrets:
 
 async def remove(client: AsyncClient, namespace: str, name: str) -> None:
     """Delete whichever workload a server has (the backend may not be known yet)."""
-    await kube.delete_if_exists(client, Pod, name, namespace=namespace)
-    await kube.delete_if_exists(client, resources.VirtualMachine, name, namespace=namespace)
+    for res in RESOURCES.values():
+        await kube.delete_if_exists(client, res, name, namespace=namespace)
 
 
-async def _ensure_pod(
-    client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets, *, new: bool = False
+async def _ensure_replaced(
+    client: AsyncClient,
+    kind: backends.Backend,
+    server: PlacedServer,
+    goal: Goal,
+    secrets: _Secrets,
+    *,
+    new: bool = False,
 ) -> Observation:
-    pod = None if new and goal is Goal.RUNNING else await _get(client, Pod, server)
+    """A workload that is never changed in place (a Pod): made, or deleted to stop or remake it."""
+    res = RESOURCES[kind.KIND]
+    pod = None if new and goal is Goal.RUNNING else await _get(client, res, server)
     if pod is not None and pod["metadata"].get("deletionTimestamp"):
-        return container.observe(pod)  # wait for it to go; its DELETED event calls again
-    obs = container.observe(pod)
+        return kind.observe(pod)  # wait for it to go; its DELETED event calls again
+    obs = kind.observe(pod)
     stale = pod is not None and obs.revision != server.revision
     if goal in (Goal.STOPPED, Goal.ABSENT) or stale:
         # A Pod cannot be stopped and kept, nor changed: stopping or remaking it deletes it.
         if pod is not None:
-            await kube.delete_if_exists(client, Pod, server.name, namespace=server.namespace)
-            return container.observe(await _get(client, Pod, server))
+            await kube.delete_if_exists(client, res, server.name, namespace=server.namespace)
+            return kind.observe(await _get(client, res, server))
         return obs
     if pod is None:
         await secrets.ensure()
-        pod = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(container.render(server))))
-    return container.observe(pod)
+        pod = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(kind.render(server))))
+    return kind.observe(pod)
 
 
 async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets) -> Observation:
@@ -109,7 +122,7 @@ async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal, secr
         if vm is not None and not vm["metadata"].get("deletionTimestamp"):
             await kube.delete_if_exists(client, resources.VirtualMachine, server.name, namespace=server.namespace)
         return kubevirt.observe(await _get(client, resources.VirtualMachine, server))
-    access = backend_secrets.access_secret(server.name) if server.public_key else None
+    access = workload.access_secret(server.name) if server.public_key else None
     wanted = kubevirt.render(server, access_secret=access)
     strategy = "Halted" if goal is Goal.STOPPED else "Always"
     wanted["spec"]["runStrategy"] = strategy

@@ -1,10 +1,11 @@
-"""The Server handler's cache: echoes skipped, fresh bodies used, stale ones read again."""
+"""The Server controller's cache: echoes skipped, fresh bodies used, stale ones read again."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from kubenova.handlers.server_cache import ServerCache
+from kubenova.backends.workload import Observation
+from kubenova.handlers.server_controller import ServerCache
 
 
 def body(rv: str, **status: Any) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def test_an_event_before_our_latest_echo_may_be_stale_so_the_server_is_read() ->
 def test_a_server_gone_is_forgotten() -> None:
     cache = ServerCache()
     cache.wrote("ns/a", body("1"))
-    cache.observed["ns/a"] = object()
+    cache.observed["ns/a"] = Observation(exists=True)
     cache.read("ns/a", None)
     assert not cache.bodies
     assert not cache.written

@@ -1,6 +1,7 @@
-"""The description of a placed server that every backend renders from, and what a backend
-observes of its workload. Built by the Server handler from the Server, its embedded flavor copy,
-its keypair and its claim; frozen, so a render is a pure function of it.
+"""A Server's workload, as every backend sees it: the placed server it renders from
+(:class:`PlacedServer`, built by :func:`kubenova.servers.placing.placed` from the Server, its
+embedded flavor copy, its keypair and its claim; frozen, so a render is a pure function of it),
+what a backend observes of the workload (:class:`Observation`), and the Secrets it mounts.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any, Literal
 
 from kubenova import zones
-from kubenova.api.common import GROUP
+from kubenova.api.common import API_VERSION, GROUP
 
 SERVER_LABEL = f"{GROUP}/server"
 META_DATA_ANNOTATION = f"{GROUP}/meta-data"
@@ -70,7 +71,7 @@ class PlacedServer:
 
     def owner_reference(self) -> dict[str, Any]:
         return {
-            "apiVersion": f"{GROUP}/v1alpha1",
+            "apiVersion": API_VERSION,
             "kind": "Server",
             "name": self.name,
             "uid": self.uid,
@@ -115,14 +116,14 @@ def access_secret(server_name: str) -> str:
     return f"{server_name}-ssh-key"
 
 
-def secrets(s: PlacedServer, *, user_data_b64: str | None, backend: str) -> dict[str, dict[str, str]]:
-    """The Secrets a workload mounts, by name, as base64 ``data``: user data for both backends,
-    and for KubeVirt the public key its accessCredentials read (a Pod gets the key from an
-    annotation, so it needs no Secret for it)."""
+def secrets(s: PlacedServer, *, user_data_b64: str | None, key_secret: bool) -> dict[str, dict[str, str]]:
+    """The Secrets a workload mounts, by name, as base64 ``data``: user data for every backend,
+    and with ``key_secret`` (a backend whose guest reads its key from a Secret, as KubeVirt's
+    accessCredentials do; a Pod gets it from an annotation) the public key."""
     out: dict[str, dict[str, str]] = {}
     if user_data_b64 and s.user_data_secret:
         out[s.user_data_secret] = {"userdata": user_data_b64}
-    if backend == "kubevirt" and s.public_key:
+    if key_secret and s.public_key:
         out[access_secret(s.name)] = {"key": base64.b64encode(s.public_key.strip().encode()).decode()}
     return out
 

@@ -1,4 +1,5 @@
-"""What a Server's spec asks for next: the declarative side of the lifecycle, pure.
+"""What a Server's spec asks for next: the declarative side of the lifecycle, called by the
+planner's ``follow_spec`` (:mod:`.plan`).
 
 Given the spec, the status and the maintenance an admin asked for on hosts, :func:`wanted` names
 the one Nova action to start now, or says in words what the server waits for (a confirmation,

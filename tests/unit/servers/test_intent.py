@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from kubenova import intent
 from kubenova.nova.actions import Action
+from kubenova.servers import intent
 
 
 def none(_: str | None) -> str | None:

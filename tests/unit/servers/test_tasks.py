@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
-from kubenova import tasks
-from kubenova.backends.servers import Observation
+from kubenova.backends.workload import Observation
 from kubenova.nova.actions import Action
 from kubenova.nova.states import PowerState, TaskState, VmState
-from kubenova.tasks import Goal
+from kubenova.servers import tasks
+from kubenova.servers.tasks import Goal
 
 NOW = "2026-11-24T12:00:00Z"
 CLAIM = {"host": "compute-0", "vcpus": 1, "memoryMb": 1024, "diskGb": 5}

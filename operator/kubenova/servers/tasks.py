@@ -1,14 +1,11 @@
 """A Nova task in flight: which action it belongs to, what it needs of the workload, and how the
-server's status reads when it ends. Pure: the Server handler asks, then writes.
+server's status reads when it ends. Called by the planner (:mod:`.plan`).
 
 An action starts with one status write (its first task_state, a history record and, for the
 actions that remake the workload, a new workload revision). Every later event asks
 :func:`in_flight` what the workload must look like; the backend makes it so; once
 :func:`reached` says it does, :func:`finish` gives the status that ends the task. So a restart
 at any moment resumes from the status alone.
-
-Three tasks wait for the scheduler instead of the workload (:data:`SCHEDULED`): a build,
-an unshelve of an offloaded server and a resize or cold migration, each of which needs a claim.
 """
 
 from __future__ import annotations
@@ -18,14 +15,12 @@ import enum
 from collections.abc import Mapping
 from typing import Any
 
-from kubenova import lifecycle
-from kubenova.backends.servers import Observation
+from kubenova.backends.workload import Observation
 from kubenova.nova.actions import EVENTS, RULES, Action, transition
 from kubenova.nova.states import HARD_REBOOT, PowerState, TaskState, VmState
+from kubenova.servers import history
+from kubenova.servers.status import addresses, state_patch
 
-T = TaskState
-SCHEDULED = frozenset({T.SCHEDULING, T.UNSHELVING, T.RESIZE_PREP})
-"""Tasks whose next step is a scheduling decision, not a workload change."""
 REMAKES = frozenset(
     {
         Action.REBOOT,
@@ -41,6 +36,7 @@ REMAKES = frozenset(
 )
 """Actions that replace the workload with a new one (a new revision)."""
 MOVES = frozenset({Action.RESIZE, Action.MIGRATE})
+"""Moves that keep the source host's claim until confirmed or reverted."""
 BY_EVENT: Mapping[str, Action] = {name: a for a, name in EVENTS.items() if a is not Action.REBOOT_HARD}
 CREATE = "create"
 
@@ -75,15 +71,6 @@ class InFlight:
     goal: Goal
 
 
-def open_record(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The newest history record if it has not finished."""
-    records = status.get("actions") or []
-    if records and not records[-1].get("finishTime"):
-        rec: Mapping[str, Any] = records[-1]
-        return rec
-    return None
-
-
 def current_power(status: Mapping[str, Any]) -> PowerState:
     label = status.get("powerState") or "NOSTATE"
     return PowerState[label] if label in PowerState.__members__ else PowerState.NOSTATE
@@ -91,7 +78,7 @@ def current_power(status: Mapping[str, Any]) -> PowerState:
 
 def action_of(status: Mapping[str, Any]) -> Action | None:
     """The action the task in flight belongs to (None: the build), from its history record."""
-    record = open_record(status)
+    record = history.open_record(status)
     name = record.get("action") if record else None
     task = status.get("taskState")
     if name == CREATE or (name is None and status.get("vmState") == VmState.BUILDING):
@@ -142,11 +129,11 @@ def finish(
 ) -> dict[str, Any]:
     """The status patch that ends the task: its end state, the closed history record, and what the
     action changes besides (a released claim, a finished migration, the launch time)."""
-    patch = lifecycle.state_patch(
+    patch = state_patch(
         status, vm_state=flight.vm_state, task_state=None, power=flight.power, generation=generation, now=now
     )
-    patch["addresses"] = lifecycle.addresses(obs) if flight.goal in (Goal.RUNNING, Goal.PAUSED) else []
-    patch["actions"] = lifecycle.finish_action(status, now=now)
+    patch["addresses"] = addresses(obs) if flight.goal in (Goal.RUNNING, Goal.PAUSED) else []
+    patch["actions"] = history.finish_action(status, now=now)
     patch["fault"] = None
     migration = dict(status.get("migration") or {})
     if flight.action is None and not status.get("launchedAt"):
@@ -168,7 +155,7 @@ def confirm(status: Mapping[str, Any], *, generation: int | None, now: str) -> d
     migration = dict(status.get("migration") or {})
     before = migration.get("previousVmState") or VmState.ACTIVE
     power = PowerState.SHUTDOWN if before == VmState.STOPPED else PowerState.RUNNING
-    patch = lifecycle.state_patch(status, vm_state=before, task_state=None, power=power, generation=generation, now=now)
+    patch = state_patch(status, vm_state=before, task_state=None, power=power, generation=generation, now=now)
     patch["migration"] = migration | {"status": "confirmed", "sourceClaim": None, "sourceFlavor": None}
     patch["fault"] = None
     return patch

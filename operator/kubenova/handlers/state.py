@@ -1,0 +1,49 @@
+"""The operator's shared state, made once when it starts (:func:`make`, called by
+:func:`kubenova.operator.run`) and kept in kopf's memo as ``memo.state``; every handler reads
+it with :func:`of`.
+
+Made before kopf starts: kopf hands each object a shallow copy of the global memo, so state
+added later by a handler would be private to that object (and a lock in it would guard nothing).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import kopf
+
+from kubenova import config
+from kubenova.handlers.placement import Placement
+from kubenova.handlers.server_controller import Debounce, ServerController
+from kubenova.kube.servers import Client
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorState:
+    settings: config.Settings
+    client: Client
+    """The one API client (see :mod:`kubenova.kube.client`)."""
+    placement: Placement
+    """The scheduler's lock and overlays."""
+    servers: ServerController
+    """The Server stream's locks and cache."""
+    refresh: Debounce
+    """Coalesced status refreshes (Host usage, Quota, ServerGroup)."""
+    server_hosts: dict[str, set[str]]
+    """The hosts each server claimed at its last event (a release leaves no trace in the new status)."""
+
+
+def make(settings: config.Settings, client: Client) -> OperatorState:
+    return OperatorState(
+        settings=settings,
+        client=client,
+        placement=Placement(),
+        servers=ServerController(),
+        refresh=Debounce(settings.refresh_delay_seconds),
+        server_hosts={},
+    )
+
+
+def of(memo: kopf.Memo) -> OperatorState:
+    state: OperatorState = memo.state
+    return state

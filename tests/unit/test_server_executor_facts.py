@@ -1,0 +1,89 @@
+"""The executor's Facts read kopf's indexes as the planner expects: the overlays of this
+process's claims and admissions count, maintenance and host state come from Host bodies."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import kopf
+
+from kubenova import config, hosts, quotas
+from kubenova.handlers import server_executor, state
+from kubenova.kube.servers import Client
+from kubenova.scheduling.claims import Claim
+from kubenova.servers import build
+from tests.unit.servers.fakes import NOW, server
+
+
+def indexes(**ix: dict[Any, list[Any]]) -> dict[str, Any]:
+    """kopf's indexes as handlers receive them (a mapping of key → store; lists will do)."""
+    names = [
+        "flavor_specs", "keypair_keys", "quota_specs", "quota_servers", "quota_keypairs", "quota_server_groups",
+        "server_group_specs", "server_group_members", "server_claims", "node_facts", "host_bodies",
+        "aggregate_metadata", "host_aggregates",
+    ]  # fmt: skip
+    return {name: ix.get(name, {}) for name in names}
+
+
+def memo() -> kopf.Memo:
+    return kopf.Memo(state=state.make(config.Settings(), cast(Client, None)))
+
+
+def node(name: str) -> hosts.NodeFacts:
+    return hosts.NodeFacts(name, True, 4, 8192, 100, "10.0.0.1", True)
+
+
+def test_facts_read_the_indexes_and_the_overlays() -> None:
+    m = memo()
+    ix = indexes(
+        flavor_specs={"m1.small": [{"vcpus": 1, "ram": 1024, "disk": 5}]},
+        keypair_keys={("ns", "bob"): ["ssh-ed25519 AAAA bob"]},
+        server_claims={"ns/old": [Claim("h1", 1, 1024, 5)]},
+        node_facts={"h1": [node("h1")], "h2": [node("h2")]},
+        host_bodies={"h1": [({"maintenance": "migrate"}, {"state": "down"}, 1)], "h2": [({}, {"state": "up"}, 1)]},
+        host_aggregates={"h2": [("az", "zone-b")]},
+    )
+    facts = server_executor.facts(m, ix)
+    assert facts.flavor("m1.small") == {"vcpus": 1, "ram": 1024, "disk": 5}
+    assert facts.public_key("ns", "bob") == "ssh-ed25519 AAAA bob"
+    assert facts.public_key("ns", "eve") is None
+    assert (facts.maintenance("h1"), facts.maintenance("h2"), facts.maintenance(None)) == ("migrate", None, None)
+    assert (facts.host_up("h1"), facts.host_up("h2"), facts.host_up("h3")) == (False, True, False)
+    assert facts.zone("h2") == "zone-b"
+    assert len(facts.hosts()) == 2
+    assert facts.limits("ns") == {**quotas.NOVA_DEFAULTS}
+    st = state.of(m)
+    st.placement.pending["ns/new"] = Claim("h2", 2, 2048, 10)
+    st.placement.pending["ns/old"] = None  # released here, the index not caught up yet
+    ledger = facts.ledger()
+    assert (ledger.get("ns/new"), ledger.get("ns/old")) == (Claim("h2", 2, 2048, 10), None)
+    st.placement.charged["ns/new"] = quotas.ServerUsage("new", 2, 2048)
+    assert facts.usage("ns").of("cores") == 2
+
+
+def test_a_build_planned_over_the_indexes_claims_a_host() -> None:
+    m = memo()
+    ix = indexes(
+        flavor_specs={"m1.small": [{"vcpus": 1, "ram": 1024, "disk": 5}]},
+        node_facts={"h1": [node("h1")]},
+    )
+    outcome = build.accept(server(), server_executor.facts(m, ix), NOW)
+    assert outcome.patch is not None
+    assert outcome.patch["host"] == "h1"
+
+
+def test_the_debounce_runs_work_once_per_burst() -> None:
+    async def burst() -> int:
+        calls = []
+        st = state.make(config.Settings(refresh_delay_seconds=0), cast(Client, None))
+
+        async def work() -> None:
+            calls.append(1)
+
+        for _ in range(5):
+            st.refresh.soon("k", work)
+        await asyncio.gather(*st.refresh.pending.values())
+        return len(calls)
+
+    assert asyncio.run(burst()) == 1
