@@ -32,10 +32,9 @@ def aggregate_status(
         "hosts": [h for h in wanted if h in known],
         "missingHosts": missing,
         "observedGeneration": generation,
-        "conditions": conditions.set_condition(
-            previous.get("conditions", []),
-            type="Ready",
-            status=ok,
+        "conditions": conditions.ready(
+            previous,
+            ok=ok,
             reason="Applied" if ok else "HostsMissing",
             message=message,
             generation=generation,
@@ -62,10 +61,9 @@ def server_group_status(
         "memberCount": len(refs),
         "hosts": sorted(set(hosts)),
         "observedGeneration": generation,
-        "conditions": conditions.set_condition(
-            previous.get("conditions", []),
-            type="Ready",
-            status=True,
+        "conditions": conditions.ready(
+            previous,
+            ok=True,
             reason="Counted",
             message=f"{len(refs)} member(s).",
             generation=generation,

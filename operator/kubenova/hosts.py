@@ -89,10 +89,9 @@ def status(
         reason, message = "Disabled", spec.get("disabledReason") or "An admin disabled this host (spec.enabled)."
     else:
         reason, message = "Available", "The host is up and enabled: new servers may be placed on it."
-    conds = conditions.set_condition(
-        previous.get("conditions", []),
-        type="Ready",
-        status=up and enabled,
+    conds = conditions.ready(
+        previous,
+        ok=up and enabled,
         reason=reason,
         message=message,
         generation=generation,

@@ -116,10 +116,9 @@ async def reconcile(
         metrics.set_quota(namespace, resource, used=used.of(resource), limit=limit[resource])
     desired = quotas.status(limit, used)
     desired["observedGeneration"] = generation
-    desired["conditions"] = conditions.set_condition(
-        status.get("conditions", []),
-        type="Ready",
-        status=True,
+    desired["conditions"] = conditions.ready(
+        status,
+        ok=True,
         reason="Counted",
         message="Limits in effect and usage counted.",
         generation=generation,
