@@ -1,6 +1,10 @@
 """Status of the kinds that group others, pure: an Aggregate (hosts, zone) and a ServerGroup
 (members and the hosts they are on), as ``openstack aggregate show`` and ``server group show``
-would print them, with a Ready condition."""
+would print them, with a Ready condition.
+
+Pure; called by :mod:`kubenova.handlers.groups`, which feeds it facts from kopf's indexes and
+writes the result only when it differs.
+"""
 
 from __future__ import annotations
 
