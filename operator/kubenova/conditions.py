@@ -43,6 +43,28 @@ def set_condition(
     return sorted(result, key=lambda c: str(c["type"]))
 
 
+def ready(
+    previous: Mapping[str, Any],
+    *,
+    ok: bool,
+    reason: str,
+    message: str = "",
+    generation: int | None,
+    now: str,
+) -> list[dict[str, Any]]:
+    """The conditions of the status ``previous`` with its Ready condition set: what every kind's
+    status carries, and what ``kubectl wait --for=condition=Ready`` reads."""
+    return set_condition(
+        previous.get("conditions", []),
+        type="Ready",
+        status=ok,
+        reason=reason,
+        message=message,
+        generation=generation,
+        now=now,
+    )
+
+
 def get(conditions: Iterable[Mapping[str, Any]], type: str) -> Mapping[str, Any] | None:
     return next((c for c in conditions if c.get("type") == type), None)
 

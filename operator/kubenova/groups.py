@@ -1,6 +1,10 @@
 """Status of the kinds that group others, pure: an Aggregate (hosts, zone) and a ServerGroup
 (members and the hosts they are on), as ``openstack aggregate show`` and ``server group show``
-would print them, with a Ready condition."""
+would print them, with a Ready condition.
+
+Pure; called by :mod:`kubenova.handlers.groups`, which feeds it facts from kopf's indexes and
+writes the result only when it differs.
+"""
 
 from __future__ import annotations
 
@@ -32,10 +36,9 @@ def aggregate_status(
         "hosts": [h for h in wanted if h in known],
         "missingHosts": missing,
         "observedGeneration": generation,
-        "conditions": conditions.set_condition(
-            previous.get("conditions", []),
-            type="Ready",
-            status=ok,
+        "conditions": conditions.ready(
+            previous,
+            ok=ok,
             reason="Applied" if ok else "HostsMissing",
             message=message,
             generation=generation,
@@ -62,10 +65,9 @@ def server_group_status(
         "memberCount": len(refs),
         "hosts": sorted(set(hosts)),
         "observedGeneration": generation,
-        "conditions": conditions.set_condition(
-            previous.get("conditions", []),
-            type="Ready",
-            status=True,
+        "conditions": conditions.ready(
+            previous,
+            ok=True,
             reason="Counted",
             message=f"{len(refs)} member(s).",
             generation=generation,

@@ -1,7 +1,9 @@
 """What a Host's status says, from its Node and its spec: Nova's os-hypervisors and os-services.
 
 Pure; called by :mod:`kubenova.handlers.hosts`, which feeds it facts from kopf indexes and
-writes the result only when it differs from what the Host already shows.
+writes the result only when it differs from what the Host already shows. The shapes of those
+indexes' values (:class:`NodeFacts`, :class:`HostBody`, :class:`ServerOnHost`) are declared here,
+so the handler and this module read them by name.
 
 Nova's vocabulary is kept: ``state`` is up/down (the Node's Ready condition, unless the admin
 forced the host down), ``status`` is enabled/disabled (``spec.enabled``). As in os-hypervisors
@@ -11,10 +13,11 @@ before microversion 2.88, ``memoryMbUsed`` counts the host's reserved memory as 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from kubenova import conditions, labels, quantities
+from kubenova.scheduling.claims import Claim
 from kubenova.zones import DEFAULT_ZONE
 
 
@@ -51,6 +54,43 @@ class NodeFacts:
         )
 
 
+class HostBody(NamedTuple):
+    """What a Host object says, as the ``host_bodies`` index keeps it."""
+
+    spec: Mapping[str, Any]
+    status: Mapping[str, Any]
+    generation: int | None
+
+
+class ServerOnHost(NamedTuple):
+    """What one server holds on one host, as the ``host_servers`` index keeps it."""
+
+    namespace: str
+    name: str
+    uid: str
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+
+
+def held_on_hosts(namespace: str, name: str, uid: str, claims: Iterable[Claim]) -> dict[str, ServerOnHost]:
+    """What a server holds on each host, from its claims.
+
+    A server being resized or moved holds its source host too until the move is confirmed, and a
+    same-host resize holds both claims on one host: they add up, as Placement counts them.
+    """
+    out: dict[str, ServerOnHost] = {}
+    for c in claims:
+        held = out.get(c.host)
+        if held is None:
+            out[c.host] = ServerOnHost(namespace, name, uid, c.vcpus, c.memory_mb, c.disk_gb)
+        else:
+            out[c.host] = held._replace(
+                vcpus=held.vcpus + c.vcpus, memory_mb=held.memory_mb + c.memory_mb, disk_gb=held.disk_gb + c.disk_gb
+            )
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Usage:
     """What the servers placed on a host consume (from the scheduler's claims)."""
@@ -60,6 +100,29 @@ class Usage:
     local_gb: int = 0
     servers: tuple[tuple[str, str, str], ...] = ()
     """(namespace, name, uid) of each server on the host."""
+
+    @classmethod
+    def of(cls, servers: Iterable[ServerOnHost]) -> Usage:
+        """The sums of what ``servers`` hold on one host."""
+        held = list(servers)
+        return cls(
+            vcpus=sum(s.vcpus for s in held),
+            memory_mb=sum(s.memory_mb for s in held),
+            local_gb=sum(s.disk_gb for s in held),
+            servers=tuple((s.namespace, s.name, s.uid) for s in held),
+        )
+
+
+def allocation_ratios(spec: Mapping[str, Any], *, cpu: float, ram: float, disk: float) -> dict[str, float]:
+    """The ratios a Host reports: its ``spec.allocationRatios`` over the operator's defaults
+    (Nova's ``cpu/ram/disk_allocation_ratio``)."""
+    return {"cpu": cpu, "ram": ram, "disk": disk, **spec.get("allocationRatios", {})}
+
+
+def reserved_memory_mb(spec: Mapping[str, Any], default: int) -> int:
+    """The memory the host keeps for itself: ``spec.reserved.memoryMb``, else Nova's
+    ``reserved_host_memory_mb`` as the operator is configured."""
+    return int(spec.get("reserved", {}).get("memoryMb", default))
 
 
 def status(
@@ -89,10 +152,9 @@ def status(
         reason, message = "Disabled", spec.get("disabledReason") or "An admin disabled this host (spec.enabled)."
     else:
         reason, message = "Available", "The host is up and enabled: new servers may be placed on it."
-    conds = conditions.set_condition(
-        previous.get("conditions", []),
-        type="Ready",
-        status=up and enabled,
+    conds = conditions.ready(
+        previous,
+        ok=up and enabled,
         reason=reason,
         message=message,
         generation=generation,

@@ -10,6 +10,10 @@ Pure; called by :mod:`kubenova.handlers.keypairs`. Nova's rules (``nova/crypto.p
 * Generation (Nova before microversion 2.92): a 2048-bit RSA key, ``ssh-rsa <b64>
   Generated-by-Nova``; the private key is returned once and never stored. kubenova keeps it in
   a Secret of the Keypair's namespace instead, so the user can read it with kubectl.
+
+Also the Keypair's status (:func:`status`, :func:`invalid_status`) and what its Secret holds
+(:func:`secret_name`, :func:`secret_contents`); the handler reads and writes the Secret through
+:mod:`kubenova.kube.secrets`.
 """
 
 from __future__ import annotations
@@ -19,11 +23,16 @@ import binascii
 import dataclasses
 import datetime
 import hashlib
+from collections.abc import Mapping
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+
+from kubenova import conditions
+from kubenova.nova import faults
 
 INVALID_KEY = "Keypair data is invalid: failed to generate fingerprint"
 GENERATED_COMMENT = "Generated-by-kubenova"
@@ -93,6 +102,72 @@ def public_from_private(private_key: str, key_type: str = "ssh", *, subject: str
     key = serialization.load_ssh_private_key(private_key.encode(), password=None)
     public = key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
     return f"{public} {GENERATED_COMMENT}"
+
+
+def secret_name(keypair: str) -> str:
+    """The Secret that keeps a generated key pair: one per Keypair, so a retry finds it."""
+    return f"keypair-{keypair}"
+
+
+def public_field(key_type: str) -> str:
+    """The Secret's key that holds the public half."""
+    return "tls.crt" if key_type == "x509" else "ssh-publickey"
+
+
+def secret_contents(key_type: str, pair: Generated) -> tuple[str, dict[str, str]]:
+    """The Secret's type and data for a generated pair, in the well-known shapes (a TLS Secret
+    for x509, an ssh-auth Secret for ssh) so other tools can read them."""
+    if key_type == "x509":
+        return "kubernetes.io/tls", {"tls.crt": pair.public_key, "tls.key": pair.private_key}
+    return "kubernetes.io/ssh-auth", {"ssh-privatekey": pair.private_key, "ssh-publickey": pair.public_key}
+
+
+def status(
+    *,
+    key_type: str,
+    public_key: str,
+    secret: str | None,
+    previous: Mapping[str, Any],
+    generation: int | None,
+    now: str,
+) -> dict[str, Any]:
+    """The Keypair's status for ``public_key`` (given in the spec, or generated and kept in the
+    Secret ``secret``): its fingerprints, or Nova's fault if the key is invalid."""
+    try:
+        prints = fingerprints(public_key, key_type)
+    except InvalidKeypair as exc:
+        return invalid_status(str(exc), previous=previous, generation=generation, now=now)
+    return {
+        "observedGeneration": generation,
+        "type": key_type,
+        "publicKey": public_key,
+        "fingerprint": prints.md5,
+        "fingerprintSha256": prints.sha256,
+        "privateKeySecretRef": {"name": secret} if secret else None,
+        "fault": None,
+        "conditions": conditions.ready(
+            previous,
+            ok=True,
+            reason="Generated" if secret else "Imported",
+            message=f"The private key is in Secret {secret}." if secret else "The public key is valid.",
+            generation=generation,
+            now=now,
+        ),
+    }
+
+
+def invalid_status(message: str, *, previous: Mapping[str, Any], generation: int | None, now: str) -> dict[str, Any]:
+    """A Keypair that cannot be used: Nova's 400 as its fault, and Ready=False. The key fields
+    are cleared (None deletes them in a merge patch), so no stale fingerprint is shown."""
+    return {
+        "observedGeneration": generation,
+        "fingerprint": None,
+        "fingerprintSha256": None,
+        "fault": faults.bad_request(message, now=now).to_status(),
+        "conditions": conditions.ready(
+            previous, ok=False, reason="InvalidPublicKey", message=message, generation=generation, now=now
+        ),
+    }
 
 
 def _ssh_fingerprints(public_key: str) -> Fingerprints:

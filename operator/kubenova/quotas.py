@@ -22,6 +22,8 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from kubenova.nova.states import VmState
+
 NOVA_DEFAULTS: Mapping[str, int] = {
     "instances": 10,
     "cores": 20,
@@ -98,7 +100,7 @@ def refused(status: Mapping[str, Any]) -> bool:
     """Whether a Server was refused for quota before it was accepted: it holds nothing, and is
     accepted again when its namespace has room (a deleted server, a raised limit)."""
     fault = status.get("fault") or {}
-    return status.get("vmState") == "error" and not status.get("flavor") and fault.get("code") == 403
+    return status.get("vmState") == VmState.ERROR and not status.get("flavor") and fault.get("code") == 403
 
 
 def over_quota(requested: Mapping[str, int], usage: Usage, limit: Mapping[str, int]) -> str | None:

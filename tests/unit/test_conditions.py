@@ -46,3 +46,16 @@ def test_differs_ignores_condition_timestamps_only() -> None:
     assert not conditions.differs({"conditions": before}, {"conditions": after})
     other = conditions.set_condition([], type="Ready", status=True, reason="Other", generation=1, now="T1")
     assert conditions.differs({"conditions": before}, {"conditions": other})
+
+
+def test_ready_sets_the_ready_condition_of_a_status_as_set_condition_would() -> None:
+    previous = {
+        "conditions": conditions.set_condition([], type="Scheduled", status=True, reason="A", generation=1, now="T")
+    }
+    conds = conditions.ready(previous, ok=False, reason="B", message="m", generation=2, now="T2")
+    assert conds == conditions.set_condition(
+        previous["conditions"], type="Ready", status=False, reason="B", message="m", generation=2, now="T2"
+    )
+    assert conditions.ready({}, ok=True, reason="Ok", generation=None, now="T") == [
+        {"type": "Ready", "status": "True", "reason": "Ok", "message": "", "lastTransitionTime": "T"}
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kubenova import hosts, labels
+from kubenova.scheduling.claims import Claim
 
 NODE: dict[str, Any] = {
     "metadata": {"name": "compute-0", "labels": {labels.COMPUTE_HOST: "true"}},
@@ -77,3 +78,29 @@ def test_zone_and_aggregates_are_reported() -> None:
     s = status(hosts.NodeFacts.from_node(NODE), zone="az1", aggregates=["b", "a"])
     assert s["availabilityZone"] == "az1"
     assert s["aggregates"] == ["a", "b"]
+
+
+def test_a_server_holds_its_claims_and_a_same_host_resize_adds_up() -> None:
+    claims = [Claim("h1", 2, 2048, 20), Claim("h1", 4, 4096, 40), Claim("h2", 1, 512, 10)]
+    held = hosts.held_on_hosts("ns", "web", "uid-1", claims)
+    assert held == {
+        "h1": hosts.ServerOnHost("ns", "web", "uid-1", 6, 6144, 60),
+        "h2": hosts.ServerOnHost("ns", "web", "uid-1", 1, 512, 10),
+    }
+    assert hosts.held_on_hosts("ns", "web", "uid-1", []) == {}
+
+
+def test_usage_sums_what_the_servers_on_a_host_hold() -> None:
+    usage = hosts.Usage.of(
+        [hosts.ServerOnHost("ns", "a", "u1", 2, 2048, 20), hosts.ServerOnHost("other", "b", "u2", 1, 1024, 10)]
+    )
+    assert usage == hosts.Usage(3, 3072, 30, (("ns", "a", "u1"), ("other", "b", "u2")))
+    assert hosts.Usage.of([]) == hosts.Usage()
+
+
+def test_a_hosts_own_ratios_and_reserved_memory_win_over_the_defaults() -> None:
+    defaults = {"cpu": 16.0, "ram": 1.5, "disk": 1.0}
+    assert hosts.allocation_ratios({}, **defaults) == defaults
+    assert hosts.allocation_ratios({"allocationRatios": {"cpu": 4.0}}, **defaults) == {**defaults, "cpu": 4.0}
+    assert hosts.reserved_memory_mb({}, 512) == 512
+    assert hosts.reserved_memory_mb({"reserved": {"memoryMb": 2048}}, 512) == 2048

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 import yaml
+from lightkube import ApiError
+from lightkube.models import meta_v1
 
 from kubenova.kube import client as kube_client
 
@@ -28,3 +30,12 @@ def test_the_pool_is_limited_and_kept_alive(tmp_path: Path, monkeypatch: pytest.
     transport: Any = client._client._client._transport  # private: what make() configures
     pool = transport._pool
     assert pool._max_connections == pool._max_keepalive_connections == kube_client.MAX_CONNECTIONS
+
+
+@pytest.mark.parametrize(
+    ("code", "not_found", "conflict"), [(404, True, False), (409, False, True), (500, False, False)]
+)
+def test_api_errors_are_named_by_their_code(code: int, not_found: bool, conflict: bool) -> None:
+    exc = ApiError(status=meta_v1.Status(code=code, message="m"))
+    assert kube_client.is_not_found(exc) is not_found
+    assert kube_client.is_conflict(exc) is conflict

@@ -86,3 +86,11 @@ def test_status_has_os_quota_sets_detail_and_novas_limits_names() -> None:
         "totalServerGroupsUsed": 1,
         "maxServerGroupMembers": 10,
     }
+
+
+def test_only_a_server_refused_for_quota_before_it_was_accepted_waits_for_room() -> None:
+    over = {"vmState": "error", "fault": {"code": 403, "message": "Quota exceeded for instances"}}
+    assert quotas.refused(over)
+    assert not quotas.refused({**over, "flavor": {"vcpus": 1, "ram": 512}})  # accepted: it counts, no retry
+    assert not quotas.refused({**over, "fault": {"code": 500, "message": "No valid host was found."}})
+    assert not quotas.refused({**over, "vmState": "active"})

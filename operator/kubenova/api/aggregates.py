@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from kubenova.api.common import AGE, ApiModel, Column, Condition, Kind, ObjectName, conditions_field, rule, rules
+from kubenova.api.common import AGE, ApiModel, Column, Kind, ObjectName, StatusBase, rule, rules
 
 ZONE_RULES = rules(
     rule("!self.contains(':')", "an availability zone name cannot contain ':'"),
@@ -45,8 +45,10 @@ class AggregateSpec(ApiModel):
     ram_allocation_ratio, disk_allocation_ratio."""
 
 
-class AggregateStatus(ApiModel):
+class AggregateStatus(StatusBase):
     """The aggregate as the scheduler sees it."""
+
+    CONDITIONS = "Ready when every listed host exists."
 
     id: str | None = Field(default=None, max_length=64)
     """Nova's id of the aggregate: the object's uid."""
@@ -56,10 +58,6 @@ class AggregateStatus(ApiModel):
     """The listed hosts that exist."""
     missing_hosts: list[str] = Field(default_factory=list, max_length=10000)
     """Listed hosts with no Host object (yet)."""
-    observed_generation: int | None = Field(default=None, ge=0)
-    """The .metadata.generation this status describes."""
-    conditions: list[Condition] = conditions_field()
-    """Ready when every listed host exists."""
 
 
 KIND = Kind(

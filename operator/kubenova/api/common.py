@@ -1,5 +1,6 @@
-"""What every kind shares: the group and version, the base model, conditions, faults, and the
-description of a kind from which :mod:`kubenova.api.crds` builds its CRD.
+"""What every kind shares: the group and version, the base models (of every spec and status, and
+:class:`StatusBase` of every status), conditions, faults, and the description of a kind from
+which :mod:`kubenova.api.crds` builds its CRD.
 
 Models use snake_case in Python and camelCase on the wire (Kubernetes' convention), and take
 their field descriptions from attribute docstrings, so ``kubectl explain`` and the code read
@@ -9,7 +10,7 @@ the same words.
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -88,6 +89,35 @@ def conditions_field() -> Any:
     return Field(default_factory=list, max_length=32, json_schema_extra=CONDITIONS_LIST)
 
 
+def _status_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    """Every kind's own status fields first and the shared two last, as ``kubectl explain``
+    shows them, with the conditions described in the kind's own words."""
+    properties = schema.get("properties", {})
+    for name in ("observedGeneration", "conditions"):
+        if name in properties:
+            properties[name] = properties.pop(name)
+    if "conditions" in properties and (described := getattr(model, "CONDITIONS", "")):
+        properties["conditions"]["description"] = described
+
+
+class StatusBase(ApiModel):
+    """Base of every kind's status: the generation it describes and its conditions.
+
+    A subclass says in :attr:`CONDITIONS` which conditions it carries and when they hold; that
+    sentence becomes the field's description in the CRD.
+    """
+
+    model_config = ApiModel.model_config | {"json_schema_extra": _status_schema}
+
+    CONDITIONS: ClassVar[str] = ""
+    """The description of :attr:`conditions` in this kind's CRD."""
+
+    observed_generation: int | None = Field(default=None, ge=0)
+    """The .metadata.generation this status describes."""
+    conditions: list[Condition] = conditions_field()
+    """The kind's conditions (Ready, at least)."""
+
+
 class Fault(ApiModel):
     """Nova's instance fault: why the object is in ERROR, and what to do about it."""
 
@@ -144,7 +174,7 @@ class Kind:
     scope: Literal["Namespaced", "Cluster"]
     description: str
     spec: type[ApiModel]
-    status: type[ApiModel]
+    status: type[StatusBase]
     columns: tuple[Column, ...]
     spec_required: bool = True
     name_rules: tuple[dict[str, str], ...] = ()

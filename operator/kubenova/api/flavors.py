@@ -13,10 +13,9 @@ from kubenova.api.common import (
     AGE,
     ApiModel,
     Column,
-    Condition,
     Kind,
     NamespaceName,
-    conditions_field,
+    StatusBase,
     rule,
     rules,
 )
@@ -84,15 +83,13 @@ class FlavorSpec(ApiModel):
     kubenova:backend (kubevirt or container)..."""
 
 
-class FlavorStatus(ApiModel):
+class FlavorStatus(StatusBase):
     """What the operator observed of the flavor."""
+
+    CONDITIONS = "Ready once the flavor can be used."
 
     id: str | None = Field(default=None, max_length=64)
     """Nova's flavor id: the object's uid."""
-    observed_generation: int | None = Field(default=None, ge=0)
-    """The .metadata.generation this status describes."""
-    conditions: list[Condition] = conditions_field()
-    """Ready once the flavor can be used."""
 
 
 KIND = Kind(

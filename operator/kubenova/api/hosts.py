@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kubenova.api.common import AGE, ApiModel, Column, Condition, Kind, ObjectRef, conditions_field, rule, rules
+from kubenova.api.common import AGE, ApiModel, Column, Kind, ObjectRef, StatusBase, rule, rules
 
 
 class AllocationRatios(ApiModel):
@@ -60,8 +60,10 @@ class HostSpec(ApiModel):
     """Resources kept back for the host itself."""
 
 
-class HostStatus(ApiModel):
+class HostStatus(StatusBase):
     """The host as os-hypervisors shows it."""
+
+    CONDITIONS = "Ready while the host is up and enabled."
 
     hypervisor_hostname: str | None = Field(default=None, max_length=253)
     """The Node's name."""
@@ -93,10 +95,6 @@ class HostStatus(ApiModel):
     """The ratios in effect (cpu, ram, disk)."""
     servers: list[ObjectRef] = Field(default_factory=list, max_length=10000)
     """The servers placed on the host."""
-    observed_generation: int | None = Field(default=None, ge=0)
-    """The .metadata.generation this status describes."""
-    conditions: list[Condition] = conditions_field()
-    """Ready while the host is up and enabled."""
 
 
 KIND = Kind(

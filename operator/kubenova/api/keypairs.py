@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kubenova.api.common import AGE, ApiModel, Column, Condition, Fault, Kind, conditions_field, rule, rules
+from kubenova.api.common import AGE, ApiModel, Column, Fault, Kind, StatusBase, rule, rules
 
 
 class KeypairSpec(ApiModel):
@@ -37,8 +37,10 @@ class SecretRef(ApiModel):
     """The Secret's name."""
 
 
-class KeypairStatus(ApiModel):
+class KeypairStatus(StatusBase):
     """The keypair as Nova shows it."""
+
+    CONDITIONS = "Ready once the key is valid (and generated, if it had to be)."
 
     type: Literal["ssh", "x509"] | None = None
     """The key's type."""
@@ -52,10 +54,6 @@ class KeypairStatus(ApiModel):
     """Where a generated private key is: a Secret readable only in this namespace."""
     fault: Fault | None = None
     """Why the keypair is unusable (an invalid public key, for example)."""
-    observed_generation: int | None = Field(default=None, ge=0)
-    """The .metadata.generation this status describes."""
-    conditions: list[Condition] = conditions_field()
-    """Ready once the key is valid (and generated, if it had to be)."""
 
 
 KIND = Kind(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from kubenova.api.common import AGE, ApiModel, Column, Condition, Kind, conditions_field, rule
+from kubenova.api.common import AGE, ApiModel, Column, Kind, StatusBase, rule
 
 QUOTA_NAME = "default"
 
@@ -71,17 +71,15 @@ class AbsoluteLimits(ApiModel):
     """Limit of servers per server group."""
 
 
-class QuotaStatus(ApiModel):
+class QuotaStatus(StatusBase):
     """Limits and usage of the namespace."""
+
+    CONDITIONS = "Ready once usage has been counted."
 
     resources: dict[str, Usage] = Field(default_factory=dict, max_length=32)
     """Per resource (instances, cores, ram, key_pairs, ...): limit, inUse, reserved."""
     absolute: AbsoluteLimits | None = None
     """The same numbers under Nova's /limits names (maxTotalInstances, totalInstancesUsed, ...)."""
-    observed_generation: int | None = Field(default=None, ge=0)
-    """The .metadata.generation this status describes."""
-    conditions: list[Condition] = conditions_field()
-    """Ready once usage has been counted."""
 
 
 KIND = Kind(

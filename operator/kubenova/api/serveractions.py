@@ -17,11 +17,10 @@ from kubenova.api.common import (
     DATE_TIME,
     ApiModel,
     Column,
-    Condition,
     Fault,
     Kind,
     ObjectName,
-    conditions_field,
+    StatusBase,
     rule,
     rules,
 )
@@ -59,8 +58,10 @@ class ServerActionSpec(ApiModel):
     """For migrate, liveMigrate and evacuate: the destination Host; left out, the scheduler chooses."""
 
 
-class ServerActionStatus(ApiModel):
+class ServerActionStatus(StatusBase):
     """The outcome, like an entry of `openstack server event list`."""
+
+    CONDITIONS = "Ready once the action has finished (successfully or not: see phase)."
 
     phase: Literal["Pending", "Running", "Succeeded", "Failed"] | None = None
     """Where the action is."""
@@ -74,10 +75,6 @@ class ServerActionStatus(ApiModel):
     """What happened."""
     fault: Fault | None = None
     """Why it failed: Nova's 409 when the server's state does not allow it, for example."""
-    observed_generation: int | None = Field(default=None, ge=0)
-    """The .metadata.generation this status describes."""
-    conditions: list[Condition] = conditions_field()
-    """Ready once the action has finished (successfully or not: see phase)."""
 
 
 KIND = Kind(

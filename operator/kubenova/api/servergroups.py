@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from kubenova.api.common import AGE, ApiModel, Column, Condition, Kind, ObjectRef, conditions_field, rule, rules
+from kubenova.api.common import AGE, ApiModel, Column, Kind, ObjectRef, StatusBase, rule, rules
 
 Policy = Literal["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
 
@@ -34,8 +34,10 @@ class ServerGroupSpec(ApiModel):
     """For anti-affinity: how many members may share a host (Nova's rules.max_server_per_host, default 1)."""
 
 
-class ServerGroupStatus(ApiModel):
+class ServerGroupStatus(StatusBase):
     """The group's members and where they are."""
+
+    CONDITIONS = "Ready once the group can take members."
 
     id: str | None = Field(default=None, max_length=64)
     """Nova's id of the group: the object's uid."""
@@ -45,10 +47,6 @@ class ServerGroupStatus(ApiModel):
     """How many servers are in the group."""
     hosts: list[str] = Field(default_factory=list, max_length=10000)
     """Hosts the members are placed on."""
-    observed_generation: int | None = Field(default=None, ge=0)
-    """The .metadata.generation this status describes."""
-    conditions: list[Condition] = conditions_field()
-    """Ready once the group can take members."""
 
 
 KIND = Kind(

@@ -19,11 +19,10 @@ from kubenova.api.common import (
     DNS_LABEL,
     ApiModel,
     Column,
-    Condition,
     Fault,
     Kind,
     ObjectName,
-    conditions_field,
+    StatusBase,
     rule,
     rules,
 )
@@ -261,8 +260,10 @@ class Workload(ApiModel):
     a workload carrying another one is replaced."""
 
 
-class ServerStatus(ApiModel):
+class ServerStatus(StatusBase):
     """The server as Nova shows it (openstack server show)."""
+
+    CONDITIONS = "Ready (ACTIVE, or the declared state reached), Scheduled."
 
     id: str | None = Field(default=None, max_length=64)
     """Nova's server id: the object's uid."""
@@ -315,10 +316,6 @@ class ServerStatus(ApiModel):
     """The move in progress or last made."""
     actions: list[ActionRecord] = Field(default_factory=list, max_length=50)
     """The latest actions, newest last (openstack server event list)."""
-    observed_generation: int | None = Field(default=None, ge=0)
-    """The .metadata.generation this status describes."""
-    conditions: list[Condition] = conditions_field()
-    """Ready (ACTIVE, or the declared state reached), Scheduled."""
 
 
 KIND = Kind(

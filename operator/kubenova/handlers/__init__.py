@@ -1,7 +1,30 @@
 """kopf handlers: thin glue that parses a body, calls the pure core and hands the result to
-:mod:`kubenova.kube`. Importing this package registers them all.
+:mod:`kubenova.kube`. Importing this package registers them all (the admission webhook's only
+when the operator serves it: :func:`kubenova.operator.run`).
 """
 
-from kubenova.handlers import flavors, groups, hosts, keypairs, metering, placement, quotas, serveractions, servers
+from kubenova.handlers import (
+    flavors,
+    groups,
+    hosts,
+    indexes,
+    keypairs,
+    metering,
+    placement,
+    quotas,
+    serveractions,
+    servers,
+)
 
-__all__ = ["flavors", "groups", "hosts", "keypairs", "metering", "placement", "quotas", "serveractions", "servers"]
+__all__ = [
+    "flavors",
+    "groups",
+    "hosts",
+    "indexes",
+    "keypairs",
+    "metering",
+    "placement",
+    "quotas",
+    "serveractions",
+    "servers",
+]

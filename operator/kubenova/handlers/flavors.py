@@ -27,10 +27,9 @@ async def flavor_event(
     generation = meta.get("generation")
     desired = {
         "observedGeneration": generation,
-        "conditions": conditions.set_condition(
-            status.get("conditions", []),
-            type="Ready",
-            status=True,
+        "conditions": conditions.ready(
+            status,
+            ok=True,
             reason="Available",
             message="The flavor can be used by servers.",
             generation=generation,

@@ -3,7 +3,8 @@ its Node, its spec, its aggregates and the servers placed on it.
 
 Both a Node event and a Host event end in :func:`reconcile`, which computes the status with
 :func:`kubenova.hosts.status` and writes it only when it differs, so heartbeats and resyncs cost
-no writes. The facts come from kopf indexes, never from a list call.
+no writes. The facts come from kopf indexes, never from a list call; the writes (the Host, its
+status, the Node's zone label) go through :mod:`kubenova.kube`.
 
 A deleted Node leaves its Host down, never silently dropped while servers are placed on it;
 with no servers on it the Host is deleted, as Nova removes a compute service that hosts nothing.
@@ -15,15 +16,12 @@ import logging
 from typing import Any
 
 import kopf
-from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources.core_v1 import Node
-from lightkube.types import PatchType
 
 from kubenova import conditions, hosts, labels, metrics, zones
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common, state
 from kubenova.kube import client as kube
-from kubenova.kube import resources
+from kubenova.kube import nodes, resources
 from kubenova.servers import claims
 
 log = logging.getLogger(__name__)
@@ -40,8 +38,10 @@ def node_facts(*, body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
 
 
 @kopf.index(GROUP, VERSION, "hosts")
-def host_bodies(*, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any) -> dict[str, Any]:
-    return {name: (dict(spec), dict(status), meta.get("generation"))}
+def host_bodies(
+    *, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any
+) -> dict[str, hosts.HostBody]:
+    return {name: hosts.HostBody(dict(spec), dict(status), meta.get("generation"))}
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
@@ -53,9 +53,9 @@ def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[
 @kopf.index(GROUP, VERSION, "servers")
 def host_servers(
     *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
-) -> dict[str, claims.ServerOnHost] | None:
-    # A host's usage is its claims: a server being resized holds its source host too until confirmed.
-    return claims.held_on_hosts(namespace or "", name, uid, status) or None
+) -> dict[str, hosts.ServerOnHost] | None:
+    # A host's usage is its claims (a server being moved holds its source host too).
+    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values()) or None
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -93,13 +93,13 @@ async def reconcile(
     *,
     memo: kopf.Memo,
     node_facts: kopf.Index[str, hosts.NodeFacts],
-    host_bodies: kopf.Index[str, Any],
+    host_bodies: kopf.Index[str, hosts.HostBody],
     host_aggregates: kopf.Index[str, tuple[str, str | None]],
-    host_servers: kopf.Index[str, claims.ServerOnHost],
+    host_servers: kopf.Index[str, hosts.ServerOnHost],
     node_deleted: bool = False,
     **_: Any,
 ) -> None:
-    current = common.first(host_bodies, name)
+    current: hosts.HostBody | None = common.first(host_bodies, name)
     if current is None:
         return
     spec, status, generation = current
@@ -112,26 +112,16 @@ async def reconcile(
     aggregates = list(host_aggregates[name]) if name in host_aggregates else []
     zone = zones.zone_of(aggregates)
     conf = state.of(memo).settings
-    usage = hosts.Usage(
-        vcpus=sum(s.vcpus for s in servers),
-        memory_mb=sum(s.memory_mb for s in servers),
-        local_gb=sum(s.disk_gb for s in servers),
-        servers=tuple((s.namespace, s.name, s.uid) for s in servers),
-    )
-    ratios = {
-        "cpu": conf.cpu_allocation_ratio,
-        "ram": conf.ram_allocation_ratio,
-        "disk": conf.disk_allocation_ratio,
-        **spec.get("allocationRatios", {}),
-    }
     desired = hosts.status(
         node=node,
         spec=spec,
         generation=generation,
         previous=status,
-        usage=usage,
-        reserved_memory_mb=int(spec.get("reserved", {}).get("memoryMb", conf.reserved_host_memory_mb)),
-        ratios=ratios,
+        usage=hosts.Usage.of(servers),
+        reserved_memory_mb=hosts.reserved_memory_mb(spec, conf.reserved_host_memory_mb),
+        ratios=hosts.allocation_ratios(
+            spec, cpu=conf.cpu_allocation_ratio, ram=conf.ram_allocation_ratio, disk=conf.disk_allocation_ratio
+        ),
         zone=zone,
         aggregates=[a for a, _ in aggregates],
         now=common.now(),
@@ -141,17 +131,11 @@ async def reconcile(
     if node is not None and node.zone_label != zone:
         # The zone as a Node label, for tooling that reads topology from Nodes (spread
         # constraints, dashboards); the only write kubenova makes to a Node.
-        await state.of(memo).client.patch(
-            Node, name, {"metadata": {"labels": {labels.AVAILABILITY_ZONE: zone}}}, patch_type=PatchType.MERGE
-        )
+        await nodes.label(state.of(memo).client, name, {labels.AVAILABILITY_ZONE: zone})
 
 
 async def _create_host(memo: kopf.Memo, name: str) -> None:
-    host = resources.Host(
-        metadata=ObjectMeta(name=name, labels={"app.kubernetes.io/managed-by": "kubenova"}),
-        spec={"enabled": True},
-    )
-    await kube.create_or_adopt(state.of(memo).client, host)
+    await nodes.create_host(state.of(memo).client, name)
     log.info("host %s: discovered a compute Node; created its Host", name)
 
 

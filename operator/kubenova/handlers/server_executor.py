@@ -20,8 +20,7 @@ from typing import Any
 import kopf
 
 from kubenova import zones
-from kubenova.handlers import common, placement, state
-from kubenova.handlers import quotas as quota_counts
+from kubenova.handlers import common, indexes, placement, state
 from kubenova.kube import finalizers, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
@@ -59,8 +58,8 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         default_backend=conf.default_backend,
         flavor=lambda name: common.first(ix["flavor_specs"], name),
         public_key=lambda namespace, name: common.first(ix["keypair_keys"], (namespace, name)),
-        limits=lambda namespace: quota_counts.limits(memo, ix, namespace),
-        usage=lambda namespace: quota_counts.usage(memo, ix, namespace),
+        limits=lambda namespace: indexes.quota_limits(memo, ix, namespace),
+        usage=lambda namespace: indexes.quota_usage(memo, ix, namespace),
         group=lambda namespace, name: common.first(ix["server_group_specs"], (namespace, name)),
         group_members=lambda namespace, name: list(ix["server_group_members"].get((namespace, name), [])),
         ledger=lambda: placement.ledger(p, ix["server_claims"]),

@@ -1,9 +1,15 @@
 """Construction of the operator's API client, and the few generic calls every handler needs.
 
-One ``lightkube.AsyncClient`` per operator process, made at start-up and kept in kopf's memo.
-lightkube is async (so handlers never block kopf's event loop, which the sync ``kubernetes``
-client would) and typed. Calls here are idempotent where a retry or a restart may repeat them:
-creating what already exists adopts it instead of failing.
+One ``lightkube.AsyncClient`` per operator process, made at start-up (:mod:`kubenova.operator`)
+and kept in kopf's memo; the handlers pass it to the calls here and in the other modules of this
+package. lightkube is async (so handlers never block kopf's event loop, which the sync
+``kubernetes`` client would) and typed. Calls here are idempotent where a retry or a restart may
+repeat them: creating what already exists adopts it instead of failing.
+
+Two clients hold credentials: kopf's own (its watches and peering, logged in by
+``kubenova.operator.login``) and this one (every write kubenova makes). Both must resolve to the
+same identity, so RBAC and audit logs see one operator: each tries the in-cluster service account
+first and then the kubeconfig (``KUBECONFIG`` or ``~/.kube/config``); change one, change both.
 """
 
 from __future__ import annotations
@@ -67,7 +73,7 @@ async def create_or_adopt(client: AsyncClient, obj: Any) -> Any:
     try:
         return await client.create(obj)
     except ApiError as exc:
-        if exc.status.code != 409:
+        if not is_conflict(exc):
             raise
     return await client.get(type(obj), obj.metadata.name, namespace=obj.metadata.namespace)
 
@@ -76,7 +82,7 @@ async def delete_if_exists(client: AsyncClient, res: Any, name: str, *, namespac
     try:
         await client.delete(res, name, namespace=namespace)
     except ApiError as exc:
-        if exc.status.code != 404:
+        if not is_not_found(exc):
             raise
 
 
@@ -85,7 +91,7 @@ async def get_dict(client: AsyncClient, res: Any, name: str, *, namespace: str |
     try:
         obj = await client.get(res, name, namespace=namespace)
     except ApiError as exc:
-        if exc.status.code == 404:
+        if is_not_found(exc):
             return None
         raise
     result: dict[str, Any] = obj.to_dict()
@@ -93,4 +99,10 @@ async def get_dict(client: AsyncClient, res: Any, name: str, *, namespace: str |
 
 
 def is_not_found(exc: ApiError) -> bool:
+    """The object (or its namespace) does not exist: 404."""
     return bool(exc.status.code == 404)
+
+
+def is_conflict(exc: ApiError) -> bool:
+    """A create found the name taken, or an update lost a race on resourceVersion: 409."""
+    return bool(exc.status.code == 409)

@@ -12,6 +12,7 @@ from lightkube import ApiError, AsyncClient, codecs
 from lightkube.generic_resource import create_global_resource
 
 from kubenova.api import peering
+from kubenova.kube import client as kube
 
 ClusterKopfPeering = create_global_resource(peering.PEERING_GROUP, "v1", "ClusterKopfPeering", "clusterkopfpeerings")
 
@@ -26,12 +27,12 @@ async def ensure(client: AsyncClient, name: str) -> bool:
         await client.get(ClusterKopfPeering, name)
         return False
     except ApiError as exc:
-        if exc.status.code != 404:
+        if not kube.is_not_found(exc):
             raise
     try:
         await client.create(codecs.from_dict(peering.peering_object(name)))
     except ApiError as exc:
-        if exc.status.code != 409:
+        if not kube.is_conflict(exc):
             raise
         return False
     return True

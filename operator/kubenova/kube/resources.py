@@ -1,4 +1,5 @@
-"""lightkube resource classes for kubenova's own kinds and for KubeVirt's.
+"""lightkube resource classes for kubenova's own kinds and for KubeVirt's, which the handlers
+name when they call :mod:`kubenova.kube`.
 
 There is no KubeVirt Python client on the package registry, so its kinds are declared here as
 generic resources, the same way as kubenova's.

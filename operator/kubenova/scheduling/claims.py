@@ -11,6 +11,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 
+from kubenova.scheduling.model import Usage
+
+_NONE = Usage(0, 0, 0)
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Claim:
@@ -25,21 +29,21 @@ class Ledger:
 
     def __init__(self) -> None:
         self._claims: dict[str, Claim] = {}
-        self._usage: dict[str, tuple[int, int, int]] = {}
+        self._usage: dict[str, Usage] = {}
 
     def claim(self, key: str, claim: Claim) -> None:
         """Record a claim; a server has at most one, so claiming again replaces it (a resize)."""
         self.release(key)
         self._claims[key] = claim
-        v, m, d = self._usage.get(claim.host, (0, 0, 0))
-        self._usage[claim.host] = (v + claim.vcpus, m + claim.memory_mb, d + claim.disk_gb)
+        v, m, d = self._usage.get(claim.host, _NONE)
+        self._usage[claim.host] = Usage(v + claim.vcpus, m + claim.memory_mb, d + claim.disk_gb)
 
     def release(self, key: str) -> Claim | None:
         old = self._claims.pop(key, None)
         if old is not None:
             v, m, d = self._usage[old.host]
-            left = (v - old.vcpus, m - old.memory_mb, d - old.disk_gb)
-            if left == (0, 0, 0):
+            left = Usage(v - old.vcpus, m - old.memory_mb, d - old.disk_gb)
+            if left == _NONE:
                 del self._usage[old.host]
             else:
                 self._usage[old.host] = left
@@ -55,12 +59,9 @@ class Ledger:
     def get(self, key: str) -> Claim | None:
         return self._claims.get(key)
 
-    def usage(self) -> Mapping[str, tuple[int, int, int]]:
-        """Host → (vCPUs, MiB, GiB) claimed."""
+    def usage(self) -> Mapping[str, Usage]:
+        """Host → what is claimed on it."""
         return self._usage
-
-    def servers_on(self, host: str) -> list[str]:
-        return sorted(k for k, c in self._claims.items() if c.host == host)
 
     def __len__(self) -> int:
         return len(self._claims)

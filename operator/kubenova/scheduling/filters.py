@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from kubenova.scheduling.model import HostState, RequestSpec
+from kubenova.scheduling.model import HostState, RequestSpec, Usage
 
-Usage = tuple[int, int, int]
-"""vCPUs, MiB and GiB claimed on a host."""
 Filter = Callable[[HostState, RequestSpec, Usage], bool]
 
 EXTRA_SPECS_SCOPE = "aggregate_instance_extra_specs:"
@@ -36,17 +34,17 @@ def availability_zone(host: HostState, req: RequestSpec, used: Usage) -> bool:
 
 def ram(host: HostState, req: RequestSpec, used: Usage) -> bool:
     """Placement's MEMORY_MB check: used + requested <= (total - reserved) * ram_allocation_ratio."""
-    return used[1] + req.memory_mb <= host.usable_memory_mb
+    return used.memory_mb + req.memory_mb <= host.usable_memory_mb
 
 
 def core(host: HostState, req: RequestSpec, used: Usage) -> bool:
     """Placement's VCPU check: used + requested <= total * cpu_allocation_ratio."""
-    return used[0] + req.vcpus <= host.usable_vcpus
+    return used.vcpus + req.vcpus <= host.usable_vcpus
 
 
 def disk(host: HostState, req: RequestSpec, used: Usage) -> bool:
     """Placement's DISK_GB check: used + requested <= total * disk_allocation_ratio."""
-    return used[2] + req.disk_gb <= host.usable_disk_gb
+    return used.disk_gb + req.disk_gb <= host.usable_disk_gb
 
 
 def aggregate_instance_extra_specs(host: HostState, req: RequestSpec, used: Usage) -> bool:

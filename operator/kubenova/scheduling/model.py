@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from kubenova.zones import DEFAULT_ZONE
 
 Policy = Literal["affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity"]
+
+
+class Usage(NamedTuple):
+    """What the claims on one host add up to (the ledger's sums per host). A tuple, so it is as
+    cheap to make and read as the bare triple it replaces on the scheduler's hot path."""
+
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

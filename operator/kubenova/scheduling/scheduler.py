@@ -21,10 +21,10 @@ from kubenova.scheduling.filters import (
     ram,
     tenant_isolation,
 )
-from kubenova.scheduling.model import Hosts, HostState, RequestSpec
+from kubenova.scheduling.model import Hosts, HostState, RequestSpec, Usage
 from kubenova.scheduling.weighers import Weights
 
-_ZERO = (0, 0, 0)
+_ZERO = Usage(0, 0, 0)
 NOVA_DEFAULTS = Weights()
 _NAMES = [f for _, f in FILTERS]
 _COMPUTE, _RAM, _CORE, _DISK = (_NAMES.index(f) for f in (compute, ram, core, disk))
@@ -66,7 +66,7 @@ Decision = Chosen | NoValidHost
 def select(
     req: RequestSpec,
     hosts: Hosts | Sequence[HostState],
-    usage: Mapping[str, tuple[int, int, int]],
+    usage: Mapping[str, Usage],
     weights: Weights = NOVA_DEFAULTS,
     rng: random.Random | None = None,
 ) -> Decision:
@@ -89,17 +89,14 @@ def select(
             removed[_COMPUTE] += 1
             continue
         used = usage.get(host.name, _ZERO)
-        refused = False
-        for index, f in before:
-            if not f(host, req, used):
-                removed[index] += 1
-                refused = True
-                break
-        if refused:
+        if before and (index := _first_refusing(before, host, req, used)) >= 0:
+            removed[index] += 1
             continue
         if 0 <= verdict < _RAM:  # the availability zone, which Nova checks before resources
             removed[verdict] += 1
             continue
+        # ``used`` by position (vcpus, memory_mb, disk_gb): on this loop an index is measurably
+        # cheaper than a NamedTuple's attribute, at 10,000 hosts (bench/scheduler.py).
         free_ram = host.usable_memory_mb - used[1]
         if free_ram < memory:
             removed[_RAM] += 1
@@ -115,12 +112,8 @@ def select(
         if verdict > _DISK:
             removed[verdict] += 1
             continue
-        for index, f in after:
-            if not f(host, req, used):
-                removed[index] += 1
-                refused = True
-                break
-        if refused:
+        if after and (index := _first_refusing(after, host, req, used)) >= 0:
+            removed[index] += 1
             continue
         keep(host)
         add_ram(free_ram)
@@ -130,6 +123,14 @@ def select(
         return NoValidHost(len(hosts), [(FILTERS[i][0], n) for i, n in enumerate(removed) if n])
     scores = weighers.scores(kept, free, req, weights)
     return Chosen(kept[_pick(scores, weights.host_subset_size, rng)].name, len(kept))
+
+
+def _first_refusing(filters: Sequence[tuple[int, Filter]], host: HostState, req: RequestSpec, used: Usage) -> int:
+    """The index in FILTERS of the first of ``filters`` that refuses ``host``, or -1."""
+    for index, f in filters:
+        if not f(host, req, used):
+            return index
+    return -1
 
 
 def _plan(req: RequestSpec, hosts: Hosts) -> tuple[list[tuple[int, Filter]], list[tuple[int, Filter]], tuple[int, ...]]:

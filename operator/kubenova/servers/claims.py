@@ -6,7 +6,7 @@ the scheduler's :class:`~kubenova.scheduling.claims.Claim`. Read by the Server-s
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 from kubenova.scheduling.claims import Claim
 from kubenova.servers.bodies import ClaimBody
@@ -34,26 +34,4 @@ def claims_of(status: Mapping[str, Any]) -> dict[str, Claim]:
         out[""] = claim
     if (source := from_status((status.get("migration") or {}).get("sourceClaim"))) is not None:
         out[SOURCE] = source
-    return out
-
-
-class ServerOnHost(NamedTuple):
-    """What one server holds on one host (the ``host_servers`` index's value)."""
-
-    namespace: str
-    name: str
-    uid: str
-    vcpus: int
-    memory_mb: int
-    disk_gb: int
-
-
-def held_on_hosts(namespace: str, name: str, uid: str, status: Mapping[str, Any]) -> dict[str, ServerOnHost]:
-    """By host, what the server holds there: a same-host resize holds both claims on one host,
-    and they add up."""
-    out: dict[str, ServerOnHost] = {}
-    for c in claims_of(status).values():
-        held = out.get(c.host)
-        v, m, d = (held.vcpus, held.memory_mb, held.disk_gb) if held else (0, 0, 0)
-        out[c.host] = ServerOnHost(namespace, name, uid, v + c.vcpus, m + c.memory_mb, d + c.disk_gb)
     return out

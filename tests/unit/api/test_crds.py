@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from kubenova.api import crds
-from kubenova.api.common import CATEGORY, GROUP
+from kubenova.api.common import CATEGORY, GROUP, Kind, StatusBase
 
 FORBIDDEN = {"$ref", "$defs", "anyOf", "allOf", "oneOf", "title", "const"}
 ENVELOPE = {"apiVersion", "kind", "metadata"}
@@ -105,3 +105,12 @@ def test_server_columns_read_like_openstack_server_list() -> None:
         col["name"] for col in server["spec"]["versions"][0]["additionalPrinterColumns"] if "priority" not in col
     ]
     assert columns == ["Status", "Task State", "Power State", "Networks", "Image", "Flavor", "Age"]
+
+
+@pytest.mark.parametrize("kind", crds.KINDS, ids=lambda k: k.kind)
+def test_every_status_has_a_generation_and_conditions_in_its_own_words_last(kind: Kind) -> None:
+    assert issubclass(kind.status, StatusBase)
+    properties = crds.openapi_schema(kind)["properties"]["status"]["properties"]
+    assert list(properties)[-2:] == ["observedGeneration", "conditions"]
+    assert properties["conditions"]["description"] == kind.status.CONDITIONS
+    assert kind.status.CONDITIONS.startswith("Ready")

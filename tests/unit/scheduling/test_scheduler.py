@@ -8,7 +8,7 @@ import pytest
 
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.filters import matches
-from kubenova.scheduling.model import GroupSpec, HostState, RequestSpec
+from kubenova.scheduling.model import GroupSpec, HostState, RequestSpec, Usage
 from kubenova.scheduling.scheduler import Chosen, NoValidHost, choose_and_claim, select
 from kubenova.scheduling.weighers import Weights
 
@@ -50,7 +50,7 @@ def test_ram_fit_counts_reserved_memory_and_the_allocation_ratio() -> None:
     assert "RamFilter removed 1 of 1" in refused(select(req(memory_mb=3585), [h], {})).reasons()
     over = host("a", memory_mb=4096, reserved_memory_mb=512, ram_ratio=1.5)
     assert chosen(select(req(memory_mb=5376), [over], {}))
-    assert "RamFilter" in refused(select(req(memory_mb=2000), [h], {"a": (0, 2000, 0)})).reasons()
+    assert "RamFilter" in refused(select(req(memory_mb=2000), [h], {"a": Usage(0, 2000, 0)})).reasons()
 
 
 def test_cpu_and_disk_fit_with_ratios() -> None:
@@ -137,7 +137,7 @@ def test_same_and_different_host_hints_and_ignore_hosts() -> None:
 
 def test_positive_multipliers_spread_and_negative_ones_stack() -> None:
     hosts = [host("a"), host("b")]
-    usage = {"a": (2, 4096, 10)}
+    usage = {"a": Usage(2, 4096, 10)}
     assert chosen(select(req(), hosts, usage)) == "b"
     assert chosen(select(req(), hosts, usage, Weights(ram=-1.0, cpu=-1.0, disk=-1.0))) == "a"
 
@@ -158,7 +158,7 @@ def test_soft_affinity_and_soft_anti_affinity_weigh() -> None:
 
 def test_host_subset_size_picks_among_the_best() -> None:
     hosts = [host(n) for n in "abcd"]
-    usage = {"c": (4, 8000, 90), "d": (4, 8000, 90)}
+    usage = {"c": Usage(4, 8000, 90), "d": Usage(4, 8000, 90)}
     picks = {chosen(select(req(), hosts, usage, Weights(host_subset_size=2), random.Random(i))) for i in range(40)}
     assert picks == {"a", "b"}
 
@@ -182,7 +182,7 @@ def test_claiming_again_replaces_the_claim_and_a_failed_move_keeps_it() -> None:
     ledger = Ledger()
     choose_and_claim(req(memory_mb=4096), hosts, ledger)
     assert isinstance(choose_and_claim(req(memory_mb=8192), hosts, ledger), Chosen)  # a resize on the same host
-    assert ledger.usage()["a"] == (1, 8192, 10)
+    assert ledger.usage()["a"] == Usage(vcpus=1, memory_mb=8192, disk_gb=10)
     assert isinstance(choose_and_claim(req(memory_mb=9000), hosts, ledger), NoValidHost)
     assert ledger.get("ns/s") == Claim("a", 1, 8192, 10)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kubenova import hosts
 from kubenova.nova import faults
 from kubenova.nova.states import PowerState
 from kubenova.scheduling.claims import Claim
@@ -61,5 +62,5 @@ def test_claims_of_a_moving_server_hold_both_hosts_and_add_up_on_one() -> None:
     own, source = Claim("h1", 2, 2048, 20), Claim("h1", 1, 1024, 10)
     st = {"claim": claims.to_status(own), "migration": {"sourceClaim": claims.to_status(source)}}
     assert claims.claims_of(st) == {"": own, claims.SOURCE: source}
-    held = claims.held_on_hosts("ns", "s", "uid", st)
-    assert held == {"h1": claims.ServerOnHost("ns", "s", "uid", 3, 3072, 30)}
+    held = hosts.held_on_hosts("ns", "s", "uid", claims.claims_of(st).values())
+    assert held == {"h1": hosts.ServerOnHost("ns", "s", "uid", 3, 3072, 30)}

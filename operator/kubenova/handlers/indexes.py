@@ -1,0 +1,84 @@
+"""Read models over kopf's indexes that more than one handler reads: today, each namespace's
+quota limits and usage.
+
+:func:`quota_limits` and :func:`quota_usage` are read by the admission webhook
+(:mod:`kubenova.handlers.admission`), by the Server step (checking a create or a resize again under
+the scheduler's lock) and by Quota status (:mod:`kubenova.handlers.quotas`). The indexes they read
+are declared beside them. The counting itself is pure (:mod:`kubenova.quotas`); what this module
+adds is where the facts come from.
+
+Usage is counted from the objects (Servers' statuses, Keypairs, ServerGroups), never kept in a
+counter that a restart could lose, and overlaid with what this process has just admitted and the
+index has not seen yet (``Placement.charged``), so that concurrent creates can never pass a limit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kopf
+
+from kubenova import quotas
+from kubenova.api.common import GROUP, VERSION
+from kubenova.api.quotas import QUOTA_NAME
+from kubenova.handlers import common, state
+
+# --- indexes ------------------------------------------------------------------------------------
+
+
+@kopf.index(GROUP, VERSION, "servers")
+def quota_servers(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Any] | None:
+    usage = quotas.server_usage(name, status)
+    return {namespace or "": usage} if usage else None
+
+
+@kopf.index(GROUP, VERSION, "servers")
+def quota_refused(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, str] | None:
+    """Servers refused for quota, which are tried again when their namespace has room."""
+    return {namespace or "": name} if quotas.refused(status) else None
+
+
+@kopf.index(GROUP, VERSION, "keypairs")
+def quota_keypairs(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
+    return {namespace or "": name}
+
+
+@kopf.index(GROUP, VERSION, "servergroups")
+def quota_server_groups(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
+    return {namespace or "": name}
+
+
+@kopf.index(GROUP, VERSION, "quotas")
+def quota_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, Any] | None:
+    # Only 'default' counts (the CRD refuses other names; this guards an old object).
+    return {namespace or "": dict(spec)} if name == QUOTA_NAME else None
+
+
+# --- read models --------------------------------------------------------------------------------
+
+
+def quota_limits(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> dict[str, int]:
+    """The namespace's limits: its Quota's spec over the operator's defaults (Nova's, unless set)."""
+    defaults = {**quotas.NOVA_DEFAULTS, **state.of(memo).settings.default_quota}
+    return quotas.limits(common.first(indexes["quota_specs"], namespace), defaults)
+
+
+def quota_usage(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> quotas.Usage:
+    """The namespace's usage: the index's, overlaid with this process's admissions not yet in it."""
+    servers: dict[str, quotas.ServerUsage] = {u.name: u for u in indexes["quota_servers"].get(namespace, [])}
+    charged = state.of(memo).placement.charged
+    for key, held in list(charged.items()):
+        ns, name = key.split("/", 1)
+        if ns != namespace:
+            continue
+        if servers.get(name) == held:
+            del charged[key]  # the index has caught up
+        elif held is None:
+            servers.pop(name, None)
+        else:
+            servers[name] = held
+    return quotas.Usage.count(
+        servers.values(),
+        key_pairs=len(list(indexes["quota_keypairs"].get(namespace, []))),
+        server_groups=len(list(indexes["quota_server_groups"].get(namespace, []))),
+    )
