@@ -49,6 +49,7 @@ import yaml
 from hack.devcluster import building, certs, nodes, routing, virtapi
 
 _START_TIMEOUT = 90.0
+_REPO = Path(__file__).resolve().parents[2]
 _CONTROLLERS = (
     "namespace-controller",
     "garbage-collector-controller",
@@ -98,6 +99,7 @@ class Cluster:
     audit_log: Path | None = None
     """The API server's audit log (JSON lines), when started with ``audit=True``."""
     _procs: list[_Proc] = dataclasses.field(default_factory=list)
+    _routes: dict[tuple[str, str], tuple[str, _Proc]] = dataclasses.field(default_factory=dict)
 
     # --- commands -------------------------------------------------------------------------
 
@@ -145,25 +147,33 @@ class Cluster:
         return names
 
     def route_service_here(self, namespace: str, service: str, port: int) -> str:
-        """Make kube-apiserver reach ``service`` (its first port) at ``port`` on this machine, with
-        an EndpointSlice written by hand (:mod:`hack.devcluster.routing`); returns the address.
+        """Make kube-apiserver reach ``service`` (at its first port, the one its webhook or
+        APIService names) at ``port`` on 127.0.0.1; returns the loopback address it dials.
 
-        The Service may keep a selector: no EndpointSlice controller runs here, nor any Pod. If
-        something else did publish ready endpoints for it, kube-apiserver would pick one of all
-        the slices' endpoints at random, so that is refused rather than left to chance."""
+        The Service becomes of type ExternalName and names a loopback address of its own, where
+        a forwarder (a child of the cluster) listens on the Service's port and passes each
+        connection on to ``127.0.0.1:port`` (:mod:`hack.devcluster.routing`). Called again, it
+        forwards the same address to the new port. A selector the Service has stays, unused."""
         svc = self.get_json("service", service, "-n", namespace)
-        port_name = svc["spec"]["ports"][0].get("name", "")
-        others = [
-            s["metadata"]["name"]
-            for s in self.get_json("endpointslices", "-n", namespace, "-l", f"kubernetes.io/service-name={service}")[
-                "items"
-            ]
-            if s["metadata"]["name"] != service and s.get("endpoints")
-        ]
-        if others:
-            raise ClusterError(f"Service {namespace}/{service} has endpoints elsewhere already: {others}")
-        address = routing.host_ipv4()
-        self.apply([routing.endpoint_slice(namespace, service, address, port, port_name=port_name)])
+        svc_port = int(svc["spec"]["ports"][0]["port"])
+        old = self._routes.pop((namespace, service), None)
+        if old is not None:
+            address = old[0]
+            _terminate(old[1].popen)
+            self._procs.remove(old[1])
+        else:
+            address = routing.free_address(svc_port)
+        name = f"route-{namespace}-{service}-{port}"
+        proc = _spawn(
+            self.root,
+            name,
+            [sys.executable, "-m", "hack.devcluster.routing", f"{address}:{svc_port}", f"{routing.LOCALHOST}:{port}"],
+        )
+        self._procs.append(proc)
+        self._routes[(namespace, service)] = (address, proc)
+        _wait(self, name, lambda: _listening(address, svc_port))
+        patch = json.dumps(routing.external_name_patch(address))
+        self.kubectl("patch", "service", service, "-n", namespace, "--type=merge", "-p", patch)
         return address
 
     def audit_events(self) -> list[dict[str, Any]]:
@@ -253,9 +263,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
         shutil.rmtree(root)
     (root / "logs").mkdir(parents=True)
     started = time.monotonic()
-    # Where kube-apiserver reaches the fake virt-api: an address an EndpointSlice may name.
-    virt_api_ip = routing.host_ipv4() if kubevirt else None
-    bundle = certs.generate(root / "pki", virt_api_ips=[virt_api_ip] if virt_api_ip else [])
+    bundle = certs.generate(root / "pki")
     etcd_port, etcd_peer, api_port, kwok_port, virt_api_port = free_ports(5)
     api_url = f"https://127.0.0.1:{api_port}"
     cluster = Cluster(root, root / "admin.kubeconfig", api_url, bundle)
@@ -318,9 +326,8 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
                     "--requestheader-username-headers=X-Remote-User",
                     f"--proxy-client-cert-file={bundle.front_proxy_client.cert}",
                     f"--proxy-client-key-file={bundle.front_proxy_client.key}",
-                    # Dial an APIService's or a webhook Service's endpoints, not its cluster IP:
-                    # no kube-proxy runs here to route one (see routing.py).
-                    "--enable-aggregator-routing=true",
+                    # No --enable-aggregator-routing: an APIService's or a webhook's Service is of
+                    # type ExternalName and names a loopback address (see routing.py).
                     # RBAC is real, so the Helm chart's rules can be tested.
                     "--authorization-mode=Node,RBAC",
                     "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
@@ -362,8 +369,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             # kwok reads the OpenAPI v3 document of every kind a Stage names, at start-up; it is
             # published a moment after the CRDs are established.
             _wait(cluster, "KubeVirt CRDs", lambda: _has_openapi(cluster, "apis/kubevirt.io/v1"))
-            assert virt_api_ip is not None
-            _start_virt_api(cluster, virt_api_ip, virt_api_port)
+            _start_virt_api(cluster, routing.LOCALHOST, virt_api_port)
         stage_files = [_stage_file(root, n) for n in ("nodes", "pods", *(("kubevirt",) if kubevirt else ()))]
         cluster._procs.append(
             _spawn(
@@ -459,6 +465,7 @@ def _die_with_parent() -> None:
 
 
 def _spawn(root: Path, name: str, argv: list[str]) -> _Proc:
+    """Start a child in ``root``; a Python one (``sys.executable -m hack...``) imports this checkout."""
     log = root / "logs" / f"{name}.log"
     fh: IO[bytes] = open(log, "wb")  # noqa: SIM115 - the child owns it for its lifetime
     popen = subprocess.Popen(
@@ -468,9 +475,20 @@ def _spawn(root: Path, name: str, argv: list[str]) -> _Proc:
         stdin=subprocess.DEVNULL,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at this point
         cwd=root,
+        env={**os.environ, **python_path()},
     )
     fh.close()
     return _Proc(name, popen, log)
+
+
+def python_path() -> dict[str, str]:
+    """``PYTHONPATH`` for a Python child that imports ``hack.devcluster`` and ``kubenova`` from this
+    checkout (a worktree, a clone), whatever its working directory."""
+    import kubenova
+
+    roots = [str(_REPO), str(Path(kubenova.__file__).resolve().parent.parent)]
+    current = os.environ.get("PYTHONPATH", "")
+    return {"PYTHONPATH": os.pathsep.join([*roots, current] if current else roots)}
 
 
 def _terminate(popen: subprocess.Popen[bytes]) -> None:
@@ -499,6 +517,14 @@ def _http_ok(url: str, context: ssl.SSLContext | None = None) -> bool:
         with urllib.request.urlopen(url, context=context, timeout=2) as resp:
             return bool(resp.status == 200)
     except (urllib.error.URLError, OSError):
+        return False
+
+
+def _listening(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+        return True
+    except OSError:
         return False
 
 

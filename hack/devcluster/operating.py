@@ -7,7 +7,6 @@ tests can kill it at any moment and start it again, as a crash or a rollout woul
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 from hack.devcluster import certs
-from hack.devcluster.cluster import Cluster, free_ports
+from hack.devcluster.cluster import Cluster, free_ports, python_path
 
 
 @dataclasses.dataclass
@@ -38,7 +37,7 @@ class Operator:
             KUBENOVA_METRICS_ADDRESS=f"127.0.0.1:{self.metrics_port}",
             PYTHONUNBUFFERED="1",
         )
-        env.update(pythonpath_env())
+        env.update(python_path())
         if self.kubeconfig is not None:
             env["KUBECONFIG"] = str(self.kubeconfig)
         env.update(self.extra_env)
@@ -126,12 +125,3 @@ def start(
     op = Operator(cluster, log, health, metrics, extra, kubeconfig)
     op.start()
     return op
-
-
-def pythonpath_env() -> dict[str, str]:
-    """Makes the child import the same kubenova as this process (a worktree, a checkout)."""
-    import kubenova
-
-    root = str(Path(kubenova.__file__).resolve().parent.parent)
-    current = os.environ.get("PYTHONPATH", "")
-    return {"PYTHONPATH": f"{root}{os.pathsep}{current}" if current else root}

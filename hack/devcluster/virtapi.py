@@ -1,7 +1,7 @@
 """A fake KubeVirt virt-api: the ``subresources.kubevirt.io/v1`` aggregated API, for the dev cluster.
 
 Real KubeVirt serves pause, unpause and soft reboot of a VirtualMachineInstance from virt-api, an
-aggregated API server that kube-apiserver proxies to (an APIService, a Service and its endpoints).
+aggregated API server that kube-apiserver proxies to (an APIService and a Service).
 The dev cluster runs no KubeVirt: kwok Stages move a VirtualMachine's status as virt-controller
 would, and make no VirtualMachineInstance. So this stand-in acts on the VirtualMachine of the
 instance's name, and shows the result in the VM's status as KubeVirt does (printableStatus
@@ -15,9 +15,9 @@ take in a real cluster, RBAC check included (kube-apiserver authorizes ``update`
 :mod:`hack.devcluster.cluster` starts this module as a child process
 (``python -m hack.devcluster.virtapi``) and applies them.
 
-It listens on a real interface, so it accepts only clients with a certificate from the front-proxy
-CA (kube-apiserver's aggregation layer; the CA signs nothing else), as a real aggregated server
-does. Dev only: past that it trusts the ``X-Remote-User`` header without checking its
+It accepts only clients with a certificate from the front-proxy CA (kube-apiserver's aggregation
+layer; the CA signs nothing else), as a real aggregated server does, though it listens on loopback
+only. Dev only: past that it trusts the ``X-Remote-User`` header without checking its
 ``--requestheader-allowed-names`` or asking kube-apiserver whether that user may do more (virt-api
 does its own SubjectAccessReviews for some actions), and it writes the VM's status with the
 cluster's admin credentials.
@@ -60,21 +60,13 @@ _UNPAUSED_GATE = "kubevirt.io/virtual-machine-unpaused"
 def manifests(address: str, port: int, ca_bundle: bytes) -> list[dict[str, Any]]:
     """The objects that make kube-apiserver proxy ``subresources.kubevirt.io/v1`` to ``address:port``.
 
-    The Service has no selector (no Pod backs it); its EndpointSlice is written by hand and names
-    the fake's address. kube-apiserver dials that address directly (``--enable-aggregator-routing``:
-    there is no kube-proxy to route the Service's cluster IP) and checks the fake's certificate
-    against ``ca_bundle`` for the name ``virt-api.kubevirt.svc``."""
+    The Service is of type ExternalName and names the fake's loopback address; the APIService
+    names the port, which is the one kube-apiserver dials (see :mod:`hack.devcluster.routing`).
+    It checks the fake's certificate against ``ca_bundle`` for the name ``virt-api.kubevirt.svc``."""
     labels = {"app.kubernetes.io/name": "virt-api", "app.kubernetes.io/part-of": "kubenova-devcluster"}
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": labels}},
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": SERVICE, "namespace": NAMESPACE, "labels": labels},
-            "spec": {"ports": [{"name": _PORT_NAME, "port": 443, "targetPort": port, "protocol": "TCP"}]},
-        },
-        # Written by hand (see routing): no Pod backs the Service.
-        routing.endpoint_slice(NAMESPACE, SERVICE, address, port, port_name=_PORT_NAME, labels=labels),
+        routing.external_name_service(NAMESPACE, SERVICE, address, port=port, port_name=_PORT_NAME, labels=labels),
         {
             "apiVersion": "apiregistration.k8s.io/v1",
             "kind": "APIService",
@@ -82,7 +74,7 @@ def manifests(address: str, port: int, ca_bundle: bytes) -> list[dict[str, Any]]
             "spec": {
                 "group": GROUP,
                 "version": VERSION,
-                "service": {"namespace": NAMESPACE, "name": SERVICE, "port": 443},
+                "service": {"namespace": NAMESPACE, "name": SERVICE, "port": port},
                 "caBundle": base64.b64encode(ca_bundle).decode(),
                 "groupPriorityMinimum": 1000,
                 "versionPriority": 15,
@@ -313,7 +305,7 @@ def make_handler(kube: _Kube) -> type[BaseHTTPRequestHandler]:
 
 
 def serve(address: str, port: int, *, cert: Path, key: Path, client_ca: Path, kube: _Kube) -> None:
-    server = ThreadingHTTPServer((address, port), make_handler(kube))
+    server = ThreadingHTTPServer((routing.require_loopback(address), port), make_handler(kube))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert), str(key))
     ctx.verify_mode = ssl.CERT_REQUIRED
@@ -325,7 +317,7 @@ def serve(address: str, port: int, *, cert: Path, key: Path, client_ca: Path, ku
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hack.devcluster.virtapi", description=__doc__)
-    parser.add_argument("--address", required=True, help="where to listen")
+    parser.add_argument("--address", default=routing.LOCALHOST, help="where to listen: a loopback address")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--tls-cert", type=Path, required=True)
     parser.add_argument("--tls-key", type=Path, required=True)
