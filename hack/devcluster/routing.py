@@ -75,6 +75,26 @@ def free_address(port: int, *, attempts: int = 50) -> str:
     raise RuntimeError(f"no loopback address with port {port} free after {attempts} tries")
 
 
+def listening(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on 127.0.0.1 now."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind((LOCALHOST, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def external_name_patch(address: str) -> dict[str, Any]:
     """A merge patch that turns a Service into one of type ExternalName naming ``address``.
 
