@@ -290,6 +290,9 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             f"--service-account-signing-key-file={bundle.sa_private}",
             "--service-cluster-ip-range=10.96.0.0/16",
             "--allow-privileged=true",
+            # The simulated Nodes' addresses are made up and off loopback, and no kubelet runs:
+            # with a type none of them has, kube-apiserver never dials one (logs, exec, proxy).
+            "--kubelet-preferred-address-types=ExternalDNS",
             "--profiling=false",
             "--v=1",
             *audit_flags,

@@ -215,3 +215,8 @@ def test_every_service_and_endpoint_the_api_server_may_dial_is_on_loopback(clust
     for ref in refs:
         svc = by_name.get((ref["namespace"], ref["name"]))
         assert svc is None or svc["spec"]["type"] == "ExternalName", svc
+    # A simulated Node's made-up InternalIP is never dialed (no kubelet behind it).
+    node = cluster.get_json("nodes")["items"][0]["metadata"]["name"]
+    proxied = cluster.kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/healthz", check=False)
+    assert proxied.returncode != 0
+    assert "no preferred addresses found" in proxied.stderr, proxied.stderr
