@@ -12,7 +12,10 @@ are started with a parent-death signal: if the Python process dies, so does its 
 With ``kubevirt=True`` (the default) the cluster also has KubeVirt's CRDs, kwok Stages that move a
 VirtualMachine's status as virt-controller would, and a fake virt-api
 (:mod:`hack.devcluster.virtapi`) registered through the real aggregation layer for the
-``subresources.kubevirt.io`` actions (pause, unpause, soft reboot).
+``subresources.kubevirt.io`` actions (pause, unpause, soft reboot). All traffic stays on
+loopback: every component listens on 127.0.0.1, and kube-apiserver reaches the fake virt-api and
+webhook Services through Services of type ExternalName naming loopback addresses
+(:mod:`hack.devcluster.routing`, :meth:`Cluster.route_service_here`).
 
 kube-controller-manager runs a handful of controllers that kubenova and its tests rely on:
 namespace deletion, garbage collection by owner references, default service accounts (Pods
@@ -331,7 +334,8 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             *(f"--config={_HERE / 'stages' / f'{n}.yaml'}" for n in stages),
         ])  # fmt: skip
         # The default ServiceAccount appearing proves the controller manager works.
-        cluster.wait_for("kube-controller-manager", lambda: _has_default_sa(cluster))
+        default_sa = lambda: cluster.kubectl("get", "sa/default", check=False).returncode == 0  # noqa: E731
+        cluster.wait_for("kube-controller-manager", default_sa)
         if kubevirt:
             # Checked last, so kube-apiserver's availability check ran while the rest started.
             cluster.wait_for(f"APIService {virtapi.APISERVICE}", lambda: virtapi.is_available(cluster))
@@ -392,7 +396,3 @@ def _has_openapi(cluster: Cluster, path: str) -> bool:
         return path in json.loads(cluster.raw_get("/openapi/v3")).get("paths", {})
     except (urllib.error.URLError, OSError, ValueError):
         return False
-
-
-def _has_default_sa(cluster: Cluster) -> bool:
-    return cluster.kubectl("get", "serviceaccount", "default", "-n", "default", check=False).returncode == 0
