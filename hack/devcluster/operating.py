@@ -7,6 +7,7 @@ tests can kill it at any moment and start it again, as a crash or a rollout woul
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 import sys
 from pathlib import Path
 
@@ -25,11 +26,15 @@ class Operator:
     """Whom the operator runs as: the cluster's admin unless given (e.g. a ServiceAccount's)."""
     process: processes.Process | None = None
 
+    @property
+    def popen(self) -> subprocess.Popen[bytes] | None:
+        """The running child, as before :class:`processes.Process` held it."""
+        return self.process.popen if self.process is not None else None
+
     def start(self, *, wait: bool = True) -> None:
         """Start it (again: the log is appended to); ``wait`` until its health endpoint answers."""
         env = {
-            **self.cluster.env(),
-            **processes.python_env(),
+            **processes.python_env(self.cluster.env()),
             "KUBENOVA_STANDALONE": "true",
             "KUBENOVA_HEALTH_ADDRESS": f"127.0.0.1:{self.health_port}",
             "KUBENOVA_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}",

@@ -94,15 +94,16 @@ class Process:
         return tail(self.log, lines)
 
 
-def python_env() -> dict[str, str]:
-    """This process's environment, with ``PYTHONPATH`` such that a Python child imports
-    ``hack.devcluster`` and ``kubenova`` from this checkout (a worktree, a clone), whatever its
-    working directory."""
+def python_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (this process's environment by default) with ``PYTHONPATH`` such that a Python
+    child imports ``hack.devcluster`` and ``kubenova`` from this checkout (a worktree, a clone),
+    whatever its working directory."""
     import kubenova
 
+    env = dict(os.environ if base is None else base)
     roots = [str(_REPO), str(Path(kubenova.__file__).resolve().parent.parent)]
-    current = os.environ.get("PYTHONPATH", "")
-    return {**os.environ, "PYTHONPATH": os.pathsep.join([*roots, current] if current else roots)}
+    current = env.get("PYTHONPATH", "")
+    return {**env, "PYTHONPATH": os.pathsep.join([*roots, current] if current else roots)}
 
 
 def poll_until(
