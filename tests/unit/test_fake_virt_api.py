@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hack.devcluster import routing, virtapi
+from hack.devcluster import virtapi
 
 NOW = "2026-11-24T12:00:00Z"
 
@@ -53,18 +53,18 @@ def test_a_soft_reboot_of_a_running_vm_changes_no_status() -> None:
     assert virtapi.status_patch(vm("Running"), "softreboot", now=NOW) is None
 
 
-def test_registration_points_the_apiservice_at_a_hand_written_endpoint_slice() -> None:
-    objs = {o["kind"]: o for o in virtapi.manifests("192.0.2.2", 8443, b"CA")}
+def test_registration_points_the_apiservice_at_an_external_name_service_on_loopback() -> None:
+    objs = {o["kind"]: o for o in virtapi.manifests("127.0.0.1", 8443, b"CA")}
+    assert set(objs) == {"Namespace", "Service", "APIService"}  # no EndpointSlice
     assert objs["APIService"]["metadata"]["name"] == "v1.subresources.kubevirt.io"
-    assert "selector" not in objs["Service"]["spec"]
-    port = objs["Service"]["spec"]["ports"][0]
-    slice_ = objs["EndpointSlice"]
-    assert slice_["metadata"]["labels"]["kubernetes.io/service-name"] == objs["Service"]["metadata"]["name"]
-    assert slice_["endpoints"][0]["addresses"] == ["192.0.2.2"]
-    assert slice_["ports"] == [{"name": port["name"], "port": 8443, "protocol": "TCP"}]  # matched by port name
-    # Owned by the dev cluster, so that an EndpointSlice controller would leave it alone.
-    assert slice_["metadata"]["labels"]["endpointslice.kubernetes.io/managed-by"] == routing.MANAGED_BY
+    service = objs["Service"]["spec"]
+    assert (service["type"], service["externalName"]) == ("ExternalName", "127.0.0.1")
+    assert "selector" not in service
+    # kube-apiserver dials the APIService's port at the Service's externalName.
+    assert objs["APIService"]["spec"]["service"] == {"namespace": "kubevirt", "name": "virt-api", "port": 8443}
 
 
-def test_the_published_address_is_not_loopback() -> None:
-    assert not routing.host_ipv4().startswith("127.")
+@pytest.mark.parametrize("address", ["192.0.2.2", "10.0.0.1", "example.com", "::ffff:10.0.0.1"])
+def test_registration_refuses_an_address_off_loopback(address: str) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        virtapi.manifests(address, 8443, b"CA")
