@@ -28,6 +28,8 @@ _GROUPS = (
     ("asyncio/", "asyncio event loop"),
     ("selectors.py", "asyncio event loop"),
     ("logging/", "logging"),
+    ("concurrent/futures/", "thread pool (run_in_executor)"),
+    ("threading.py", "thread pool (run_in_executor)"),
     ("yaml/", "YAML"),
     ("prometheus_client/", "metrics"),
 )
@@ -47,9 +49,24 @@ def group_of(frame: str) -> str:
     return "other"
 
 
+_STDLIB = frozenset({"asyncio event loop", "JSON", "logging", "other"})
+
+
+def owner_of(stack: list[str]) -> str:
+    """Whose work a sample is: the group of the innermost frame in a library or in kubenova
+    (the standard library's asyncio, json, copy, threading... are charged to their caller)."""
+    for frame in reversed(stack):
+        group = group_of(frame)
+        if group not in _STDLIB:
+            return group
+    return group_of(stack[-1]) if stack else "other"
+
+
 def summarize(raw: str, top: int = 12) -> dict[str, Any]:
-    """Samples by the leaf frame's group, and the top leaf functions, in percent."""
+    """Samples by the leaf frame's group, by owner (:func:`owner_of`), and the top leaf
+    functions, in percent."""
     groups: collections.Counter[str] = collections.Counter()
+    owners: collections.Counter[str] = collections.Counter()
     leaves: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.splitlines():
@@ -57,8 +74,10 @@ def summarize(raw: str, top: int = 12) -> dict[str, Any]:
         if not stack or not count.isdigit():
             continue
         n = int(count)
-        leaf = stack.split(";")[-1]
+        frames = stack.split(";")
+        leaf = frames[-1]
         groups[group_of(leaf)] += n
+        owners[owner_of(frames)] += n
         m = _FRAME.match(leaf.strip())
         leaves[f"{m['func']} ({Path(m['file']).name})" if m else leaf] += n
         total += n
@@ -68,7 +87,12 @@ def summarize(raw: str, top: int = 12) -> dict[str, Any]:
     def pct(c: collections.Counter[str]) -> dict[str, float]:
         return {k: round(100 * v / total, 1) for k, v in c.most_common(top)}
 
-    return {"samples": total, "by_group_pct": pct(groups), "top_functions_pct": pct(leaves)}
+    return {
+        "samples": total,
+        "by_owner_pct": pct(owners),
+        "by_leaf_group_pct": pct(groups),
+        "top_functions_pct": pct(leaves),
+    }
 
 
 class Recorder:

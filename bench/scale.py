@@ -46,7 +46,10 @@ def memory(b: Bench, servers_held: int, baseline_rss_kb: int | None) -> dict[str
 
 
 async def restart(b: Bench, total: int, limit_s: float = 600) -> dict[str, Any]:
-    """Kill the operator and start it over ``total`` Servers; time to all adopted, writes made."""
+    """Kill the operator and start it over ``total`` Servers; time to all adopted, writes made.
+    The writes of what came before (coalesced Host usage, a resize's confirmation) are let
+    settle first."""
+    await asyncio.sleep(SETTLE_S)
     b.operator.kill()
     before = servers.write_counts(b.cluster)
     start = time.perf_counter()
@@ -68,5 +71,6 @@ async def restart(b: Bench, total: int, limit_s: float = 600) -> dict[str, Any]:
         "seen": seen,
         "operator_cpu_s_to_adopt": round(cpu.cpu_s, 2) if cpu else None,
         "writes": servers.delta(after, before, servers.SERVER_WRITES | servers.HOST_WRITES),
+        "writes_by_kind": {"/".join(k): v - before.get(k, 0) for k, v in sorted(after.items()) if v > before.get(k, 0)},
         "writes_window_s": round(adopted + SETTLE_S, 1),
     }

@@ -18,7 +18,12 @@ def test_group_of_frames() -> None:
 def test_summarize_by_leaf() -> None:
     s = profile.summarize(RAW)
     assert s["samples"] == 10
-    assert s["by_group_pct"] == {
+    assert s["by_owner_pct"] == {
+        "kopf (event handling, watches, patches)": 60.0,
+        "kubenova.handlers": 30.0,
+        "kubenova.servers": 10.0,
+    }
+    assert s["by_leaf_group_pct"] == {
         "kopf (event handling, watches, patches)": 60.0,
         "JSON": 30.0,
         "kubenova.servers": 10.0,
