@@ -49,7 +49,8 @@ def group_of(frame: str) -> str:
     return "other"
 
 
-_STDLIB = frozenset({"asyncio event loop", "JSON", "logging", "other"})
+# Not owners: the standard library, and the operator's entry frames under which everything runs.
+_STDLIB = frozenset({"asyncio event loop", "JSON", "logging", "other", "kubenova.operator", "kubenova.__main__"})
 
 
 def owner_of(stack: list[str]) -> str:
@@ -59,7 +60,8 @@ def owner_of(stack: list[str]) -> str:
         group = group_of(frame)
         if group not in _STDLIB:
             return group
-    return group_of(stack[-1]) if stack else "other"
+    leaf = group_of(stack[-1]) if stack else "other"
+    return "asyncio event loop" if leaf.startswith("kubenova.") else leaf
 
 
 def summarize(raw: str, top: int = 12) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 from bench import profile, scale
 
 RAW = """\
+<module> (kubenova/__main__.py:3);run (kubenova/operator.py:80);_run (asyncio/events.py:80) 2
 <module> (kubenova/__main__.py:3);run (asyncio/base_events.py:1);_read (kopf/_core/watching.py:10) 6
 <module> (kubenova/__main__.py:3);handle (kubenova/handlers/servers.py:40);dumps (json/encoder.py:200) 3
 <module> (kubenova/__main__.py:3);plan (/x/operator/kubenova/servers/planner.py:12) 1
@@ -17,18 +18,20 @@ def test_group_of_frames() -> None:
 
 def test_summarize_by_leaf() -> None:
     s = profile.summarize(RAW)
-    assert s["samples"] == 10
+    assert s["samples"] == 12
     assert s["by_owner_pct"] == {
-        "kopf (event handling, watches, patches)": 60.0,
-        "kubenova.handlers": 30.0,
-        "kubenova.servers": 10.0,
+        "kopf (event handling, watches, patches)": 50.0,
+        "kubenova.handlers": 25.0,
+        "asyncio event loop": 16.7,
+        "kubenova.servers": 8.3,
     }
     assert s["by_leaf_group_pct"] == {
-        "kopf (event handling, watches, patches)": 60.0,
-        "JSON": 30.0,
-        "kubenova.servers": 10.0,
+        "kopf (event handling, watches, patches)": 50.0,
+        "JSON": 25.0,
+        "asyncio event loop": 16.7,
+        "kubenova.servers": 8.3,
     }
-    assert s["top_functions_pct"]["_read (watching.py)"] == 60.0
+    assert s["top_functions_pct"]["_read (watching.py)"] == 50.0
     assert profile.summarize("") == {"samples": 0}
 
 
