@@ -50,7 +50,9 @@ def group_of(frame: str) -> str:
 
 
 # Not owners: the standard library, and the operator's entry frames under which everything runs.
-_STDLIB = frozenset({"asyncio event loop", "JSON", "logging", "other", "kubenova.operator", "kubenova.__main__"})
+_STDLIB = frozenset(
+    {"asyncio event loop", "JSON", "logging", "other", "kubenova.operator", "kubenova.__main__", "kubenova.cli"}
+)
 
 
 def owner_of(stack: list[str]) -> str:

@@ -30,6 +30,7 @@ from bench import costs, stats
 from bench.context import CONCURRENCY, Bench
 from bench.watch import Watch, pod_running
 from kubenova.api.common import GROUP, VERSION
+from kubenova.kube.client import MAX_CONNECTIONS
 
 WAIT_POD_RUNNING = "wait-pod-running"
 _METHODS = {"create": "POST", "patch": "PATCH", "update": "PUT", "delete": "DELETE", "get": "GET"}
@@ -121,37 +122,48 @@ def summary(steps: Iterable[Step]) -> list[str]:
 
 
 class Replayer:
-    """Sends the plan for many Servers with one HTTP/1.1 connection pool (``concurrency``)."""
+    """Sends the plan for many Servers with one HTTP/1.1 connection pool of ``connections``
+    (the operator's own pool size, :data:`kubenova.kube.client.MAX_CONNECTIONS`)."""
 
-    def __init__(self, api_url: str, ctx: ssl.SSLContext, concurrency: int) -> None:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    def __init__(self, api_url: str, ctx: ssl.SSLContext, connections: int) -> None:
+        limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
         self.http = httpx.AsyncClient(base_url=api_url, verify=ctx, limits=limits, timeout=60)
-        self.concurrency = concurrency
         self.failures: dict[str, int] = {}
 
     async def close(self) -> None:
         await self.http.aclose()
 
-    async def one(self, steps: list[Step], names: dict[str, str], recorded_uid: str, pod_running: Any) -> float:
-        """Replay ``steps`` for one Server; ``pod_running`` is awaited at the marker. Returns the
-        time of the last response."""
-        for step in steps:
+    async def one(
+        self, steps: list[Step], names: dict[str, str], recorded_uid: str, pod_running: Any, gate: asyncio.Semaphore
+    ) -> float:
+        """Replay ``steps`` for one Server; ``pod_running`` is awaited at the marker. The first
+        step (the Server's create) is sent within ``gate``, as the build's creates are; the rest
+        of a Server's requests are bounded only by the connection pool, as the operator's are.
+        Returns the time of the last response."""
+        for i, step in enumerate(steps):
             if step.method == WAIT_POD_RUNNING:
                 await pod_running()
                 continue
-            body = substitute(step.body, names) if step.body is not None else None
-            resp = await self.http.request(
-                step.method,
-                substitute(step.uri, names),
-                content=body,
-                headers={"Content-Type": step.content_type} if body is not None else None,
-            )
+            if i == 0:
+                async with gate:
+                    resp = await self._send(step, names)
+            else:
+                resp = await self._send(step, names)
             if resp.status_code >= 300:
                 key = f"{step.what} {resp.status_code}"
                 self.failures[key] = self.failures.get(key, 0) + 1
             elif step.method == "POST" and "/servers" in step.uri and recorded_uid not in names:
                 names[recorded_uid] = resp.json()["metadata"]["uid"]
         return time.perf_counter()
+
+    async def _send(self, step: Step, names: Mapping[str, str]) -> httpx.Response:
+        body = substitute(step.body, names) if step.body is not None else None
+        return await self.http.request(
+            step.method,
+            substitute(step.uri, names),
+            content=body,
+            headers={"Content-Type": step.content_type} if body is not None else None,
+        )
 
 
 RECORD_NAMESPACE = "bench-record"  # the audit policy's namespace
@@ -175,12 +187,13 @@ async def record(b: Bench) -> tuple[list[Step], dict[str, str]]:
 
 
 async def run(b: Bench, steps: list[Step], recorded: dict[str, str], servers: int) -> dict[str, Any]:
-    """Replay ``steps`` for ``servers`` Servers at the build's concurrency, the operator stopped;
+    """Replay ``steps`` for ``servers`` Servers at the build's concurrency (CONCURRENCY creates in
+    flight), the operator stopped;
     returns the rate, per-Server costs, and failures (none expected)."""
     await b.namespace(REPLAY_NAMESPACE)
     hosts = sorted({h["metadata"]["name"] for h in (b.cluster.get_json("hosts").get("items") or [])})
     pods = await Watch(b.client, Pod, namespace=REPLAY_NAMESPACE).start()
-    replayer = Replayer(b.cluster.api_url, b.cluster.ssl_context(), CONCURRENCY)
+    replayer = Replayer(b.cluster.api_url, b.cluster.ssl_context(), MAX_CONNECTIONS)
     sem = asyncio.Semaphore(CONCURRENCY)
     done: list[float] = []
 
@@ -194,8 +207,7 @@ async def run(b: Bench, steps: list[Step], recorded: dict[str, str], servers: in
         async def running() -> None:
             await asyncio.wait_for(pods.until(name, pod_running), 120)
 
-        async with sem:
-            done.append(await replayer.one(steps, names, recorded["uid"], running))
+        done.append(await replayer.one(steps, names, recorded["uid"], running, sem))
 
     before = b.snapshot()
     start = time.perf_counter()
