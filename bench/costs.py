@@ -83,3 +83,8 @@ def per_server(before: Mapping[str, Usage], after: Mapping[str, Usage], servers:
 
 def total_cpu(costs: Mapping[str, Mapping[str, float]], names: tuple[str, ...]) -> float:
     return sum(costs[n]["cpu_ms_per_server"] for n in names if n in costs)
+
+
+def machine_cpu_ms(costs: Mapping[str, Mapping[str, float]]) -> float:
+    """CPU milliseconds per Server summed over every process: what one Server costs the machine."""
+    return round(sum(c["cpu_ms_per_server"] for c in costs.values()), 2)

@@ -39,3 +39,7 @@ def test_per_server() -> None:
         "operator": {"cpu_s": 0.5, "cpu_ms_per_server": 5.0, "peak_rss_mb": 2.0}
     }
     assert costs.total_cpu({"a": {"cpu_ms_per_server": 1.0}, "b": {"cpu_ms_per_server": 2.0}}, ("a", "c")) == 1.0
+
+
+def test_machine_cpu() -> None:
+    assert costs.machine_cpu_ms({"a": {"cpu_ms_per_server": 1.25}, "b": {"cpu_ms_per_server": 2.0}}) == 3.25
