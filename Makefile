@@ -50,9 +50,10 @@ integration: tools
 crds: venv
 	$(BIN)/python -m kubenova.api.crds
 
-## bench: the benchmarks in bench/, each printing JSON.
+## bench: every benchmark in bench/ in one run, one JSON document (BENCH_ARGS="--servers 1000" to scale).
+BENCH_ARGS ?=
 bench: tools
-	for b in bench/[a-z]*.py; do $(BIN)/python -m bench.$$(basename $$b .py) || exit 1; done
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

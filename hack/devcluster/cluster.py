@@ -183,6 +183,9 @@ class Cluster:
 
     # --- processes ------------------------------------------------------------------------
 
+    def pids(self) -> dict[str, int]:  # read-only, for bench/'s /proc readers
+        return {p.name: p.popen.pid for p in self._procs if p.popen is not None and p.running}
+
     def spawn(self, name: str, argv: list[str]) -> processes.Process:
         """Start a child that lives as long as the cluster, logging to ``logs/<name>.log``."""
         env = processes.python_env() if argv[0] == sys.executable else None
@@ -216,13 +219,13 @@ def default_root(name: str) -> Path:
     return base / name
 
 
-def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, audit: bool = False) -> Cluster:
+def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, audit: bool | Path = False) -> Cluster:
     """Build what is missing, then start a fresh control plane in ``root`` and wait until ready.
 
     ``audit=True`` makes the API server write an audit log (:meth:`Cluster.audit_events`) of every
     request made by a ServiceAccount, at the Metadata level (``fixtures/audit-policy.yaml``): who
     did which verb on what. The chart's test reads it to prove that each of the operator's RBAC
-    rules is used.
+    rules is used. A path instead of True is another policy (bench/replay.py records bodies).
     """
     building.ensure_all((building.KUBERNETES, building.ETCD, building.KWOK))
     root = root or Path(tempfile.mkdtemp(prefix="kubenova-cluster-"))
@@ -239,7 +242,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
     if audit:
         cluster.audit_log = root / "logs" / "audit.jsonl"
         audit_flags = [
-            f"--audit-policy-file={_HERE / 'fixtures' / 'audit-policy.yaml'}",
+            f"--audit-policy-file={audit if isinstance(audit, Path) else _HERE / 'fixtures' / 'audit-policy.yaml'}",
             f"--audit-log-path={cluster.audit_log}",
             "--audit-log-format=json",
             "--audit-log-mode=blocking",  # each event is on disk when its request returns

@@ -1,0 +1,73 @@
+import json
+from typing import Any
+
+from bench import replay
+
+NS = "/apis/compute.kubenova.io/v1alpha1/namespaces/bench-record/servers"
+
+
+def event(
+    verb: str, uri: str, ts: str, resource: str, *, sub: str = "", body: object = None, **kw: object
+) -> dict[str, Any]:
+    return {
+        "stage": "ResponseComplete",
+        "verb": verb,
+        "requestURI": uri,
+        "requestReceivedTimestamp": ts,
+        "objectRef": {"resource": resource, "subresource": sub, "namespace": "bench-record"},
+        "user": {"username": kw.get("user", "admin")},
+        "userAgent": kw.get("agent", "python-httpx"),
+        **({"requestObject": body} if body is not None else {}),
+    }
+
+
+def test_plan_keeps_the_builds_requests_in_order_and_marks_kwok() -> None:
+    events = [
+        event("patch", f"{NS}/s/status", "03", "servers", sub="status", body={"status": {"status": "ACTIVE"}}),
+        event("create", NS, "01", "servers", body={"metadata": {"name": "s"}}),
+        event("patch", f"{NS}/s", "02", "servers", body={"metadata": {"finalizers": ["f"], "resourceVersion": "9"}}),
+        event("create", "/api/v1/namespaces/bench-record/pods", "02.5", "pods", body={"kind": "Pod"}),
+        event(
+            "patch",
+            "/api/v1/namespaces/bench-record/pods/s/status",
+            "02.7",
+            "pods",
+            sub="status",
+            body=[],
+            agent="kwok/v0",
+        ),
+        event(
+            "patch",
+            "/api/v1/namespaces/bench-record/pods/s/status",
+            "02.8",
+            "pods",
+            sub="status",
+            body=[],
+            agent="kwok/v0",
+        ),
+        event("create", "/api/v1/namespaces/bench-record/configmaps", "00", "configmaps", user="system:sa:kcm"),
+        event("create", "/api/v1/namespaces", "00", "namespaces"),
+        event("create", "/apis/compute.kubenova.io/v1alpha1/namespaces/bench-record/quotas", "00.5", "quotas"),
+        event("get", f"{NS}/s", "02.9", "servers"),
+        {**event("create", NS, "01", "servers"), "stage": "ResponseStarted"},
+    ]
+    steps = replay.plan(events)
+    assert [s.what for s in steps] == [
+        "create servers",
+        "patch servers",
+        "create pods",
+        "kwok runs the Pod",
+        "get servers",
+        "patch servers/status",
+    ]
+    # The resourceVersion precondition is dropped; patches are merge patches (a list: JSON patch).
+    assert json.loads(steps[1].body or "") == {"metadata": {"finalizers": ["f"]}}
+    assert steps[1].content_type == "application/merge-patch+json"
+    assert steps[0].method == "POST"
+    assert steps[3].method == replay.WAIT_POD_RUNNING
+    assert steps[4].body is None
+
+
+def test_substitute_longest_first() -> None:
+    names = {"rec": "new1", "rec-pod": "pod9", "bench-record": "bench-replay"}
+    assert replay.substitute("/bench-record/rec-pod/rec", names) == "/bench-replay/pod9/new1"
