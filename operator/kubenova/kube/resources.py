@@ -12,6 +12,7 @@ from lightkube.generic_resource import create_global_resource, create_namespaced
 from kubenova.api.common import GROUP, VERSION
 
 Flavor = create_global_resource(GROUP, VERSION, "Flavor", "flavors")
+Image = create_global_resource(GROUP, VERSION, "Image", "images")
 Host = create_global_resource(GROUP, VERSION, "Host", "hosts")
 Aggregate = create_global_resource(GROUP, VERSION, "Aggregate", "aggregates")
 Keypair = create_namespaced_resource(GROUP, VERSION, "Keypair", "keypairs")
