@@ -130,13 +130,38 @@ def boot_problem(
     return None
 
 
-def boot_source(image: Mapping[str, Any]) -> dict[str, Any]:
+def resize_problem(recorded: Mapping[str, Any] | None, name: str, flavor: Mapping[str, Any]) -> Problem | None:
+    """A resize: Nova checks the new flavor against the minDisk and minRam of the image the
+    server booted (``recorded``, its :func:`boot_source`), not against the Image as it is now."""
+    if not recorded:
+        return None
+    image = {"spec": {"visibility": "public", "minDisk": recorded.get("minDisk"), "minRam": recorded.get("minRam")}}
+    return boot_problem(name, image, "", flavor, check_status=False)
+
+
+STORAGE_CLASS_EXTRA_SPEC = "kubenova:storage_class"
+"""The flavor extra spec that names its servers' root disk storage class."""
+
+
+def storage_class(flavor: Mapping[str, Any] | None, default: str) -> str | None:
+    """A root disk's storage class: the flavor's extra spec, else the operator's setting."""
+    chosen = ((flavor or {}).get("extraSpecs") or {}).get(STORAGE_CLASS_EXTRA_SPEC) or default
+    return str(chosen) if chosen else None
+
+
+def boot_source(image: Mapping[str, Any], storage: str | None = None) -> dict[str, Any]:
     """What a server records of the Image it boots (as Nova keeps the image's metadata in the
     instance's system metadata): its source, minimum disk and properties."""
     spec = image.get("spec") or {}
-    out: dict[str, Any] = {"source": dict(spec.get("source") or {}), "minDisk": int(spec.get("minDisk") or 0)}
+    out: dict[str, Any] = {
+        "source": dict(spec.get("source") or {}),
+        "minDisk": int(spec.get("minDisk") or 0),
+        "minRam": int(spec.get("minRam") or 0),
+    }
     if spec.get("properties"):
         out["properties"] = dict(spec["properties"])
+    if storage:
+        out["storageClass"] = storage
     return out
 
 

@@ -104,6 +104,11 @@ def test_memory_is_checked_before_disk_as_in_nova() -> None:
 
 def test_what_a_server_records_of_its_image() -> None:
     img = image(minDisk=2, properties={"hw_firmware_type": "uefi"})
-    assert images.boot_source(img) == {"source": CIRROS, "minDisk": 2, "properties": {"hw_firmware_type": "uefi"}}
+    assert images.boot_source(img) == {
+        "source": CIRROS,
+        "minDisk": 2,
+        "minRam": 0,
+        "properties": {"hw_firmware_type": "uefi"},
+    }
     assert images.container_image(img) == CIRROS["containerDisk"]
     assert images.container_image(image(source={"http": "https://example.org/x.img"})) is None

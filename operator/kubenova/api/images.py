@@ -143,6 +143,23 @@ class ImageSpec(ApiModel):
     hw_disk_bus, hw_vif_model, hw_qemu_guest_agent, os_distro, os_type..."""
 
 
+class BootedImage(ApiModel):
+    """What a server keeps of the Image it booted, as Nova keeps an image's metadata in the
+    instance's system metadata: a later change to the Image (or its deletion) leaves it be."""
+
+    source: ImageSource
+    """The Image's source when the server was built or rebuilt."""
+    min_disk: int = Field(default=0, ge=0)
+    """The Image's minDisk (GiB): a resize to a smaller flavor disk is refused."""
+    min_ram: int = Field(default=0, ge=0)
+    """The Image's minRam (MiB): a resize to a smaller flavor is refused."""
+    properties: dict[str, str] = Field(default_factory=dict, max_length=128)
+    """The Image's properties (hw_*, os_*), which shape the VirtualMachine."""
+    storage_class: str | None = Field(default=None, max_length=253)
+    """The root disk's storage class (the flavor's kubenova:storage_class, else the operator's
+    setting; none: the cluster's default class)."""
+
+
 class ImageStatus(StatusBase):
     """What the operator observed of the image."""
 

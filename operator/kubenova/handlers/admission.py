@@ -127,6 +127,7 @@ def _view(memo: kopf.Memo, ix: dict[str, Any], found: dict[str, bool] | None = N
         limits=lambda ns: indexes.quota_limits(memo, ix, ns),
         usage=lambda ns: indexes.quota_usage(memo, ix, ns),
         host_zones=lambda host: list(ix["host_aggregates"].get(host, [])),
+        image=lambda name: common.first(ix["image_bodies"], name),
     )
 
 

@@ -1,0 +1,111 @@
+"""The planner and Images: a server booting an Image by name is checked as Nova checks it (at
+create, rebuild and resize) and records what it booted; a plain reference still works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from kubenova.nova.actions import Action, ActionRefused
+from kubenova.servers import build, plan
+from tests.unit.servers.fakes import NOW, World, server
+
+CIRROS = {"containerDisk": "quay.io/kubevirt/cirros-container-disk-demo:v1.4.0"}
+
+
+def image(**spec: Any) -> dict[str, Any]:
+    return {"spec": {"source": CIRROS, "visibility": "public", **spec}, "status": {"status": "active"}}
+
+
+def fault(world: World, **spec: Any) -> tuple[int, str]:
+    patch = build.accept(server(**spec), world.facts(), NOW).patch
+    assert patch is not None
+    assert patch["vmState"] == "error"
+    return patch["fault"]["code"], patch["fault"]["message"]
+
+
+def test_a_server_booting_an_image_records_its_source_and_storage_class() -> None:
+    world = World(images={"cirros": image(minDisk=1, properties={"os_distro": "cirros"})}, storage_class="fast")
+    patch = build.accept(server(image="cirros", backend="kubevirt"), world.facts(), NOW).patch
+    assert patch is not None
+    assert patch["vmState"] == "building"
+    assert patch["image"] == "cirros"
+    assert patch["imageSource"] == {
+        "source": CIRROS,
+        "minDisk": 1,
+        "minRam": 0,
+        "properties": {"os_distro": "cirros"},
+        "storageClass": "fast",
+    }
+
+
+def test_the_flavors_storage_class_comes_before_the_operators() -> None:
+    world = World(images={"cirros": image()}, storage_class="fast")
+    world.flavors["m1.small"]["extraSpecs"] = {"kubenova:storage_class": "local"}
+    patch = build.accept(server(image="cirros", backend="kubevirt"), world.facts(), NOW).patch
+    assert patch is not None
+    assert patch["imageSource"]["storageClass"] == "local"
+
+
+def test_a_plain_reference_is_not_an_image() -> None:
+    patch = build.accept(server(image="nginx:1.27"), World(images={"cirros": image()}).facts(), NOW).patch
+    assert patch is not None
+    assert patch["imageSource"] is None
+    assert patch["vmState"] == "building"
+
+
+@pytest.mark.parametrize(
+    ("img", "expected"),
+    [
+        (image(minDisk=20), "Flavor's disk is too small for requested image."),
+        (image(minRam=4096), "Flavor's memory is too small for requested image."),
+        (image(deactivated=True), "Image cirros is not active"),
+        (image(visibility="private", owner="other"), "Can not find requested image"),
+    ],
+)
+def test_novas_image_checks_are_the_servers_fault(img: dict[str, Any], expected: str) -> None:
+    code, message = fault(World(images={"cirros": img}), image="cirros", backend="kubevirt")
+    assert code == 400
+    assert message.startswith(expected)
+
+
+def test_the_container_backend_cannot_run_a_disk_image() -> None:
+    code, message = fault(World(images={"cirros": image()}), image="cirros", backend="container")
+    assert code == 400
+    assert "container backend cannot run" in message
+
+
+def active(world: World, **spec: Any) -> Any:
+    """A server accepted and marked ACTIVE on its host, as the executor would leave it."""
+    s = server(backend="kubevirt", **spec)
+    patch = build.accept(s, world.facts(), NOW).patch
+    assert patch is not None
+    st = {**patch, "vmState": "active", "taskState": None, "status": "ACTIVE", "observedGeneration": 1}
+    return server(st, backend="kubevirt", generation=2, **spec)
+
+
+def test_a_rebuild_checks_the_new_image_and_records_it() -> None:
+    world = World(images={"cirros": image(), "big": image(minDisk=50), "fedora": image(minDisk=2)})
+    booted = active(world, image="cirros")
+    rebuilt = server(dict(booted.status), backend="kubevirt", generation=3, image="big")
+    with pytest.raises(ActionRefused) as refused:
+        plan.begin(rebuilt, world.facts(), Action.REBUILD, NOW)
+    assert refused.value.code == 400
+    assert refused.value.message.startswith("Flavor's disk is too small for requested image.")
+    ok = server(dict(booted.status), backend="kubevirt", generation=3, image="fedora")
+    patch = plan.begin(ok, world.facts(), Action.REBUILD, NOW).patch
+    assert patch is not None
+    assert patch["image"] == "fedora"
+    assert patch["imageSource"]["minDisk"] == 2
+
+
+def test_a_resize_below_the_booted_images_min_disk_is_refused() -> None:
+    world = World(images={"cirros": image(minDisk=8)})
+    world.flavors["m1.tiny"] = {"vcpus": 1, "ram": 512, "disk": 1}
+    booted = active(world, image="cirros", flavor="m1.large")
+    resized = server(dict(booted.status), backend="kubevirt", generation=3, image="cirros", flavor="m1.tiny")
+    with pytest.raises(ActionRefused) as refused:
+        plan.begin(resized, world.facts(), Action.RESIZE, NOW)
+    assert refused.value.code == 400
+    assert "Flavor's disk is too small" in refused.value.message
