@@ -61,3 +61,75 @@ def test_an_image_becomes_active_and_lists_like_openstack_image_list(cluster: Cl
         assert "source is immutable" in refused.stderr
     finally:
         cluster.kubectl("delete", "image", "it-cirros", "--ignore-not-found", check=False)
+
+
+def server(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": API, "kind": "Server", "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+
+
+@pytest.fixture(scope="module")
+def catalog(cluster: Cluster, operator: Operator) -> Any:
+    """A small flavor and a few Images: public ones that need more than the flavor has, and a
+    private one of another namespace."""
+    objects = [
+        {
+            "apiVersion": API,
+            "kind": "Flavor",
+            "metadata": {"name": "img.small"},
+            "spec": {"vcpus": 1, "ram": 256, "disk": 2},
+        },
+        image("it-fits", minDisk=1, minRam=128, properties={"os_distro": "cirros"}),
+        image("it-big-disk", minDisk=20),
+        image("it-big-ram", minRam=4096),
+        image("it-private", visibility="private", owner="someone-else"),
+    ]
+    cluster.apply(objects)
+    for obj in objects[1:]:
+        cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", f"image/{obj['metadata']['name']}")
+    yield
+    for obj in objects[1:]:
+        cluster.kubectl("delete", "image", obj["metadata"]["name"], "--ignore-not-found", check=False)
+
+
+@pytest.mark.usefixtures("catalog")
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("it-big-disk", "Flavor's disk is too small for requested image."),
+        ("it-big-ram", "Flavor's memory is too small for requested image."),
+        ("it-private", "Can not find requested image"),
+    ],
+)
+def test_kubectl_apply_refuses_a_server_whose_image_does_not_fit_with_novas_message(
+    cluster: Cluster, namespace: str, name: str, message: str
+) -> None:
+    body = json.dumps(server("refused", namespace, flavor="img.small", image=name, backend="kubevirt"))
+    proc = cluster.kubectl("apply", "-f", "-", input=body, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
+
+
+def wait_server(cluster: Cluster, name: str, namespace: str, wanted: str) -> dict[str, Any]:
+    def settled() -> dict[str, Any] | None:
+        s = status(cluster, "server", name, namespace)
+        return s if s.get("status") == wanted and s.get("taskState") is None else None
+
+    return waiting.until(settled, what=f"server {name} {wanted}")
+
+
+@pytest.mark.usefixtures("catalog")
+def test_a_kubevirt_server_boots_an_image_by_name_and_keeps_what_it_booted(cluster: Cluster, namespace: str) -> None:
+    cluster.apply([server("booted", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
+    s = wait_server(cluster, "booted", namespace, "ACTIVE")
+    assert s["image"] == "it-fits"
+    assert s["imageSource"]["source"] == {"containerDisk": CIRROS}
+    assert s["imageSource"]["minDisk"] == 1
+    assert s["imageSource"]["properties"] == {"os_distro": "cirros"}
+
+
+@pytest.mark.usefixtures("catalog")
+def test_the_container_backend_refuses_a_disk_image_as_the_servers_fault(cluster: Cluster, namespace: str) -> None:
+    cluster.apply([server("pod", namespace, flavor="img.small", image="it-fits", backend="container")])
+    s = wait_server(cluster, "pod", namespace, "ERROR")
+    assert s["fault"]["code"] == 400
+    assert "container backend cannot run" in s["fault"]["message"]
