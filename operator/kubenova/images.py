@@ -149,7 +149,19 @@ def storage_class(flavor: Mapping[str, Any] | None, default: str) -> str | None:
     return str(chosen) if chosen else None
 
 
-def boot_source(image: Mapping[str, Any], storage: str | None = None) -> dict[str, Any]:
+def root_disk_name(server: str, request_id: str | None = None) -> str:
+    """The name of a server's root disk (a DataVolume and its PVC): ``<server>-root``, and for
+    each rebuild a new one (``<server>-root-<the rebuild's request id>``), so the old disk can go
+    while the new one is imported."""
+    base = f"{server[:230]}-root"
+    if not request_id:
+        return base
+    return f"{base}-{request_id.removeprefix('req-')[:8].lower()}"
+
+
+def boot_source(
+    image: Mapping[str, Any], storage: str | None = None, *, root_disk: str | None = None
+) -> dict[str, Any]:
     """What a server records of the Image it boots (as Nova keeps the image's metadata in the
     instance's system metadata): its source, minimum disk and properties."""
     spec = image.get("spec") or {}
@@ -162,6 +174,8 @@ def boot_source(image: Mapping[str, Any], storage: str | None = None) -> dict[st
         out["properties"] = dict(spec["properties"])
     if storage:
         out["storageClass"] = storage
+    if root_disk:
+        out["rootDisk"] = root_disk
     return out
 
 

@@ -155,6 +155,10 @@ class BootedImage(ApiModel):
     """The Image's minRam (MiB): a resize to a smaller flavor is refused."""
     properties: dict[str, str] = Field(default_factory=dict, max_length=128)
     """The Image's properties (hw_*, os_*), which shape the VirtualMachine."""
+    root_disk: str | None = Field(default=None, max_length=253)
+    """The root disk's DataVolume (kubevirt): made at build, made anew at each rebuild."""
+    previous_root_disk: str | None = Field(default=None, max_length=253)
+    """The root disk a rebuild replaced, deleted once the new one is made."""
     storage_class: str | None = Field(default=None, max_length=253)
     """The root disk's storage class (the flavor's kubenova:storage_class, else the operator's
     setting; none: the cluster's default class)."""

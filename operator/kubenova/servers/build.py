@@ -44,7 +44,11 @@ def accept(server: Server, facts: Facts, now: str) -> Outcome:
         "backend": backend,
         "image": spec.get("image"),
         "imageSource": (
-            images.boot_source(image, images.storage_class(flavor, facts.root_disk_storage_class))
+            images.boot_source(
+                image,
+                images.storage_class(flavor, facts.root_disk_storage_class),
+                root_disk=images.root_disk_name(server.name),
+            )
             if image is not None
             else None
         ),

@@ -235,6 +235,10 @@ def begin(
         patch["workload"] = placing.workload_ref(server, request_id)
     if action is Action.REBUILD:
         patch["image"] = server.spec.get("image")
+        if image_source is not None:  # Nova wipes the root disk: a new one, the old one goes
+            image_source["rootDisk"] = images.root_disk_name(server.name, request_id)
+            if old := (st.get("imageSource") or {}).get("rootDisk"):
+                image_source["previousRootDisk"] = old
         patch["imageSource"] = image_source
     log = f"{name} started ({request_id})"
     if action is Action.CONFIRM_RESIZE:

@@ -37,6 +37,7 @@ def test_a_server_booting_an_image_records_its_source_and_storage_class() -> Non
         "minRam": 0,
         "properties": {"os_distro": "cirros"},
         "storageClass": "fast",
+        "rootDisk": "s1-root",
     }
 
 
@@ -98,6 +99,9 @@ def test_a_rebuild_checks_the_new_image_and_records_it() -> None:
     assert patch is not None
     assert patch["image"] == "fedora"
     assert patch["imageSource"]["minDisk"] == 2
+    request = patch["actions"][-1]["requestId"].removeprefix("req-")[:8]
+    assert patch["imageSource"]["rootDisk"] == f"s1-root-{request}"
+    assert patch["imageSource"]["previousRootDisk"] == "s1-root"
 
 
 def test_a_resize_below_the_booted_images_min_disk_is_refused() -> None:
