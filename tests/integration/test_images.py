@@ -5,6 +5,7 @@ refusals (visibility, status, min disk and ram) at `kubectl apply` or as the ser
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -133,3 +134,122 @@ def test_the_container_backend_refuses_a_disk_image_as_the_servers_fault(cluster
     s = wait_server(cluster, "pod", namespace, "ERROR")
     assert s["fault"]["code"] == 400
     assert "container backend cannot run" in s["fault"]["message"]
+
+
+# --- the root disk (kubevirt) -------------------------------------------------------------------
+
+
+def datavolume(cluster: Cluster, name: str, namespace: str) -> dict[str, Any] | None:
+    proc = cluster.kubectl("get", "datavolume", name, "-n", namespace, "-o", "json", check=False)
+    return json.loads(proc.stdout) if proc.returncode == 0 else None
+
+
+def act(cluster: Cluster, namespace: str, server_name: str, action: str, **spec: Any) -> dict[str, Any]:
+    name = f"{server_name}-{action.lower()}-{len(spec)}{abs(hash(json.dumps(spec))) % 100000}"
+    body = {"server": server_name, "action": action, **spec}
+    cluster.apply(
+        [{"apiVersion": API, "kind": "ServerAction", "metadata": {"name": name, "namespace": namespace}, "spec": body}]
+    )
+
+    def ended() -> dict[str, Any] | None:
+        s = status(cluster, "serveraction", name, namespace)
+        return s if s.get("phase") in ("Succeeded", "Failed") else None
+
+    result: dict[str, Any] = waiting.until(ended, what=f"serveraction {name}")
+    return result
+
+
+def settled_when(
+    cluster: Cluster, namespace: str, name: str, what: str, ok: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The server's status once no task is in flight and ``ok`` holds of it."""
+
+    def check() -> dict[str, Any] | None:
+        s = status(cluster, "server", name, namespace)
+        return s if s.get("taskState") is None and ok(s) else None
+
+    result: dict[str, Any] = waiting.until(check, what=what)
+    return result
+
+
+def patch_spec(cluster: Cluster, namespace: str, name: str, **spec: Any) -> None:
+    cluster.kubectl("patch", "server", name, "-n", namespace, "--type=merge", "-p", json.dumps({"spec": spec}))
+
+
+@pytest.mark.usefixtures("catalog")
+def test_the_root_disk_is_one_datavolume_across_stop_start_reboot_resize_and_migrate(
+    cluster: Cluster, namespace: str
+) -> None:
+    medium = {"apiVersion": API, "kind": "Flavor", "metadata": {"name": "img.medium"}}
+    medium["spec"] = {"vcpus": 1, "ram": 512, "disk": 4}
+    cluster.apply([medium, server("vm", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
+    s = wait_server(cluster, "vm", namespace, "ACTIVE")
+    disk = datavolume(cluster, "vm-root", namespace)
+    assert disk is not None
+    uid = disk["metadata"]["uid"]
+    assert disk["status"]["phase"] == "Succeeded"  # ACTIVE only once imported
+    assert disk["spec"]["source"] == {"registry": {"url": f"docker://{CIRROS}"}}
+    assert disk["spec"]["storage"]["resources"]["requests"]["storage"] == "2Gi"
+    assert disk["metadata"]["ownerReferences"][0]["uid"] == s["id"]
+    vm = cluster.get_json("virtualmachine", "vm", "-n", namespace)
+    assert vm["spec"]["template"]["spec"]["volumes"][0] == {"name": "root", "dataVolume": {"name": "vm-root"}}
+    assert vm["metadata"]["labels"]["compute.kubenova.io/os-distro"] == "cirros"
+
+    patch_spec(cluster, namespace, "vm", state="stopped")
+    wait_server(cluster, "vm", namespace, "SHUTOFF")
+    patch_spec(cluster, namespace, "vm", state="active")
+    wait_server(cluster, "vm", namespace, "ACTIVE")
+    assert act(cluster, namespace, "vm", "reboot", type="HARD")["phase"] == "Succeeded"
+    wait_server(cluster, "vm", namespace, "ACTIVE")
+    patch_spec(cluster, namespace, "vm", flavor="img.medium", autoConfirmResize=True)
+    resized = settled_when(
+        cluster,
+        namespace,
+        "vm",
+        "resized",
+        lambda x: x["status"] == "ACTIVE" and x["flavor"]["originalName"] == "img.medium",
+    )
+    host = resized["host"]
+    assert act(cluster, namespace, "vm", "migrate")["phase"] == "Succeeded"
+    # confirmed at once (autoConfirmResize)
+    settled_when(cluster, namespace, "vm", "migrated", lambda x: x["status"] == "ACTIVE" and x["host"] != host)
+    again = datavolume(cluster, "vm-root", namespace)
+    assert again is not None
+    assert again["metadata"]["uid"] == uid  # the same disk all along
+
+    # A rebuild (here to another Image) wipes the disk: a new DataVolume, the old one gone.
+    cluster.apply([image("it-other", minDisk=1)])
+    patch_spec(cluster, namespace, "vm", image="it-other")
+    s = settled_when(
+        cluster, namespace, "vm", "rebuilt", lambda x: x["status"] == "ACTIVE" and x.get("image") == "it-other"
+    )
+    new_name = s["imageSource"]["rootDisk"]
+    assert new_name != "vm-root"
+    rebuilt = datavolume(cluster, new_name, namespace)
+    assert rebuilt is not None
+    assert rebuilt["metadata"]["uid"] != uid
+    waiting.until(lambda: datavolume(cluster, "vm-root", namespace) is None, what="old root disk deleted")
+
+    # Deleting the server deletes its disk (the garbage collector, through the owner reference).
+    cluster.kubectl("delete", "server", "vm", "-n", namespace)
+    waiting.until(lambda: datavolume(cluster, new_name, namespace) is None, what="root disk deleted with the server")
+    cluster.kubectl("delete", "image", "it-other", check=False)
+
+
+@pytest.mark.usefixtures("catalog")
+def test_an_import_from_a_host_that_does_not_exist_puts_the_server_in_error(cluster: Cluster, namespace: str) -> None:
+    cluster.apply(
+        [
+            image("it-missing", source={"http": "https://does-not-exist.invalid/cirros.img"}, diskFormat="qcow2"),
+            server("lost", namespace, flavor="img.small", image="it-missing", backend="kubevirt"),
+        ]
+    )
+    try:
+        s = wait_server(cluster, "lost", namespace, "ERROR")
+        assert "DataVolumeError: root disk lost-root" in s["fault"]["message"]
+        assert "does not resolve" in s["fault"]["message"]
+        disk = datavolume(cluster, "lost-root", namespace)
+        assert disk is not None
+        assert disk["status"]["phase"] == "Failed"
+    finally:
+        cluster.kubectl("delete", "image", "it-missing", check=False)

@@ -23,6 +23,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -285,3 +286,23 @@ def observe(vm: Mapping[str, Any] | None, vmi: Mapping[str, Any] | None = None) 
         addresses=addresses,
         failure=printable if printable in _FAILURES else None,
     )
+
+
+def with_root_disk(obs: Observation, disk: Mapping[str, Any] | None) -> Observation:
+    """The VM's observation with its root disk's: not ready until CDI has imported it (phase
+    Succeeded), and failed with CDI's reason if the import failed."""
+    if disk is None:
+        return obs
+    status = disk.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if phase == "Succeeded":
+        return obs
+    if phase == "Failed":
+        reasons = [
+            c.get("message") or c.get("reason") for c in status.get("conditions") or [] if c.get("status") != "True"
+        ]
+        why = next((r for r in reasons if r), "the import failed")
+        return dataclasses.replace(
+            obs, ready=False, failure=f"DataVolumeError: root disk {disk['metadata']['name']}: {why}"
+        )
+    return dataclasses.replace(obs, ready=False)

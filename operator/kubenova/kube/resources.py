@@ -22,3 +22,4 @@ ServerGroup = create_namespaced_resource(GROUP, VERSION, "ServerGroup", "serverg
 Quota = create_namespaced_resource(GROUP, VERSION, "Quota", "quotas")
 
 VirtualMachine = create_namespaced_resource("kubevirt.io", "v1", "VirtualMachine", "virtualmachines")
+DataVolume = create_namespaced_resource("cdi.kubevirt.io", "v1beta1", "DataVolume", "datavolumes")
