@@ -126,6 +126,13 @@ def aggregate(name: str, spec: Mapping[str, Any], view: View) -> Refusal | None:
     return None
 
 
+def image_delete(name: str, spec: Mapping[str, Any]) -> Refusal | None:
+    """Glance's protected images cannot be deleted (403): unset ``protected`` first."""
+    if spec.get("protected"):
+        return Refusal(f"Image {name} is protected and cannot be deleted: set spec.protected to false first.", 403)
+    return None
+
+
 def flavor_problem(name: str, flavor: Mapping[str, Any] | None, namespace: str) -> str | None:
     """Why ``namespace`` cannot use the flavor ``name`` (None: it can). Also the operator's check."""
     if flavor is None:

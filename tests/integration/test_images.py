@@ -253,3 +253,12 @@ def test_an_import_from_a_host_that_does_not_exist_puts_the_server_in_error(clus
         assert disk["status"]["phase"] == "Failed"
     finally:
         cluster.kubectl("delete", "image", "it-missing", check=False)
+
+
+def test_a_protected_image_cannot_be_deleted_until_unprotected(cluster: Cluster, operator: Operator) -> None:
+    cluster.apply([image("it-protected", protected=True)])
+    refused = cluster.kubectl("delete", "image", "it-protected", check=False)
+    assert refused.returncode != 0
+    assert "Image it-protected is protected and cannot be deleted" in refused.stderr
+    cluster.kubectl("patch", "image", "it-protected", "--type=merge", "-p", '{"spec":{"protected":false}}')
+    cluster.kubectl("delete", "image", "it-protected")

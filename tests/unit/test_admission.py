@@ -158,3 +158,11 @@ def test_a_resize_below_the_booted_images_minimum_is_refused() -> None:
     refusal = admission.server_update("team-a", old, new, status, image_view())
     assert refusal is not None
     assert refusal.message.startswith("Flavor's memory is too small")
+
+
+def test_a_protected_image_cannot_be_deleted() -> None:
+    refusal = admission.image_delete("golden", {"protected": True})
+    assert refusal is not None
+    assert refusal.code == 403
+    assert refusal.message.startswith("Image golden is protected and cannot be deleted")
+    assert admission.image_delete("golden", {"protected": False}) is None

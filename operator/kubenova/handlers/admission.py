@@ -81,6 +81,7 @@ def register(conf: config.Settings, registry: kopf.OperatorRegistry | None = Non
     kopf.on.validate(GROUP, VERSION, "aggregates", id="aggregates", operations=["CREATE", "UPDATE"], **opts)(
         validate_aggregate
     )
+    kopf.on.validate(GROUP, VERSION, "images", id="images", operations=["DELETE"], **opts)(validate_image)
 
 
 async def validate_server(
@@ -112,6 +113,10 @@ async def validate_server_group(*, namespace: str | None, memo: kopf.Memo, **kw:
 
 async def validate_aggregate(*, name: str, spec: kopf.Spec, memo: kopf.Memo, **kw: Any) -> None:
     _raise(admission.aggregate(name, spec, _view(memo, kw)))
+
+
+async def validate_image(*, name: str, spec: kopf.Spec, **_: Any) -> None:
+    _raise(admission.image_delete(name, spec))
 
 
 def _view(memo: kopf.Memo, ix: dict[str, Any], found: dict[str, bool] | None = None) -> admission.View:
