@@ -112,6 +112,7 @@ def choose(
         different_host=hosts_of(server, hints.get("differentHost", []), ledger),
         force_host=force_host,
         ignore_hosts=ignore,
+        image_properties=(server.status.get("imageSource") or {}).get("properties") or {},
     )
     return choose_and_claim(request, hosts, ledger)
 
