@@ -183,3 +183,27 @@ def container_image(image: Mapping[str, Any]) -> str | None:
     """The reference a KubeVirt containerDisk boots, for an Image with a containerDisk source."""
     ref = ((image.get("spec") or {}).get("source") or {}).get("containerDisk")
     return str(ref) if ref else None
+
+
+LOCAL_PROVISIONERS = frozenset(
+    {"kubernetes.io/no-provisioner", "rancher.io/local-path", "topolvm.io", "openebs.io/local", "local.csi.openebs.io"}
+)
+"""Provisioners whose volumes live on one node's disks."""
+
+
+def disk_stays(image_source: Mapping[str, Any] | None, storage_class: Mapping[str, Any] | None) -> str | None:
+    """Why a server's root disk cannot follow it to another host (None: it can, or it has no
+    root disk, or its storage class is unknown). ``storage_class``: the class's name,
+    ``volumeBindingMode`` and ``provisioner``."""
+    disk = (image_source or {}).get("rootDisk")
+    if not disk or storage_class is None:
+        return None
+    name = storage_class.get("name", "")
+    provisioner = storage_class.get("provisioner", "")
+    if provisioner in LOCAL_PROVISIONERS:
+        why = f"whose provisioner {provisioner} makes node-local volumes"
+    elif storage_class.get("volumeBindingMode") == "WaitForFirstConsumer":
+        why = "which binds each volume to where it was first used (volumeBindingMode WaitForFirstConsumer)"
+    else:
+        return None
+    return f"The root disk {disk} is on storage class {name}, {why}: it cannot follow the server to another host."

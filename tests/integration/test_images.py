@@ -230,6 +230,19 @@ def test_the_root_disk_is_one_datavolume_across_stop_start_reboot_resize_and_mig
     assert rebuilt["metadata"]["uid"] != uid
     waiting.until(lambda: datavolume(cluster, "vm-root", namespace) is None, what="old root disk deleted")
 
+    # Nova's usual rebuild, a reinstall from the same image: a ServerAction.
+    result = act(cluster, namespace, "vm", "rebuild")
+    assert result["phase"] == "Succeeded", result
+    s = settled_when(cluster, namespace, "vm", "reinstalled", lambda x: x["imageSource"]["rootDisk"] != new_name)
+    assert s["image"] == "it-other"
+    reinstalled = datavolume(cluster, s["imageSource"]["rootDisk"], namespace)
+    assert reinstalled is not None
+    assert reinstalled["metadata"]["uid"] != rebuilt["metadata"]["uid"]
+    waiting.until(
+        lambda: datavolume(cluster, new_name, namespace) is None, what="the reinstalled disk's predecessor deleted"
+    )
+    new_name = s["imageSource"]["rootDisk"]
+
     # Deleting the server deletes its disk (the garbage collector, through the owner reference).
     cluster.kubectl("delete", "server", "vm", "-n", namespace)
     waiting.until(lambda: datavolume(cluster, new_name, namespace) is None, what="root disk deleted with the server")
@@ -262,3 +275,16 @@ def test_a_protected_image_cannot_be_deleted_until_unprotected(cluster: Cluster,
     assert "Image it-protected is protected and cannot be deleted" in refused.stderr
     cluster.kubectl("patch", "image", "it-protected", "--type=merge", "-p", '{"spec":{"protected":false}}')
     cluster.kubectl("delete", "image", "it-protected")
+
+
+@pytest.mark.usefixtures("catalog")
+def test_image_properties_filter_counts_hosts_of_another_architecture(cluster: Cluster, namespace: str) -> None:
+    cluster.apply([image("it-s390x", properties={"hw_architecture": "s390x"})])
+    try:
+        cluster.apply([server("mainframe", namespace, flavor="img.small", image="it-s390x", backend="kubevirt")])
+        s = wait_server(cluster, "mainframe", namespace, "ERROR")
+        assert s["fault"]["message"].startswith("No valid host was found.")
+        assert "ImagePropertiesFilter removed" in s["fault"]["message"]
+    finally:
+        cluster.kubectl("delete", "server", "mainframe", "-n", namespace, "--wait=false", check=False)
+        cluster.kubectl("delete", "image", "it-s390x", check=False)

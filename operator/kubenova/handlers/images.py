@@ -21,6 +21,19 @@ def image_bodies(*, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -
     return {name: {"spec": dict(spec), "status": dict(status)}}
 
 
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+
+
+@kopf.index("storage.k8s.io", "v1", "storageclasses")
+def storage_classes(*, name: str, body: kopf.Body, meta: kopf.Meta, **_: Any) -> dict[str, dict[str, Any]]:
+    """Each StorageClass by name, and the default one under "" (root disks' moves read them)."""
+    summary = {"name": name, "volumeBindingMode": body.get("volumeBindingMode"), "provisioner": body.get("provisioner")}
+    out = {name: summary}
+    if (meta.get("annotations") or {}).get(DEFAULT_CLASS) == "true":
+        out[""] = summary
+    return out
+
+
 @kopf.on.event(GROUP, VERSION, "images", id="image-event")
 @metrics.timed("Image")
 async def image_event(

@@ -74,6 +74,7 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         maintenance=maintenance,
         image=lambda name: common.first(ix["image_bodies"], name),
         root_disk_storage_class=conf.root_disk_storage_class,
+        storage_class=lambda name: common.first(ix["storage_classes"], name or ""),
     )
 
 

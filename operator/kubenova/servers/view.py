@@ -82,6 +82,8 @@ class Facts:
     """Whether a host's compute service is up (its Host status says so)."""
     maintenance: Callable[[str | None], str | None]
     """The maintenance an admin asked for on a host (migrate, stop), or None."""
+    storage_class: Callable[[str | None], Mapping[str, Any] | None] = dataclasses.field(default=lambda _name: None)
+    """A StorageClass (name, volumeBindingMode, provisioner) by name; None: the default class."""
     root_disk_storage_class: str = ""
     """The operator's storage class for root disks (a flavor's extra spec comes first)."""
     image: Callable[[str], Mapping[str, Any] | None] = dataclasses.field(default=lambda _name: None)

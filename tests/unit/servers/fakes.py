@@ -39,6 +39,8 @@ class World:
     images: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     """Images by name, as ``{"spec": ..., "status": ...}``."""
     storage_class: str = ""
+    storage_classes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """StorageClasses by name ("" for the default)."""
     ledgers: list[Ledger] = dataclasses.field(default_factory=list)
     """Every ledger handed out (a phase's claims land in its copy)."""
 
@@ -64,6 +66,7 @@ class World:
             maintenance=lambda host: self.maintenance.get(host) if host else None,
             image=self.images.get,
             root_disk_storage_class=self.storage_class,
+            storage_class=lambda name: self.storage_classes.get(name or ""),
         )
 
 

@@ -3,11 +3,13 @@ create, rebuild and resize) and records what it booted; a plain reference still 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
 
 from kubenova.nova.actions import Action, ActionRefused
+from kubenova.scheduling.claims import Claim
 from kubenova.servers import build, plan
 from tests.unit.servers.fakes import NOW, World, server
 
@@ -113,3 +115,34 @@ def test_a_resize_below_the_booted_images_min_disk_is_refused() -> None:
         plan.begin(resized, world.facts(), Action.RESIZE, NOW)
     assert refused.value.code == 400
     assert "Flavor's disk is too small" in refused.value.message
+
+
+LOCAL = {"name": "local", "volumeBindingMode": "WaitForFirstConsumer", "provisioner": "rancher.io/local-path"}
+NETWORK = {"name": "ceph", "volumeBindingMode": "Immediate", "provisioner": "rbd.csi.ceph.com"}
+
+
+@pytest.mark.parametrize("action", [Action.MIGRATE, Action.RESIZE])
+def test_a_move_whose_root_disk_cannot_follow_is_refused_with_the_reason(action: Action) -> None:
+    world = World(images={"cirros": image()}, storage_class="local", storage_classes={"local": LOCAL})
+    booted = active(world, image="cirros")
+    world.claims = {"ns/s1": Claim(booted.status["host"], 1, 1024, 5)}
+    spec = {"flavor": "m1.large"} if action is Action.RESIZE else {}
+    moving = server(dict(booted.status), backend="kubevirt", generation=3, image="cirros", **spec)
+    if action is Action.RESIZE:
+        world.hosts = [h for h in world.hosts if h.name == booted.status["host"]]
+        world.hosts = [dataclasses.replace(world.hosts[0], memory_mb=1024 + 512)]  # no room for m1.large
+    with pytest.raises(ActionRefused) as refused:
+        plan.begin(moving, world.facts(), action, NOW)
+    assert refused.value.code == 409
+    assert "The root disk s1-root is on storage class local" in refused.value.message
+    assert "cannot follow the server to another host" in refused.value.message
+
+
+def test_a_network_storage_class_lets_the_disk_follow() -> None:
+    world = World(images={"cirros": image()}, storage_class="ceph", storage_classes={"ceph": NETWORK})
+    booted = active(world, image="cirros")
+    world.claims = {"ns/s1": Claim(booted.status["host"], 1, 1024, 5)}
+    moving = server(dict(booted.status), backend="kubevirt", generation=3, image="cirros")
+    patch = plan.begin(moving, world.facts(), Action.MIGRATE, NOW).patch
+    assert patch is not None
+    assert patch["host"] != booted.status["host"]
