@@ -288,3 +288,31 @@ def test_image_properties_filter_counts_hosts_of_another_architecture(cluster: C
     finally:
         cluster.kubectl("delete", "server", "mainframe", "-n", namespace, "--wait=false", check=False)
         cluster.kubectl("delete", "image", "it-s390x", check=False)
+
+
+@pytest.mark.usefixtures("catalog")
+def test_a_migration_whose_root_disk_cannot_follow_is_refused_with_the_reason(cluster: Cluster, namespace: str) -> None:
+    local = {
+        "apiVersion": "storage.k8s.io/v1",
+        "kind": "StorageClass",
+        "metadata": {"name": "it-local"},
+        "provisioner": "rancher.io/local-path",
+        "volumeBindingMode": "WaitForFirstConsumer",
+    }
+    flavor = {"apiVersion": API, "kind": "Flavor", "metadata": {"name": "img.local"}}
+    flavor["spec"] = {"vcpus": 1, "ram": 256, "disk": 2, "extraSpecs": {"kubenova:storage_class": "it-local"}}
+    cluster.apply([local, flavor, server("pinned", namespace, flavor="img.local", image="it-fits", backend="kubevirt")])
+    try:
+        s = wait_server(cluster, "pinned", namespace, "ACTIVE")
+        assert s["imageSource"]["storageClass"] == "it-local"
+        disk = datavolume(cluster, "pinned-root", namespace)
+        assert disk is not None
+        assert disk["spec"]["storage"]["storageClassName"] == "it-local"
+        result = act(cluster, namespace, "pinned", "migrate")
+        assert result["phase"] == "Failed"
+        assert result["fault"]["code"] == 409
+        assert "The root disk pinned-root is on storage class it-local" in result["fault"]["message"]
+        assert wait_server(cluster, "pinned", namespace, "ACTIVE")["host"] == s["host"]
+    finally:
+        cluster.kubectl("delete", "server", "pinned", "-n", namespace, "--wait=false", check=False)
+        cluster.kubectl("delete", "storageclass", "it-local", check=False)
