@@ -316,3 +316,22 @@ def test_a_migration_whose_root_disk_cannot_follow_is_refused_with_the_reason(cl
     finally:
         cluster.kubectl("delete", "server", "pinned", "-n", namespace, "--wait=false", check=False)
         cluster.kubectl("delete", "storageclass", "it-local", check=False)
+
+
+@pytest.mark.usefixtures("catalog")
+def test_shelve_offload_keeps_the_root_disk_and_unshelve_boots_it_again(cluster: Cluster, namespace: str) -> None:
+    cluster.apply([server("shelved", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
+    wait_server(cluster, "shelved", namespace, "ACTIVE")
+    disk = datavolume(cluster, "shelved-root", namespace)
+    assert disk is not None
+    patch_spec(cluster, namespace, "shelved", state="shelved_offloaded")
+    wait_server(cluster, "shelved", namespace, "SHELVED_OFFLOADED")
+    kept = datavolume(cluster, "shelved-root", namespace)
+    assert kept is not None
+    assert kept["metadata"]["uid"] == disk["metadata"]["uid"]
+    patch_spec(cluster, namespace, "shelved", state="active")
+    wait_server(cluster, "shelved", namespace, "ACTIVE")
+    again = datavolume(cluster, "shelved-root", namespace)
+    assert again is not None
+    assert again["metadata"]["uid"] == disk["metadata"]["uid"]
+    cluster.kubectl("delete", "server", "shelved", "-n", namespace, "--wait=false", check=False)
