@@ -322,11 +322,13 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
         ])  # fmt: skip
         if kubevirt:
             cluster.apply((_HERE / "fixtures" / "kubevirt-crds.yaml").read_text())
+            cluster.apply((_HERE / "fixtures" / "cdi-crds.yaml").read_text())
             # kwok reads the OpenAPI v3 document of every kind a Stage names, at start-up; it is
             # published a moment after the CRDs are established.
             cluster.wait_for("KubeVirt CRDs", lambda: _has_openapi(cluster, "apis/kubevirt.io/v1"))
+            cluster.wait_for("CDI CRDs", lambda: _has_openapi(cluster, "apis/cdi.kubevirt.io/v1beta1"))
             virtapi.start(cluster, routing.LOCALHOST, virt_api_port)
-        stages = ("nodes", "pods", "kubevirt") if kubevirt else ("nodes", "pods")
+        stages = ("nodes", "pods", "kubevirt", "cdi") if kubevirt else ("nodes", "pods")
         cluster.spawn("kwok", [
             str(building.binary("kwok")),
             f"--kubeconfig={cluster.kubeconfig}",

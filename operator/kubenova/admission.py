@@ -16,7 +16,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubenova import quotas
+from kubenova import images, quotas
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +39,16 @@ class View:
     usage: Callable[[str], quotas.Usage]
     host_zones: Callable[[str], list[tuple[str, str | None]]]
     """(aggregate, zone) of every aggregate a host is in."""
+    image: Callable[[str], Mapping[str, Any] | None] = lambda _name: None
+    """An Image (``{"spec", "status"}``) by name; None: ``spec.image`` is a plain reference."""
 
 
 def server_create(namespace: str, name: str, spec: Mapping[str, Any], view: View) -> Refusal | None:
     flavor_name = spec.get("flavor", "")
     flavor = view.flavor(flavor_name)
     if flavor is not None and (r := _flavor_access(flavor_name, flavor, namespace)):
+        return r
+    if r := _image(spec.get("image"), namespace, flavor, view):
         return r
     key = spec.get("keyName")
     if key and not view.keypair_exists(namespace, key):
@@ -75,6 +79,10 @@ def server_update(
         message := quotas.metadata_problem(new.get("metadata"), limit)
     ):
         return Refusal(message, 403)
+    if new.get("image") != old.get("image") and (
+        r := _image(new.get("image"), namespace, view.flavor(new.get("flavor", "")), view)
+    ):
+        return r  # a rebuild: Nova checks its image as a create's
     name = new.get("flavor", "")
     if name == old.get("flavor"):
         return None
@@ -82,6 +90,8 @@ def server_update(
     if flavor is None:
         return None  # the operator says so in status (the flavor may be on its way)
     if r := _flavor_access(name, flavor, namespace):
+        return r
+    if r := _booted_image_fits(status, flavor):
         return r
     current = status.get("flavor") or view.flavor(old.get("flavor", "")) or {}
     if message := quotas.over_quota(quotas.resize_request(current, flavor), view.usage(namespace), limit):
@@ -116,6 +126,13 @@ def aggregate(name: str, spec: Mapping[str, Any], view: View) -> Refusal | None:
     return None
 
 
+def image_delete(name: str, spec: Mapping[str, Any]) -> Refusal | None:
+    """Glance's protected images cannot be deleted (403): unset ``protected`` first."""
+    if spec.get("protected"):
+        return Refusal(f"Image {name} is protected and cannot be deleted: set spec.protected to false first.", 403)
+    return None
+
+
 def flavor_problem(name: str, flavor: Mapping[str, Any] | None, namespace: str) -> str | None:
     """Why ``namespace`` cannot use the flavor ``name`` (None: it can). Also the operator's check."""
     if flavor is None:
@@ -133,3 +150,17 @@ def keypair_missing(namespace: str, key: str) -> str:
 def _flavor_access(name: str, flavor: Mapping[str, Any], namespace: str) -> Refusal | None:
     problem = flavor_problem(name, flavor, namespace)
     return Refusal(problem) if problem else None
+
+
+def _image(name: str | None, namespace: str, flavor: Mapping[str, Any] | None, view: View) -> Refusal | None:
+    """Nova's checks of the Image a server boots (none if ``name`` is a plain reference)."""
+    image = view.image(name) if name else None
+    if name is None or image is None:
+        return None
+    problem = images.boot_problem(name, image, namespace, flavor)
+    return Refusal(problem.message, problem.code) if problem else None
+
+
+def _booted_image_fits(status: Mapping[str, Any], flavor: Mapping[str, Any]) -> Refusal | None:
+    problem = images.resize_problem(status.get("imageSource"), str(status.get("image")), flavor)
+    return Refusal(problem.message, problem.code) if problem else None

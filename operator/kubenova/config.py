@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # Workloads
     default_backend: Literal["kubevirt", "container"] = "container"
     """Backend for a Server whose spec and flavor name none."""
+    root_disk_storage_class: str = ""
+    """Storage class of a kubevirt server's root disk (a CDI DataVolume) when its flavor's
+    ``kubenova:storage_class`` extra spec names none; empty: the cluster's default class."""
 
     # Placement: Nova's current defaults (initial_*_allocation_ratio since 2023.1, reserved_host_*).
     cpu_allocation_ratio: float = Field(4.0, gt=0)

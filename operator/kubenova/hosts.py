@@ -34,6 +34,8 @@ class NodeFacts:
     compute: bool
     zone_label: str | None = None
     """The availability zone kubenova last wrote into the Node's label."""
+    architecture: str | None = None
+    """The Node's ``kubernetes.io/arch`` label (GOARCH: amd64, arm64...)."""
 
     @classmethod
     def from_node(cls, node: Mapping[str, Any]) -> NodeFacts:
@@ -51,6 +53,7 @@ class NodeFacts:
             host_ip=ip,
             compute=meta.get("labels", {}).get(labels.COMPUTE_HOST) == "true",
             zone_label=meta.get("labels", {}).get(labels.AVAILABILITY_ZONE),
+            architecture=meta.get("labels", {}).get("kubernetes.io/arch"),
         )
 
 

@@ -153,7 +153,7 @@ def test_rbac_has_no_wildcards_and_user_roles_aggregate() -> None:
 
 def test_crds_are_kept_or_left_out() -> None:
     crds = [x for x in docs() if x["kind"] == "CustomResourceDefinition"]
-    assert len(crds) == 9
+    assert len(crds) == 10
     assert all(c["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep" for c in crds)
     assert not [
         x for x in docs("crds.keep=false") if "annotations" in x["metadata"] and x["kind"].endswith("Definition")
@@ -171,7 +171,9 @@ def test_the_webhook_with_helms_certificate() -> None:
         "/keypairs": [["keypairs"]],
         "/servergroups": [["servergroups"]],
         "/aggregates": [["aggregates"]],
+        "/images": [["images"]],
     }
+    assert hooks["/images"]["rules"][0]["operations"] == ["DELETE"]
     assert hooks["/servers"]["rules"][0]["operations"] == ["CREATE", "UPDATE"]
     assert hooks["/keypairs"]["rules"][0]["operations"] == ["CREATE"]
     service = one(d, "Service", "-webhook")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
+
+import pytest
 
 from kubenova import admission, quotas
 from kubenova.admission import Refusal, View
@@ -10,6 +13,7 @@ from kubenova.admission import Refusal, View
 FLAVORS: dict[str, dict[str, Any]] = {
     "small": {"vcpus": 1, "ram": 1024},
     "large": {"vcpus": 8, "ram": 8192},
+    "disky": {"vcpus": 1, "ram": 1024, "disk": 10},
     "private": {"vcpus": 1, "ram": 512, "isPublic": False, "access": ["team-a"]},
 }
 
@@ -103,3 +107,62 @@ def test_a_host_cannot_join_a_second_availability_zone() -> None:
     assert admission.aggregate("agg-c", {"availabilityZone": "az-a", "hosts": ["h1"]}, view(zones=zones)) is None
     assert admission.aggregate("agg-a", {"availabilityZone": "az-z", "hosts": ["h1"]}, view(zones=zones)) is None
     assert admission.aggregate("plain", {"hosts": ["h1"]}, view(zones=zones)) is None
+
+
+IMAGES: dict[str, dict[str, Any]] = {
+    "cirros": {"spec": {"source": {"containerDisk": "quay.io/c:1"}, "visibility": "public", "minDisk": 50}},
+    "private": {"spec": {"source": {"containerDisk": "quay.io/c:1"}, "visibility": "private", "owner": "team-b"}},
+    "old": {"spec": {"source": {"containerDisk": "quay.io/c:1"}, "visibility": "public", "deactivated": True}},
+    "fits": {"spec": {"source": {"containerDisk": "quay.io/c:1"}, "visibility": "public"}},
+}
+
+
+def find_image(name: str) -> dict[str, Any] | None:
+    return IMAGES.get(name)
+
+
+def image_view() -> View:
+    return dataclasses.replace(view(), image=find_image)
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ("cirros", "Flavor's disk is too small for requested image."),
+        ("private", "Can not find requested image"),
+        ("old", "Image old is not active"),
+    ],
+)
+def test_a_server_booting_an_image_it_may_not_is_refused_with_novas_400(image: str, message: str) -> None:
+    refusal = admission.server_create("team-a", "web", {"flavor": "disky", "image": image}, image_view())
+    assert refusal is not None
+    assert refusal.code == 400
+    assert refusal.message.startswith(message)
+
+
+def test_a_plain_reference_or_a_fitting_image_passes() -> None:
+    for image in ("nginx:1.27", "fits"):
+        assert admission.server_create("team-a", "web", {"flavor": "small", "image": image}, image_view()) is None
+
+
+def test_a_rebuild_to_an_image_that_does_not_fit_is_refused() -> None:
+    old, new = {"flavor": "disky", "image": "fits"}, {"flavor": "disky", "image": "cirros"}
+    refusal = admission.server_update("team-a", old, new, {}, image_view())
+    assert refusal is not None
+    assert refusal.message.startswith("Flavor's disk is too small")
+
+
+def test_a_resize_below_the_booted_images_minimum_is_refused() -> None:
+    status = {"image": "fits", "imageSource": {"source": {}, "minDisk": 0, "minRam": 100000}}
+    old, new = {"flavor": "small", "image": "fits"}, {"flavor": "large", "image": "fits"}
+    refusal = admission.server_update("team-a", old, new, status, image_view())
+    assert refusal is not None
+    assert refusal.message.startswith("Flavor's memory is too small")
+
+
+def test_a_protected_image_cannot_be_deleted() -> None:
+    refusal = admission.image_delete("golden", {"protected": True})
+    assert refusal is not None
+    assert refusal.code == 403
+    assert refusal.message.startswith("Image golden is protected and cannot be deleted")
+    assert admission.image_delete("golden", {"protected": False}) is None

@@ -21,7 +21,7 @@ def indexes(**ix: dict[Any, list[Any]]) -> dict[str, Any]:
     names = [
         "flavor_specs", "keypair_keys", "quota_specs", "quota_servers", "quota_keypairs", "quota_server_groups",
         "server_group_specs", "server_group_members", "server_claims", "node_facts", "host_bodies",
-        "aggregate_metadata", "host_aggregates",
+        "aggregate_metadata", "host_aggregates", "image_bodies", "storage_classes",
     ]  # fmt: skip
     return {name: ix.get(name, {}) for name in names}
 

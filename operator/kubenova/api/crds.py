@@ -20,12 +20,24 @@ from typing import Any
 
 import yaml
 
-from kubenova.api import aggregates, flavors, hosts, keypairs, peering, quotas, serveractions, servergroups, servers
+from kubenova.api import (
+    aggregates,
+    flavors,
+    hosts,
+    images,
+    keypairs,
+    peering,
+    quotas,
+    serveractions,
+    servergroups,
+    servers,
+)
 from kubenova.api.common import CATEGORY, GROUP, VERSION, Kind
 from kubenova.api.schema import structural
 
 KINDS: tuple[Kind, ...] = (
     flavors.KIND,
+    images.KIND,
     keypairs.KIND,
     servers.KIND,
     serveractions.KIND,

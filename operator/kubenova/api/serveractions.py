@@ -25,7 +25,7 @@ from kubenova.api.common import (
     rules,
 )
 
-ActionName = Literal["reboot", "migrate", "liveMigrate", "evacuate", "confirmResize", "revertResize"]
+ActionName = Literal["reboot", "rebuild", "migrate", "liveMigrate", "evacuate", "confirmResize", "revertResize"]
 HOST_ACTIONS = ("migrate", "liveMigrate", "evacuate")
 
 
@@ -51,7 +51,9 @@ class ServerActionSpec(ApiModel):
     server: ObjectName
     """The Server, in this namespace."""
     action: ActionName
-    """reboot, migrate (cold), liveMigrate, evacuate (from a down host), confirmResize or revertResize."""
+    """reboot, rebuild (reinstall from the spec's image, the same one: a new image is a change of
+    spec.image), migrate (cold), liveMigrate, evacuate (from a down host), confirmResize or
+    revertResize."""
     type: Literal["SOFT", "HARD"] | None = None
     """For reboot: SOFT (the default, asks the guest) or HARD (power cycles)."""
     host: ObjectName | None = None

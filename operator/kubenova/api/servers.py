@@ -26,6 +26,7 @@ from kubenova.api.common import (
     rule,
     rules,
 )
+from kubenova.api.images import BootedImage
 
 Backend = Literal["kubevirt", "container"]
 TargetState = Literal["active", "stopped", "paused", "suspended", "shelved", "shelved_offloaded"]
@@ -98,7 +99,9 @@ class ServerSpec(ApiModel):
     flavor: ObjectName
     """The Flavor (its vCPUs, memory and disks). Changing it resizes the server."""
     image: str | None = Field(default=None, min_length=1, max_length=1024)
-    """The image: a container image for the container backend, a containerDisk image for KubeVirt.
+    """The image: the name of an Image (kubevirt: a persistent root disk imported from its
+    source) or, if no Image has that name, a plain reference: a container image for the
+    container backend, an ephemeral containerDisk for KubeVirt (quick trials).
     Changing it rebuilds the server on the same host."""
     boot_volume: BootVolume | None = None
     """Boot from a volume instead of an image (KubeVirt only)."""
@@ -298,6 +301,8 @@ class ServerStatus(StatusBase):
     """The flavor as placed; servers keep it if the Flavor is deleted."""
     image: str | None = Field(default=None, max_length=1024)
     """The image the server runs."""
+    image_source: BootedImage | None = None
+    """What the server keeps of the Image it booted, when spec.image names an Image."""
     key_name: str | None = Field(default=None, max_length=253)
     """The keypair injected."""
     locked: bool | None = None

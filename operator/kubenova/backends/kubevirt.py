@@ -3,7 +3,14 @@
 * The flavor sizes the domain inline (``cpu.cores``, ``memory.guest`` and equal memory requests),
   rather than through a VirtualMachineClusterInstancetype: one object to render and no second
   kind to keep in step with Flavors. ``hw:cpu_policy=dedicated`` asks for dedicated CPUs.
-* The root disk is a containerDisk (``spec.image``) or the server's boot volume (a PVC).
+* The root disk of a server that boots an Image is a CDI DataVolume (:func:`root_disk`) the
+  operator makes once, owned by the Server, imported from the Image's source and sized by the
+  flavor's disk (never below the image's minDisk): it outlives every re-render of the VM (reboot,
+  stop/start, resize, move) and goes with the Server; a rebuild makes a new one. A plain
+  reference (not an Image) is an ephemeral containerDisk, as before; a boot volume is a PVC.
+* Flavor ephemeral and swap are ``emptyDisk``s, as Nova gives them. Image properties shape the
+  domain: hw_firmware_type, hw_machine_type, hw_disk_bus, hw_vif_model; os_distro and os_type
+  become labels.
 * ``runStrategy`` carries the power state: Always for a running server, Halted for a stopped or
   shelved one. Pause, unpause, soft reboot and reset are KubeVirt subresource calls.
 * The host the scheduler chose is pinned with a ``kubernetes.io/hostname`` node selector.
@@ -16,6 +23,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,6 +46,13 @@ KEEPS_STOPPED = True
 """A stopped server's VirtualMachine stays, halted."""
 NETWORK = "default"
 
+CDI_API_VERSION = "cdi.kubevirt.io/v1beta1"
+DEFAULT_ROOT_DISK_GIB = 10
+"""A root disk's size when the flavor's disk is 0 and the image has no minDisk."""
+OS_LABELS = {"os_distro": "compute.kubenova.io/os-distro", "os_type": "compute.kubenova.io/os-type"}
+DISK_BUSES = ("virtio", "sata", "scsi", "usb")
+VIF_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "pcnet", "ne2k_pci")
+
 UNSUPPORTED = {
     "live_migrate": "kubenova pins a VirtualMachine to its host with a node selector, which a KubeVirt "
     "live migration cannot move; migrate it (cold) instead",
@@ -47,13 +62,15 @@ UNSUPPORTED = {
 
 def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, Any]:
     """The VirtualMachine for a placed server. ``access_secret`` holds the public key, if any."""
-    disks: list[dict[str, Any]] = [{"name": "root", "disk": {"bus": "virtio"}, "bootOrder": 1}]
+    props = _properties(s)
+    bus = props.get("hw_disk_bus") if props.get("hw_disk_bus") in DISK_BUSES else "virtio"
+    disks: list[dict[str, Any]] = [{"name": "root", "disk": {"bus": bus}, "bootOrder": 1}]
     volumes: list[dict[str, Any]] = [_root_volume(s)]
     if s.rescue_image:
         # Nova's rescue: boot the rescue image, with the server's own disk attached second.
         disks = [
             {"name": "rescue", "disk": {"bus": "virtio"}, "bootOrder": 1},
-            {"name": "root", "disk": {"bus": "virtio"}},
+            {"name": "root", "disk": {"bus": bus}},
         ]
         volumes.insert(0, {"name": "rescue", "containerDisk": {"image": s.rescue_image}})
     config_drive: dict[str, Any] = {}
@@ -78,6 +95,9 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
             },
         }
     )
+    disks_, volumes_ = _extra_disks(s)
+    disks += disks_
+    volumes += volumes_
     cpu: dict[str, Any] = {"cores": s.flavor.vcpus, "sockets": 1, "threads": 1}
     if s.flavor.extra_specs.get("hw:cpu_policy") == "dedicated":
         cpu["dedicatedCpuPlacement"] = True
@@ -98,6 +118,7 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         "terminationGracePeriodSeconds": 30,
         "evictionStrategy": "LiveMigrate",
     }
+    _apply_properties(template_spec["domain"], props)
     if access_secret:
         template_spec["accessCredentials"] = [
             {
@@ -113,7 +134,7 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         "metadata": {
             "name": s.name,
             "namespace": s.namespace,
-            "labels": s.labels(),
+            "labels": s.labels() | _os_labels(props),
             "ownerReferences": [s.owner_reference()],
         },
         "spec": {
@@ -136,7 +157,92 @@ def _template_annotations(s: PlacedServer) -> dict[str, str]:
 def _root_volume(s: PlacedServer) -> dict[str, Any]:
     if s.boot_volume:
         return {"name": "root", "persistentVolumeClaim": {"claimName": s.boot_volume}}
+    if s.image_source:
+        return {"name": "root", "dataVolume": {"name": root_disk_name(s)}}
     return {"name": "root", "containerDisk": {"image": s.image}}
+
+
+def root_disk_name(s: PlacedServer) -> str:
+    """The DataVolume (and PVC) of the server's root disk; a rebuild names a new one."""
+    return str((s.image_source or {}).get("rootDisk") or f"{s.name}-root")
+
+
+def root_disk_size(s: PlacedServer) -> int:
+    """GiB: the flavor's disk, never below the image's minDisk (a flavor disk of 0: the minDisk)."""
+    min_disk = int((s.image_source or {}).get("minDisk") or 0)
+    return max(s.flavor.disk, min_disk) or DEFAULT_ROOT_DISK_GIB
+
+
+def root_disk(s: PlacedServer) -> dict[str, Any] | None:
+    """The CDI DataVolume holding the root disk of a server that boots an Image (None for a
+    boot volume or a plain reference). Owned by the Server, so it goes with it; made once and
+    never re-rendered, so every re-render of the VM finds the same disk."""
+    if not s.image_source or s.boot_volume:
+        return None
+    source = s.image_source.get("source") or {}
+    if source.get("containerDisk"):
+        cdi_source: dict[str, Any] = {"registry": {"url": f"docker://{source['containerDisk']}"}}
+    elif source.get("registry"):
+        cdi_source = {"registry": {"url": source["registry"]}}
+    elif source.get("http"):
+        cdi_source = {"http": {"url": source["http"]}}
+    else:
+        pvc = source.get("pvc") or {}
+        cdi_source = {"pvc": {"namespace": pvc.get("namespace", ""), "name": pvc.get("name", "")}}
+    storage: dict[str, Any] = {"resources": {"requests": {"storage": f"{root_disk_size(s)}Gi"}}}
+    if s.image_source.get("storageClass"):
+        storage["storageClassName"] = s.image_source["storageClass"]
+    return {
+        "apiVersion": CDI_API_VERSION,
+        "kind": "DataVolume",
+        "metadata": {
+            "name": root_disk_name(s),
+            "namespace": s.namespace,
+            "labels": s.labels(),
+            "ownerReferences": [s.owner_reference()],
+        },
+        "spec": {"source": cdi_source, "storage": storage},
+    }
+
+
+def _extra_disks(s: PlacedServer) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Nova's ephemeral disk (GiB) and swap (MiB), as blank emptyDisks."""
+    disks: list[dict[str, Any]] = []
+    volumes: list[dict[str, Any]] = []
+    for name, size in (("ephemeral0", f"{s.flavor.ephemeral}Gi" if s.flavor.ephemeral else ""),
+                       ("swap", f"{s.flavor.swap}Mi" if s.flavor.swap else "")):  # fmt: skip
+        if size:
+            disks.append({"name": name, "disk": {"bus": "virtio"}})
+            volumes.append({"name": name, "emptyDisk": {"capacity": size}})
+    return disks, volumes
+
+
+def _properties(s: PlacedServer) -> dict[str, str]:
+    return {str(k): str(v) for k, v in ((s.image_source or {}).get("properties") or {}).items()}
+
+
+def _apply_properties(domain: dict[str, Any], props: Mapping[str, str]) -> None:
+    """The image properties KubeVirt has a field for."""
+    firmware = props.get("hw_firmware_type")
+    if firmware == "uefi":
+        domain["firmware"] = {"bootloader": {"efi": {"secureBoot": False}}}
+    elif firmware == "bios":
+        domain["firmware"] = {"bootloader": {"bios": {}}}
+    if props.get("hw_machine_type"):
+        domain["machine"] = {"type": props["hw_machine_type"]}
+    model = props.get("hw_vif_model")
+    if model in VIF_MODELS:
+        domain["devices"]["interfaces"][0]["model"] = model
+
+
+def _os_labels(props: Mapping[str, str]) -> dict[str, str]:
+    """os_distro and os_type as labels (when they make valid label values)."""
+    out = {}
+    for prop, label in OS_LABELS.items():
+        value = props.get(prop, "")
+        if value and len(value) <= 63 and value.replace("-", "").replace("_", "").replace(".", "").isalnum():
+            out[label] = value
+    return out
 
 
 # printableStatus → Nova power state. Anything not listed is NOSTATE (building or unknown).
@@ -180,3 +286,23 @@ def observe(vm: Mapping[str, Any] | None, vmi: Mapping[str, Any] | None = None) 
         addresses=addresses,
         failure=printable if printable in _FAILURES else None,
     )
+
+
+def with_root_disk(obs: Observation, disk: Mapping[str, Any] | None) -> Observation:
+    """The VM's observation with its root disk's: not ready until CDI has imported it (phase
+    Succeeded), and failed with CDI's reason if the import failed."""
+    if disk is None:
+        return obs
+    status = disk.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if phase == "Succeeded":
+        return obs
+    if phase == "Failed":
+        reasons = [
+            c.get("message") or c.get("reason") for c in status.get("conditions") or [] if c.get("status") != "True"
+        ]
+        why = next((r for r in reasons if r), "the import failed")
+        return dataclasses.replace(
+            obs, ready=False, failure=f"DataVolumeError: root disk {disk['metadata']['name']}: {why}"
+        )
+    return dataclasses.replace(obs, ready=False)

@@ -64,6 +64,9 @@ class PlacedServer:
     """The boot this workload is (see REVISION_ANNOTATION)."""
     rescue_image: str | None = None
     """Set while the server is rescued: boot this image, with the server's own disk attached."""
+    image_source: Mapping[str, Any] | None = None
+    """What the server keeps of the Image it boots (status.imageSource: its source, minDisk,
+    properties, storage class, root disk); None for a plain reference (``image``)."""
 
     @property
     def guest_hostname(self) -> str:

@@ -81,6 +81,7 @@ def register(conf: config.Settings, registry: kopf.OperatorRegistry | None = Non
     kopf.on.validate(GROUP, VERSION, "aggregates", id="aggregates", operations=["CREATE", "UPDATE"], **opts)(
         validate_aggregate
     )
+    kopf.on.validate(GROUP, VERSION, "images", id="images", operations=["DELETE"], **opts)(validate_image)
 
 
 async def validate_server(
@@ -114,6 +115,10 @@ async def validate_aggregate(*, name: str, spec: kopf.Spec, memo: kopf.Memo, **k
     _raise(admission.aggregate(name, spec, _view(memo, kw)))
 
 
+async def validate_image(*, name: str, spec: kopf.Spec, **_: Any) -> None:
+    _raise(admission.image_delete(name, spec))
+
+
 def _view(memo: kopf.Memo, ix: dict[str, Any], found: dict[str, bool] | None = None) -> admission.View:
     # Limits and usage come from kopf's indexes: a Quota changed a moment ago takes effect here
     # once the operator has seen it (its status shows the new limit); the operator's own check,
@@ -127,6 +132,7 @@ def _view(memo: kopf.Memo, ix: dict[str, Any], found: dict[str, bool] | None = N
         limits=lambda ns: indexes.quota_limits(memo, ix, ns),
         usage=lambda ns: indexes.quota_usage(memo, ix, ns),
         host_zones=lambda host: list(ix["host_aggregates"].get(host, [])),
+        image=lambda name: common.first(ix["image_bodies"], name),
     )
 
 

@@ -22,6 +22,7 @@ from kubenova.api.common import GROUP, VERSION
 from kubenova.config import Settings
 from kubenova.handlers import common
 from kubenova.quotas import ServerUsage
+from kubenova.scheduling import filters
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.model import Hosts, HostState
 from kubenova.servers import claims
@@ -140,6 +141,7 @@ def host_states(
                 zone=zones.zone_of(host_aggregates.get(name, [])),
                 aggregates=tuple(sorted(a.name for a in aggregate_metadata.get(name, []))),
                 metadata={k: frozenset(v) for k, v in metadata.items()},
+                architecture=filters.canonical_arch(node.architecture) if node.architecture else None,
                 reserved_memory_mb=int((spec.get("reserved") or {}).get("memoryMb", conf.reserved_host_memory_mb)),
                 cpu_ratio=_ratio(ratios.get("cpu"), metadata.get("cpu_allocation_ratio"), conf.cpu_allocation_ratio),
                 ram_ratio=_ratio(ratios.get("ram"), metadata.get("ram_allocation_ratio"), conf.ram_allocation_ratio),

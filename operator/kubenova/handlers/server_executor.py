@@ -72,6 +72,9 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         zone=lambda host: zones.zone_of(ix["host_aggregates"].get(host, [])),
         host_up=lambda host: host_status(host).get("state") == "up",
         maintenance=maintenance,
+        image=lambda name: common.first(ix["image_bodies"], name),
+        root_disk_storage_class=conf.root_disk_storage_class,
+        storage_class=lambda name: common.first(ix["storage_classes"], name or ""),
     )
 
 

@@ -1,4 +1,5 @@
-"""ServerActions: one-shot Nova actions (reboot, migrate, evacuate, confirm or revert a resize).
+"""ServerActions: one-shot Nova actions (reboot, rebuild with the same image, migrate, evacuate,
+confirm or revert a resize).
 
 A new ServerAction is checked against its Server's state under the server's lock; a refusal
 ends it at once as Failed with Nova's error (409 for a state or lock, 501 for what the backend
@@ -32,6 +33,7 @@ from kubenova.servers.outcome import Event
 log = logging.getLogger(__name__)
 
 ACTIONS = {
+    "rebuild": Action.REBUILD,
     "migrate": Action.MIGRATE,
     "liveMigrate": Action.LIVE_MIGRATE,
     "evacuate": Action.EVACUATE,

@@ -86,6 +86,12 @@ for _backend in backends.BACKENDS.values():
     _watch_workloads(_backend)
 
 
+@kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes", labels={SERVER_LABEL: kopf.PRESENT}, id="server-root-disk")
+async def root_disk_event(*, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any) -> None:
+    """A root disk's import moving on (or failing): the server building on it follows."""
+    await reconcile(namespace or "", labels[SERVER_LABEL], memo=memo, indexes=kw)
+
+
 async def _workload_event(
     namespace: str, server: str, obs: Observation, memo: kopf.Memo, indexes: dict[str, Any]
 ) -> None:

@@ -12,6 +12,7 @@ from lightkube.generic_resource import create_global_resource, create_namespaced
 from kubenova.api.common import GROUP, VERSION
 
 Flavor = create_global_resource(GROUP, VERSION, "Flavor", "flavors")
+Image = create_global_resource(GROUP, VERSION, "Image", "images")
 Host = create_global_resource(GROUP, VERSION, "Host", "hosts")
 Aggregate = create_global_resource(GROUP, VERSION, "Aggregate", "aggregates")
 Keypair = create_namespaced_resource(GROUP, VERSION, "Keypair", "keypairs")
@@ -21,3 +22,4 @@ ServerGroup = create_namespaced_resource(GROUP, VERSION, "ServerGroup", "serverg
 Quota = create_namespaced_resource(GROUP, VERSION, "Quota", "quotas")
 
 VirtualMachine = create_namespaced_resource("kubevirt.io", "v1", "VirtualMachine", "virtualmachines")
+DataVolume = create_namespaced_resource("cdi.kubevirt.io", "v1beta1", "DataVolume", "datavolumes")

@@ -117,6 +117,26 @@ async def _ensure_replaced(
 
 
 async def _ensure_vm(client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets) -> Observation:
+    disk = None
+    if goal is not Goal.ABSENT and (body := kubevirt.root_disk(server)) is not None:
+        disk = await _ensure_root_disk(client, server, body)
+    return kubevirt.with_root_disk(await _ensure_vm_itself(client, server, goal, secrets), disk)
+
+
+async def _ensure_root_disk(client: AsyncClient, server: PlacedServer, body: dict[str, Any]) -> dict[str, Any]:
+    """The server's root disk (a CDI DataVolume), made if absent and never changed after: every
+    re-render of the VM finds the same disk. A rebuild names a new one; the old one goes."""
+    namespace, name = server.namespace, body["metadata"]["name"]
+    disk = await kube.get_dict(client, resources.DataVolume, name, namespace=namespace)
+    if disk is None:
+        disk = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(body)))
+    previous = (server.image_source or {}).get("previousRootDisk")
+    if previous and previous != name:
+        await kube.delete_if_exists(client, resources.DataVolume, previous, namespace=namespace)
+    return disk
+
+
+async def _ensure_vm_itself(client: AsyncClient, server: PlacedServer, goal: Goal, secrets: _Secrets) -> Observation:
     vm = await _get(client, resources.VirtualMachine, server)
     if goal is Goal.ABSENT:
         if vm is not None and not vm["metadata"].get("deletionTimestamp"):

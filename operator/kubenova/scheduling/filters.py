@@ -67,6 +67,36 @@ def tenant_isolation(host: HostState, req: RequestSpec, used: Usage) -> bool:
     return not allowed or any(req.namespace in {t.strip() for t in v.split(",")} for v in allowed)
 
 
+# Nova's canonical architectures (nova.objects.fields.Architecture.canonicalize), from the names
+# Kubernetes (GOARCH) and images use.
+ARCH_ALIASES = {"amd64": "x86_64", "x64": "x86_64", "i386": "i686", "x86": "i686", "arm64": "aarch64", "arm": "armv7l"}
+HYPERVISOR_TYPES = frozenset({"kvm", "qemu"})
+"""What a kubenova host runs guests with: KubeVirt's KVM (QEMU where there is no /dev/kvm)."""
+VM_MODES = frozenset({"hvm"})
+"""KubeVirt runs fully virtualized guests only (Nova's hvm; "hv" is its old alias)."""
+IMAGE_PROPERTIES = ("hw_architecture", "architecture", "img_hv_type", "hypervisor_type", "hw_vm_mode", "vm_mode")
+
+
+def canonical_arch(name: str) -> str:
+    name = name.strip().lower()
+    return ARCH_ALIASES.get(name, name)
+
+
+def image_properties(host: HostState, req: RequestSpec, used: Usage) -> bool:
+    """ImagePropertiesFilter: the image's hw_architecture, img_hv_type and hw_vm_mode (and their
+    old names) must be what the host supports; a host that does not say its architecture
+    supports no image that asks for one, as in Nova."""
+    p = req.image_properties
+    arch = p.get("hw_architecture") or p.get("architecture")
+    if arch and (host.architecture is None or canonical_arch(arch) != host.architecture):
+        return False
+    hv_type = p.get("img_hv_type") or p.get("hypervisor_type")
+    if hv_type and hv_type.strip().lower() not in HYPERVISOR_TYPES:
+        return False
+    mode = (p.get("hw_vm_mode") or p.get("vm_mode") or "").strip().lower()
+    return not mode or ("hvm" if mode == "hv" else mode) in VM_MODES
+
+
 def group_affinity(host: HostState, req: RequestSpec, used: Usage) -> bool:
     """ServerGroupAffinityFilter: with members placed, only their host(s)."""
     g = req.group
@@ -98,6 +128,7 @@ FILTERS: tuple[tuple[str, Filter], ...] = (
     ("DiskFilter", disk),
     ("AggregateInstanceExtraSpecsFilter", aggregate_instance_extra_specs),
     ("AggregateMultiTenancyIsolation", tenant_isolation),
+    ("ImagePropertiesFilter", image_properties),
     ("ServerGroupAffinityFilter", group_affinity),
     ("ServerGroupAntiAffinityFilter", group_anti_affinity),
     ("SameHostFilter", same_host),
@@ -121,6 +152,8 @@ def active_filters(req: RequestSpec, any_tenant_isolation: bool) -> Sequence[tup
         skip.add(aggregate_instance_extra_specs)
     if not any_tenant_isolation:
         skip.add(tenant_isolation)
+    if not any(req.image_properties.get(k) for k in IMAGE_PROPERTIES):
+        skip.add(image_properties)
     if req.group is None or req.group.policy != "affinity":
         skip.add(group_affinity)
     if req.group is None or req.group.policy != "anti-affinity":

@@ -35,6 +35,9 @@ class HostState:
     metadata: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
     """Aggregate metadata as Nova's aggregate filters see it: each key with every value the
     host's aggregates give it."""
+    architecture: str | None = None
+    """The host's CPU architecture in Nova's words (x86_64, aarch64...), from the Node's
+    ``kubernetes.io/arch`` label; None if the Node does not say."""
     reserved_memory_mb: int = 512
     cpu_ratio: float = 4.0
     ram_ratio: float = 1.0
@@ -103,3 +106,6 @@ class RequestSpec:
     """Hosts never to choose (the source host of a cold migration)."""
     force_host: str | None = None
     """Only this host (an admin's target for migrate or evacuate); the filters still apply."""
+    image_properties: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    """The booted Image's properties (ImagePropertiesFilter reads hw_architecture, img_hv_type,
+    hw_vm_mode)."""

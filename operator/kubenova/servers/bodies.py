@@ -111,6 +111,7 @@ class ServerStatus(TypedDict, total=False):
     addresses: list[dict[str, Any]]
     flavor: FlavorCopy
     image: str | None
+    imageSource: dict[str, Any] | None
     keyName: str | None
     locked: bool
     lockedReason: str | None

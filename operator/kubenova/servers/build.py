@@ -6,7 +6,10 @@ new server. Both run under the scheduler's lock, which the executor
 
 from __future__ import annotations
 
-from kubenova import admission, metrics, quotas
+from collections.abc import Mapping
+from typing import Any
+
+from kubenova import admission, images, metrics, quotas
 from kubenova.backends import container
 from kubenova.nova import faults
 from kubenova.nova.states import PowerState, TaskState, VmState
@@ -31,11 +34,24 @@ def accept(server: Server, facts: Facts, now: str) -> Outcome:
     backend = placing.backend_of(spec, flavor or {}, facts.default_backend)
     if problem is None and backend == container.NAME and not spec.get("image"):
         problem = "The container backend needs spec.image; bootVolume is for kubevirt."
+    image_name = spec.get("image") or ""
+    image = facts.image(image_name) if image_name else None
+    if problem is None and image is not None:
+        problem = image_problem(image_name, image, server.namespace, flavor, backend)
     over = quotas.metadata_problem(spec.get("metadata"), facts.limits(server.namespace))
     patch: Patch = {
         "id": server.uid,
         "backend": backend,
         "image": spec.get("image"),
+        "imageSource": (
+            images.boot_source(
+                image,
+                images.storage_class(flavor, facts.root_disk_storage_class),
+                root_disk=images.root_disk_name(server.name),
+            )
+            if image is not None
+            else None
+        ),
         "keyName": spec.get("keyName"),
         "locked": bool(spec.get("locked", False)),
         "lockedReason": spec.get("lockedReason"),
@@ -130,3 +146,19 @@ def _refuse_over_quota(server: Server, accepted: Patch, message: str, now: str) 
     patch |= status.fail(server.status, fault, generation=server.generation, now=now)
     patch["actions"] = history.finish_action(server.status, now=now, error=message)
     return Outcome(patch, events=(Event("Warning", "QuotaExceeded", tasks.CREATE, message),))
+
+
+def image_problem(
+    name: str, image: Mapping[str, Any], namespace: str, flavor: Mapping[str, Any] | None, backend: str
+) -> str | None:
+    """Why a server of ``backend`` cannot boot the Image ``name`` with ``flavor`` (Nova's checks),
+    or None. Also the rebuild's check."""
+    problem = images.boot_problem(name, image, namespace, flavor)
+    if problem is not None:
+        return problem.message
+    if backend == container.NAME:
+        return (
+            f"Image {name} is a disk image, which the container backend cannot run: give spec.image a "
+            "container reference (such as nginx:1.27), or use the kubevirt backend."
+        )
+    return None

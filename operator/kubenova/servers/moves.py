@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from kubenova import admission, metrics
+from kubenova import admission, images, metrics
 from kubenova.nova import faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import VmState
@@ -57,8 +57,13 @@ def resize(server: Server, facts: Facts, *, host: str | None, request_id: str, n
     flavor = placing.embedded_flavor(name, spec)
     ledger, current = _released(server, facts, keep_source=True)
     source = current.host if current else None
-    if source and host is None:
+    stays = _disk_stays(server, facts)
+    if stays and host not in (None, source):
+        raise ActionRefused(stays, code=409)
+    if source and (host is None or stays):
         decision = placing.choose(server, facts, ledger, flavor, force_host=source)
+        if isinstance(decision, NoValidHost) and stays:
+            raise ActionRefused(f"The new flavor does not fit on {source}. {stays}", code=409)
         if isinstance(decision, NoValidHost):
             decision = placing.choose(server, facts, ledger, flavor)
     else:
@@ -70,6 +75,8 @@ def resize(server: Server, facts: Facts, *, host: str | None, request_id: str, n
 
 def migrate(server: Server, facts: Facts, *, host: str | None, request_id: str, now: str) -> Move:
     """A cold migration to another host, keeping the source's claim until confirmed or reverted."""
+    if stays := _disk_stays(server, facts):
+        raise ActionRefused(stays, code=409)
     flavor = server.status["flavor"]
     ledger, current = _released(server, facts, keep_source=True)
     source = current.host if current else None
@@ -86,6 +93,8 @@ def evacuate(server: Server, facts: Facts, *, host: str | None, request_id: str,
     source = current.host if current else None
     if source is not None and facts.host_up(source):
         raise ActionRefused(f"Compute service of {source} is still in use.", code=400)
+    if stays := _disk_stays(server, facts):
+        raise ActionRefused(stays, code=409)
     ledger, current = _released(server, facts, keep_source=False)
     decision = placing.choose(server, facts, ledger, flavor, force_host=host, ignore=_away_from(source))
     return _moved(
@@ -178,3 +187,11 @@ def _moved(
     if keep_source and current is not None:
         moved[server.key + claims.SOURCE] = current
     return Move(patch, moved)
+
+
+def _disk_stays(server: Server, facts: Facts) -> str | None:
+    """Why the server's root disk cannot leave its host (its storage class), or None."""
+    source = server.status.get("imageSource")
+    if not source or not source.get("rootDisk"):
+        return None
+    return images.disk_stays(source, facts.storage_class(source.get("storageClass")))

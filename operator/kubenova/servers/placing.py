@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from kubenova import backends, metrics, zones
+from kubenova import backends, images, metrics, zones
 from kubenova.backends.workload import Flavor, PlacedServer, user_data_secret
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.model import GroupSpec, RequestSpec
 from kubenova.scheduling.scheduler import Chosen, NoValidHost, choose_and_claim
 from kubenova.servers import claims
-from kubenova.servers.bodies import FlavorCopy, Patch, WorkloadRef
+from kubenova.servers.bodies import FlavorCopy, Patch, ServerStatus, WorkloadRef
 from kubenova.servers.view import Facts, Server
 
 
@@ -112,6 +112,7 @@ def choose(
         different_host=hosts_of(server, hints.get("differentHost", []), ledger),
         force_host=force_host,
         ignore_hosts=ignore,
+        image_properties=(server.status.get("imageSource") or {}).get("properties") or {},
     )
     return choose_and_claim(request, hosts, ledger)
 
@@ -162,5 +163,14 @@ def placed(server: Server, *, public_key: str | None, running: bool) -> PlacedSe
         running=running,
         revision=ref["revision"] if ref else None,
         user_data_secret=user_data_secret(server.name) if spec.get("userData") else None,
-        rescue_image=(spec.get("rescueImage") or status.get("image") or spec.get("image")) if rescued else None,
+        rescue_image=(spec.get("rescueImage") or _bootable(status) or spec.get("image")) if rescued else None,
+        image_source=status.get("imageSource"),
     )
+
+
+def _bootable(status: ServerStatus) -> str | None:
+    """The reference a rescue boots: the Image's containerDisk, or the plain reference."""
+    source = status.get("imageSource")
+    if source:
+        return images.container_image({"spec": source})
+    return status.get("image")

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from typing import Any
 
-from kubenova import backends, conditions, quotas
+from kubenova import backends, conditions, images, quotas
 from kubenova.backends.workload import Observation, PlacedServer
 from kubenova.nova import actions, faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim
-from kubenova.servers import claims, history, intent, moves, placing, status, tasks
+from kubenova.servers import build, claims, history, intent, moves, placing, status, tasks
 from kubenova.servers.bodies import Patch
 from kubenova.servers.outcome import NOTHING, Event, Outcome, Settle
 from kubenova.servers.view import Facts, Server
@@ -220,6 +221,8 @@ def begin(
         raise actions.not_supported(action, backend.NAME, why)
     if action is Action.RESIZE:
         _check_resize_quota(server, facts)
+        _check_resize_image(server, facts)
+    image_source = _check_rebuild_image(server, facts) if action is Action.REBUILD else None
     name = actions.EVENTS[action]
     records = history.start_action(st, name, now=now, server_action=server_action, request_id=request_id)
     request_id = str(records[-1]["requestId"])
@@ -232,6 +235,11 @@ def begin(
         patch["workload"] = placing.workload_ref(server, request_id)
     if action is Action.REBUILD:
         patch["image"] = server.spec.get("image")
+        if image_source is not None:  # Nova wipes the root disk: a new one, the old one goes
+            image_source["rootDisk"] = images.root_disk_name(server.name, request_id)
+            if old := (st.get("imageSource") or {}).get("rootDisk"):
+                image_source["previousRootDisk"] = old
+        patch["imageSource"] = image_source
     log = f"{name} started ({request_id})"
     if action is Action.CONFIRM_RESIZE:
         patch |= tasks.confirm(st, generation=gen, now=now)
@@ -260,6 +268,29 @@ def _check_resize_quota(server: Server, facts: Facts) -> None:
     over = quotas.over_quota(quotas.resize_request(server.status.get("flavor") or {}, new), usage, limit)
     if over:
         raise ActionRefused(over, 403)
+
+
+def _check_rebuild_image(server: Server, facts: Facts) -> dict[str, Any] | None:
+    """Nova checks a rebuild's image as a create's (400); the Image's source to record, if any."""
+    name = server.spec.get("image") or ""
+    image = facts.image(name) if name else None
+    if image is None:
+        return None
+    flavor = server.status.get("flavor")
+    problem = build.image_problem(name, image, server.namespace, flavor, str(server.status.get("backend", "")))
+    if problem:
+        raise ActionRefused(problem, 400)
+    recorded = server.status.get("imageSource") or {}
+    storage = recorded.get("storageClass") or images.storage_class(flavor, facts.root_disk_storage_class)
+    return images.boot_source(image, storage)
+
+
+def _check_resize_image(server: Server, facts: Facts) -> None:
+    """Nova checks the new flavor against the image the server booted: 400 if it is too small."""
+    new = facts.flavor(server.spec.get("flavor", ""))
+    problem = images.resize_problem(server.status.get("imageSource"), str(server.status.get("image")), new or {})
+    if new is not None and problem:
+        raise ActionRefused(problem.message, problem.code)
 
 
 # --- delete ---------------------------------------------------------------------------------------

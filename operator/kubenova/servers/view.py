@@ -82,3 +82,10 @@ class Facts:
     """Whether a host's compute service is up (its Host status says so)."""
     maintenance: Callable[[str | None], str | None]
     """The maintenance an admin asked for on a host (migrate, stop), or None."""
+    storage_class: Callable[[str | None], Mapping[str, Any] | None] = dataclasses.field(default=lambda _name: None)
+    """A StorageClass (name, volumeBindingMode, provisioner) by name; None: the default class."""
+    root_disk_storage_class: str = ""
+    """The operator's storage class for root disks (a flavor's extra spec comes first)."""
+    image: Callable[[str], Mapping[str, Any] | None] = dataclasses.field(default=lambda _name: None)
+    """An Image by name, as ``{"spec": ..., "status": ...}``; None if no Image has that name
+    (then ``spec.image`` is a plain container reference)."""

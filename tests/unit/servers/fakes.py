@@ -36,6 +36,11 @@ class World:
     )
     down: set[str] = dataclasses.field(default_factory=set)
     maintenance: dict[str, str] = dataclasses.field(default_factory=dict)
+    images: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """Images by name, as ``{"spec": ..., "status": ...}``."""
+    storage_class: str = ""
+    storage_classes: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    """StorageClasses by name ("" for the default)."""
     ledgers: list[Ledger] = dataclasses.field(default_factory=list)
     """Every ledger handed out (a phase's claims land in its copy)."""
 
@@ -59,6 +64,9 @@ class World:
             zone=lambda host: "nova",
             host_up=lambda host: host not in self.down,
             maintenance=lambda host: self.maintenance.get(host) if host else None,
+            image=self.images.get,
+            root_disk_storage_class=self.storage_class,
+            storage_class=lambda name: self.storage_classes.get(name or ""),
         )
 
 
