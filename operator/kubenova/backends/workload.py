@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -64,6 +65,8 @@ class PlacedServer:
     """The boot this workload is (see REVISION_ANNOTATION)."""
     rescue_image: str | None = None
     """Set while the server is rescued: boot this image, with the server's own disk attached."""
+    volumes: tuple[str, ...] = ()
+    """PersistentVolumeClaims attached (besides a boot volume), in attachment order."""
 
     @property
     def guest_hostname(self) -> str:
@@ -104,6 +107,21 @@ class Observation:
     """A reason the workload cannot run (image pull failure, unschedulable...), for the fault."""
     revision: str | None = None
     """The boot the workload carries (its REVISION_ANNOTATION)."""
+    volumes: frozenset[str] = frozenset()
+    """The claims attached to the workload (besides a boot volume)."""
+
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+VOLUME_PREFIX = "vol-"
+
+
+def volume_name(claim: str) -> str:
+    """The name of a claim's volume (and disk) in a workload: a DNS label, one per claim."""
+    if _LABEL.match(claim) and len(claim) <= 59:
+        return VOLUME_PREFIX + claim
+    digest = hashlib.sha256(claim.encode()).hexdigest()[:8]
+    stem = re.sub(r"[^a-z0-9-]+", "-", claim)[:40].strip("-")
+    return f"{VOLUME_PREFIX}{stem}-{digest}"
 
 
 def user_data_secret(server_name: str) -> str:

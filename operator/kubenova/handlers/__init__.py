@@ -14,6 +14,7 @@ from kubenova.handlers import (
     quotas,
     serveractions,
     servers,
+    volumes,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "quotas",
     "serveractions",
     "servers",
+    "volumes",
 ]

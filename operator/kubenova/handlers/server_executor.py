@@ -24,7 +24,7 @@ from kubenova.handlers import common, indexes, placement, state
 from kubenova.kube import finalizers, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
-from kubenova.servers import build, plan, tasks
+from kubenova.servers import build, plan, tasks, volumes
 from kubenova.servers.outcome import Event, Outcome
 from kubenova.servers.view import Facts, Server
 
@@ -72,6 +72,8 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         zone=lambda host: zones.zone_of(ix["host_aggregates"].get(host, [])),
         host_up=lambda host: host_status(host).get("state") == "up",
         maintenance=maintenance,
+        claim=lambda namespace, name: common.first(ix["volume_claims"], (namespace, name)),
+        claim_holders=lambda namespace, name: [s for s, holds in ix["claim_users"].get((namespace, name), []) if holds],
     )
 
 
@@ -87,6 +89,8 @@ class Executor:
         self.wrote = False
         self.placed_now = False
         """Placed a moment ago by this reconcile: its workload cannot exist yet."""
+        self.woken: list[str] = []
+        """Claims this reconcile let go of (the servers waiting for them try again)."""
 
     async def run(self) -> None:
         if self.server.deleting:
@@ -167,6 +171,10 @@ class Executor:
         if not plan.deletable(self.server):
             return
         await workloads.remove(self.client, self.server.namespace, self.server.name)
+        # Nova deletes a volume attached with delete_on_termination along with the server.
+        await workloads.delete_claims(
+            self.client, self.server.namespace, volumes.delete_on_termination(self.server.status)
+        )
         released = plan.released(self.server)
         async with self._placing(True):
             await self.record(released)
@@ -188,6 +196,7 @@ class Executor:
         for key, charge in outcome.charges.items():
             p.charged[key] = charge
         self.placed_now = self.placed_now or outcome.placed
+        self.woken.extend(outcome.wake)
 
     async def announce(self, outcome: Outcome) -> None:
         """What others read of it: Events, the ServerAction's end, the log."""

@@ -16,6 +16,7 @@ resize, a changed ``image`` a rebuild); one-shot actions from ServerActions
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -140,10 +141,28 @@ async def reconcile(
             cache.read(key, server)
         if server is None:
             return
+        executor = Executor(server, memo, indexes)
         try:
-            await Executor(server, memo, indexes).run()
+            await executor.run()
         except BaseException:
             # A step cut short may have written a state it did not act on: forget what we wrote,
             # so that its echo (and the next workload event) reconciles again from a fresh read.
             cache.forget(key)
             raise
+    if executor.woken:
+        wake(executor.woken, memo, indexes)
+
+
+def wake(claims: Iterable[str], memo: kopf.Memo, indexes: dict[str, Any]) -> None:
+    """Soon (coalesced, outside any server's lock), reconcile the servers that ask for one of
+    ``claims`` ("namespace/name") and do not hold it: the claim appeared, or another server let
+    it go."""
+    for claim in claims:
+        namespace, _, name = claim.partition("/")
+
+        async def retry(namespace: str = namespace, name: str = name) -> None:
+            for server, holds in sorted(indexes["claim_users"].get((namespace, name), [])):
+                if not holds:
+                    await reconcile(namespace, server, memo=memo, indexes=indexes)
+
+        state.of(memo).refresh.soon(f"claim/{claim}", retry)

@@ -12,7 +12,7 @@ from kubenova.nova import faults
 from kubenova.nova.states import PowerState, TaskState, VmState
 from kubenova.quotas import ServerUsage
 from kubenova.scheduling.scheduler import Chosen, NoValidHost
-from kubenova.servers import history, placing, status, tasks
+from kubenova.servers import history, placing, status, tasks, volumes
 from kubenova.servers.bodies import FlavorCopy, Patch
 from kubenova.servers.outcome import NOTHING, Event, Outcome
 from kubenova.servers.view import Facts, Server
@@ -41,6 +41,10 @@ def accept(server: Server, facts: Facts, now: str) -> Outcome:
         "lockedReason": spec.get("lockedReason"),
         "actions": history.start_action(st, tasks.CREATE, now=now),
     }
+    if boot := (spec.get("bootVolume") or {}).get("claimName"):
+        # Nova lists a boot-from-volume server's root volume among its attachments.
+        patch["volumeAttachments"] = [volumes.root_entry(boot, server.uid)]
+        patch["volumesAttached"] = [{"id": boot, "deleteOnTermination": False}]
     retrying = quotas.refused(st)
     if over and not problem and retrying:
         return NOTHING  # still over quota: said so already

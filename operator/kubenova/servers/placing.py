@@ -15,7 +15,7 @@ from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.model import GroupSpec, RequestSpec
 from kubenova.scheduling.scheduler import Chosen, NoValidHost, choose_and_claim
-from kubenova.servers import claims
+from kubenova.servers import claims, volumes
 from kubenova.servers.bodies import FlavorCopy, Patch, WorkloadRef
 from kubenova.servers.view import Facts, Server
 
@@ -163,4 +163,5 @@ def placed(server: Server, *, public_key: str | None, running: bool) -> PlacedSe
         revision=ref["revision"] if ref else None,
         user_data_secret=user_data_secret(server.name) if spec.get("userData") else None,
         rescue_image=(spec.get("rescueImage") or status.get("image") or spec.get("image")) if rescued else None,
+        volumes=volumes.on_workload(status),
     )

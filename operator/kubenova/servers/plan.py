@@ -21,7 +21,7 @@ from kubenova.nova import actions, faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim
-from kubenova.servers import claims, history, intent, moves, placing, status, tasks
+from kubenova.servers import claims, history, intent, moves, placing, status, tasks, volumes
 from kubenova.servers.bodies import Patch
 from kubenova.servers.outcome import NOTHING, Event, Outcome, Settle
 from kubenova.servers.view import Facts, Server
@@ -92,6 +92,8 @@ def converge(server: Server, obs: Observation, now: str) -> Outcome:
         return Outcome(patch, events=(event,), settle=_settle(server, patch, error=message))
     if not tasks.reached(flight.goal, obs, tasks.revision(st)):
         return NOTHING
+    if flight.action in volumes.ACTIONS and obs.volumes != frozenset(volumes.on_workload(st)):
+        return NOTHING  # KubeVirt has not taken the hot-plug yet
     patch = tasks.finish(st, flight, obs, generation=gen, now=now)
     patch["conditions"] = status.synced(patch, True, "Synced", "As declared.", generation=gen, now=now)
     released: dict[str, Claim | None] = {}
@@ -103,12 +105,15 @@ def converge(server: Server, obs: Observation, now: str) -> Outcome:
     if flight.action is not None:  # a finished build is visible in status; one Event per action
         note = f"{action} finished: the server is {patch['status']}."
         events = (Event("Normal", tasks.event_reason(flight.action), action, note),)
+    before = {a["id"] for a in volumes.attachments(st)}
+    after = {a["id"] for a in patch.get("volumeAttachments", volumes.attachments(st))}
     return Outcome(
         patch,
         claims=released,
         events=events,
         settle=_settle(server, patch, error=None),
         log=f"{action} finished, {patch['status']}",
+        wake=tuple(f"{server.namespace}/{c}" for c in sorted(before - after)),
     )
 
 
@@ -220,6 +225,8 @@ def begin(
         raise actions.not_supported(action, backend.NAME, why)
     if action is Action.RESIZE:
         _check_resize_quota(server, facts)
+    if action in volumes.ACTIONS:
+        return _begin_volume(server, facts, action, now, extra=extra)
     name = actions.EVENTS[action]
     records = history.start_action(st, name, now=now, server_action=server_action, request_id=request_id)
     request_id = str(records[-1]["requestId"])
@@ -249,6 +256,56 @@ def begin(
         made = move(server, facts, host=host, request_id=request_id, now=now)
         return Outcome(patch | made.patch, claims=made.claims, log=log)
     return Outcome(patch, log=log)
+
+
+def _begin_volume(server: Server, facts: Facts, action: Action, now: str, *, extra: Patch | None) -> Outcome:
+    """Attach or detach the next volume the spec asks for: a task while KubeVirt hot-plugs it
+    into (or out of) the VirtualMachine, else recorded at once (see :mod:`.volumes`)."""
+    st, gen, spec = server.status, server.generation, server.spec
+    change = volumes.next_change(spec, st)
+    assert change is not None
+    assert change[0] is action
+    claim = change[1]
+    if action is Action.ATTACH_VOLUME:
+        others = volumes.holders(facts.claim_holders(server.namespace, claim), server.name)
+        volumes.check_attach(claim, facts.claim(server.namespace, claim), others, namespace=server.namespace)
+    vm, backend = st["vmState"], st.get("backend")
+    name = actions.EVENTS[action]
+    records = history.start_action(st, name, now=now)
+    task = not volumes.immediate(backend, vm, bool(st.get("workload")))
+    pending = not task and volumes.pod_running(backend, vm)
+    entries = volumes.begin(spec, st, action, claim, server_id=server.uid, task=task, pending=pending)
+    patch = dict(extra or {})
+    steps = actions.transition(action, vm).steps
+    patch |= status.state_patch(st, vm_state=vm, task_state=steps[0] if task else None, generation=gen, now=now)
+    patch |= volumes.fields(patch, entries, generation=gen, now=now)
+    verb = "attach" if action is Action.ATTACH_VOLUME else "detach"
+    if task:
+        patch["actions"] = records
+        patch["conditions"] = status.synced(
+            patch, True, "Converging", f"{name} {claim} in progress.", generation=gen, now=now
+        )
+        return Outcome(patch, log=f"{name} {claim} started")
+    patch["actions"] = history.finish_action({"actions": records}, now=now)
+    events: tuple[Event, ...]
+    if pending:
+        note = (
+            f"Volume {claim} is to {verb}, at the Pod's next start: a running Pod's volumes cannot change, "
+            "and kubenova does not restart it for that (stop and start the server, or reboot it, to apply it now)."
+        )
+        events = (Event("Normal", "VolumePending", name, note),)
+    else:
+        events = (
+            Event(
+                "Normal", "VolumeAttached" if verb == "attach" else "VolumeDetached", name, f"Volume {claim} {verb}ed."
+            ),
+        )
+    patch["conditions"] = status.synced(
+        patch, True, "Synced", "As declared." if not pending else note, generation=gen, now=now
+    )
+    return Outcome(
+        patch, events=events, wake=(f"{server.namespace}/{claim}",) if verb == "detach" else (), log=f"{name} {claim}"
+    )
 
 
 def _check_resize_quota(server: Server, facts: Facts) -> None:
@@ -293,8 +350,10 @@ def deletable(server: Server) -> bool:
 
 def released(server: Server) -> Outcome:
     """The overlays once a deleted server's workload is gone: no claims, no quota charge."""
+    held = volumes.held(server.spec, server.status)
     return Outcome(
         claims={server.key: None, server.key + claims.SOURCE: None},
         charges={server.key: None},
         log=f"deleted; its claim on {server.status.get('host')} released",
+        wake=tuple(f"{server.namespace}/{c}" for c, holds in sorted(held.items()) if holds),
     )

@@ -82,3 +82,7 @@ class Facts:
     """Whether a host's compute service is up (its Host status says so)."""
     maintenance: Callable[[str | None], str | None]
     """The maintenance an admin asked for on a host (migrate, stop), or None."""
+    claim: Callable[[str, str], Mapping[str, Any] | None] = lambda namespace, name: None
+    """A PersistentVolumeClaim by (namespace, name): its accessModes; None if it does not exist."""
+    claim_holders: Callable[[str, str], Sequence[str]] = lambda namespace, name: ()
+    """The servers holding a claim (attached, attaching, or booted from it), by (namespace, name)."""
