@@ -331,6 +331,8 @@ class AttachedVolume(ApiModel):
     """attaching and detaching while KubeVirt hot-plugs it, or while it waits for a Pod's next start."""
     pending_restart: bool | None = None
     """The container backend: recorded, but the running Pod gets (or drops) it only at its next start."""
+    root: bool | None = None
+    """The root device volume of a boot-from-volume server (spec.bootVolume): never detached."""
 
 
 class VolumeRef(ApiModel):

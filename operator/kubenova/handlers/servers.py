@@ -161,7 +161,8 @@ def wake(claims: Iterable[str], memo: kopf.Memo, indexes: dict[str, Any]) -> Non
         namespace, _, name = claim.partition("/")
 
         async def retry(namespace: str = namespace, name: str = name) -> None:
-            for server, holds in sorted(indexes["claim_users"].get((namespace, name), [])):
+            users = sorted(indexes["claim_users"].get((namespace, name), []))
+            for server, holds in users:
                 if not holds:
                     await reconcile(namespace, server, memo=memo, indexes=indexes)
 

@@ -27,11 +27,10 @@ def volume_claims(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def claim_users(
-    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> dict[Any, Any] | None:
+def claim_users(*, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[Any, Any]:
+    # Always a dict, {} included: kopf keeps an object's old entries when its indexer returns None.
     held = volumes.held(spec, status)
-    return {(namespace or "", claim): (name, holds) for claim, holds in held.items()} or None
+    return {(namespace or "", claim): (name, holds) for claim, holds in held.items()}
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims", id="volume-claim-event")

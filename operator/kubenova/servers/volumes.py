@@ -61,7 +61,8 @@ def next_change(spec: Mapping[str, Any], status: Mapping[str, Any]) -> tuple[Act
     """The next attachment to make or undo: (detach_volume, claim) for an attached claim the spec
     no longer lists, else (attach_volume, claim) for a listed claim the server lacks."""
     wanted = [v["claimName"] for v in declared(spec)]
-    have = {a["id"]: a for a in attachments(status) if not a.get("root")}
+    boot = (spec.get("bootVolume") or {}).get("claimName")
+    have = {a["id"]: a for a in attachments(status) if not a.get("root") and a["id"] != boot}
     for claim, entry in have.items():
         if claim not in wanted and entry.get("state", "attached") != "detaching":
             return Action.DETACH_VOLUME, claim
