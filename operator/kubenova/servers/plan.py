@@ -300,9 +300,8 @@ def _begin_volume(server: Server, facts: Facts, action: Action, now: str, *, ext
                 "Normal", "VolumeAttached" if verb == "attach" else "VolumeDetached", name, f"Volume {claim} {verb}ed."
             ),
         )
-    patch["conditions"] = status.synced(
-        patch, True, "Synced", "As declared." if not pending else note, generation=gen, now=now
-    )
+    # Synced as declared: what waits for the Pod's next start is the VolumesPending condition's to say.
+    patch["conditions"] = status.synced(patch, True, "Synced", "As declared.", generation=gen, now=now)
     return Outcome(
         patch, events=events, wake=(f"{server.namespace}/{claim}",) if verb == "detach" else (), log=f"{name} {claim}"
     )
