@@ -25,6 +25,9 @@ def test_examples_apply_and_flavors_keypairs_and_zones_follow(cluster: Cluster, 
         generated = cluster.get_json("keypair", "demo-generated", "-n", "demo")["status"]
         assert generated["privateKeySecretRef"] == {"name": "keypair-demo-generated"}
         waiting.until(lambda: host_zone(cluster, "compute-0") == "az-ssd", what="compute-0 in zone az-ssd")
+        # 08-volumes: both claims on the VM, the multiattach one on the container server too.
+        waiting.until(lambda: attached(cluster, "db-1") == ["db-data", "shared-media"], what="db-1's volumes")
+        waiting.until(lambda: attached(cluster, "web-media") == ["shared-media"], what="web-media's volume")
     finally:
         for folder in reversed(folders[1:]):
             cluster.kubectl("delete", "-f", str(folder), "--ignore-not-found", "--wait=false", check=False)
@@ -36,3 +39,15 @@ def host_zone(cluster: Cluster, name: str) -> str | None:
     proc = cluster.kubectl("get", "host", name, "-o", "json", check=False)
     zone = json.loads(proc.stdout).get("status", {}).get("availabilityZone") if proc.returncode == 0 else None
     return zone if isinstance(zone, str) else None
+
+
+def attached(cluster: Cluster, server: str) -> list[str] | None:
+    """The claims attached to a server of the demo namespace, once none is in flight."""
+    proc = cluster.kubectl("get", "server", server, "-n", "demo", "-o", "json", check=False)
+    if proc.returncode != 0:
+        return None
+    s = json.loads(proc.stdout).get("status", {})
+    entries = s.get("volumeAttachments") or []
+    if s.get("taskState") or any(a.get("state") != "attached" for a in entries):
+        return None
+    return [a["id"] for a in entries]
