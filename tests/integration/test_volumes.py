@@ -207,6 +207,19 @@ def test_the_container_backend_applies_a_volume_at_the_pods_next_start(cluster: 
     claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"] if "persistentVolumeClaim" in v]
     assert claims == ["data"]
 
+    # A server made with a volume has it in its first Pod (attached while it builds, as Nova does).
+    born = server(cluster, namespace, "born", backend="container", volumes=[{"claimName": "boot-data"}])
+    claim(cluster, namespace, "boot-data")  # made after: the server waits, then attaches it
+    waiting.until(lambda: attached(born, "boot-data"), what="boot-data attached")
+    claim(cluster, namespace, "early")
+    early = server(cluster, namespace, "early", backend="container", volumes=[{"claimName": "early"}])
+    s = early.wait("ACTIVE")
+    assert [(a["id"], a.get("pendingRestart")) for a in s["volumeAttachments"]] == [("early", None)]
+    pod = cluster.get_json("pod", "early", "-n", namespace)
+    assert [
+        v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"] if "persistentVolumeClaim" in v
+    ] == ["early"]
+
     # deleteOnTermination: the claim is deleted with the server. (It stays Terminating here: the
     # dev cluster runs no pvc-protection controller to lift the kubernetes.io/pvc-protection finalizer.)
     cluster.kubectl("delete", "server", "pod", "-n", namespace, "--timeout=60s")

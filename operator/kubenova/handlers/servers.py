@@ -163,7 +163,13 @@ def wake(claims: Iterable[str], memo: kopf.Memo, indexes: dict[str, Any]) -> Non
         async def retry(namespace: str = namespace, name: str = name) -> None:
             users = sorted(indexes["claim_users"].get((namespace, name), []))
             for server, holds in users:
-                if not holds:
+                if holds:
+                    continue
+                try:
                     await reconcile(namespace, server, memo=memo, indexes=indexes)
+                except (kube_servers.ApiError, workloads.ActionFailed):
+                    # One server that cannot go on (its namespace being deleted, say) must not
+                    # keep the others waiting for the claim; its own next event retries it.
+                    log.exception("claim %s/%s: server %s did not go on", namespace, name, server)
 
         state.of(memo).refresh.soon(f"claim/{claim}", retry)

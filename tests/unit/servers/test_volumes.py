@@ -219,3 +219,14 @@ def test_delete_on_termination_names_the_claims_to_delete() -> None:
     }
     assert volumes.delete_on_termination(status) == ["scratch"]
     assert plan.released(server(status)).wake == ("ns/keep", "ns/root", "ns/scratch")
+
+
+def test_a_new_server_boots_with_the_volumes_it_can_have_now() -> None:
+    s = server(volumes=[{"claimName": "data"}, {"claimName": "missing"}, {"claimName": "taken"}])
+    world = facts(claims={"data": ["ReadWriteOnce"], "taken": ["ReadWriteOnce"]}, holders={"taken": ["other"]})
+    patch = build.accept(s, world, NOW).patch
+    assert patch is not None
+    assert attachments(patch) == [("data", "attached")]  # the first Pod carries it
+    assert patch["volumesAttached"] == [{"id": "data", "deleteOnTermination": False}]
+    # The others are said later, by follow_spec, with Nova's refusals.
+    assert volumes.next_change(s.spec, patch) == (Action.ATTACH_VOLUME, "missing")
