@@ -68,7 +68,8 @@ class VolumeAttachment(ApiModel):
     """The device name to ask for, e.g. /dev/vdb (advisory, as in Nova: the hypervisor names the
     disk). Left out, the next free name is given."""
     tag: Tag | None = None
-    """A device role tag shown in the guest's device metadata (Nova's 2.49 tag)."""
+    """A device role tag (Nova's 2.49 tag), kept in the attachment (status.volumeAttachments). Not
+    yet in the guest's meta_data.json devices."""
     delete_on_termination: bool = False
     """Delete the claim when the server is deleted (Nova's delete_on_termination)."""
 

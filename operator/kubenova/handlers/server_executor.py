@@ -73,8 +73,18 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         host_up=lambda host: host_status(host).get("state") == "up",
         maintenance=maintenance,
         claim=lambda namespace, name: common.first(ix["volume_claims"], (namespace, name)),
-        claim_holders=lambda namespace, name: [s for s, holds in ix["claim_users"].get((namespace, name), []) if holds],
+        claim_holders=lambda namespace, name: claim_holders(p, ix, namespace, name),
     )
+
+
+def claim_holders(p: placement.Placement, ix: dict[str, Any], namespace: str, name: str) -> list[str]:
+    """The servers holding a claim: the index, overlaid with what this process wrote since."""
+    held = dict(ix["claim_users"].get((namespace, name), []))
+    prefix = namespace + "/"
+    for key, claims in p.volume_holds.items():
+        if key.startswith(prefix):
+            held[key.removeprefix(prefix)] = claims.get(name, False)
+    return sorted(s for s, holds in held.items() if holds)
 
 
 class Executor:
@@ -191,6 +201,10 @@ class Executor:
             self._took(body)
             self.wrote = True
         p = self.state.placement
+        if outcome.patch is not None:
+            p.volume_holds[self.server.key] = volumes.held(self.server.spec, self.server.status)
+        if outcome.patch is None and outcome.wake:  # a deleted server let its claims go
+            p.volume_holds[self.server.key] = {}
         for key, claim in outcome.claims.items():
             p.pending[key] = claim
         for key, charge in outcome.charges.items():

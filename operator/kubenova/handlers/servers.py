@@ -44,6 +44,7 @@ async def server_event(
         st = state.of(memo)
         st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
         st.placement.charged[key] = None
+        st.placement.volume_holds.pop(key, None)
         st.servers.cache.forget(key)
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return

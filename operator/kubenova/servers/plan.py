@@ -147,9 +147,11 @@ def wanted(server: Server, facts: Facts) -> Action | str | None:
 
 
 def needs_lock(server: Server, facts: Facts) -> bool:
-    """Whether following the spec now may claim or release a host (then the executor takes the
-    scheduler's lock first); most passes only compare, and take no lock."""
+    """Whether following the spec now may claim or release a host, or attach a volume (then the
+    executor takes the scheduler's lock first); most passes only compare, and take no lock."""
     action = wanted(server, facts) if server.status.get("vmState") else None
+    if action is Action.ATTACH_VOLUME:
+        return True  # checks who holds the claim and takes it, as one decision
     return isinstance(action, Action) and claims_or_releases(action, server.status["vmState"])
 
 
