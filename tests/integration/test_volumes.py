@@ -227,3 +227,26 @@ def test_the_container_backend_applies_a_volume_at_the_pods_next_start(cluster: 
         lambda: cluster.get_json("pvc", "data", "-n", namespace)["metadata"].get("deletionTimestamp"),
         what="data deleted with the server",
     )
+
+
+def test_two_servers_racing_for_one_claim_cannot_both_take_it(cluster: Cluster, namespace: str) -> None:
+    claim(cluster, namespace, "contested")
+    spec = {"flavor": "vol.small", "backend": "kubevirt", "image": VM_IMAGE, "volumes": [{"claimName": "contested"}]}
+    cluster.apply(
+        [
+            {"apiVersion": API, "kind": "Server", "metadata": {"name": n, "namespace": namespace}, "spec": spec}
+            for n in ("left", "right")
+        ]
+    )
+    left, right = Srv(cluster, namespace, "left"), Srv(cluster, namespace, "right")
+    left.wait("ACTIVE")
+    right.wait("ACTIVE")
+
+    def outcome() -> list[tuple[list[str], int | None]] | None:
+        out = [
+            ([a["id"] for a in s.get("volumeAttachments", [])], (s.get("fault") or {}).get("code"))
+            for s in (left.status, right.status)
+        ]
+        return out if sorted(out) == [([], 400), (["contested"], None)] else None
+
+    waiting.until(outcome, what="one holder, one refusal")
