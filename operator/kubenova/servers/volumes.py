@@ -143,7 +143,7 @@ def begin(
                 out.append(e)  # type: ignore[arg-type]
             elif task:
                 out.append(e | {"state": "detaching"})  # type: ignore[arg-type]
-            elif pending:
+            elif pending and not e.get("pendingRestart"):  # on the running Pod: it goes at its next start
                 out.append(e | {"state": "detaching", "pendingRestart": True})  # type: ignore[arg-type]
         return out
     existing = next((e for e in entries if e["id"] == claim), None)

@@ -230,3 +230,20 @@ def test_a_new_server_boots_with_the_volumes_it_can_have_now() -> None:
     assert patch["volumesAttached"] == [{"id": "data", "deleteOnTermination": False}]
     # The others are said later, by follow_spec, with Nova's refusals.
     assert volumes.next_change(s.spec, patch) == (Action.ATTACH_VOLUME, "missing")
+
+
+def test_a_container_attach_undone_before_the_pod_ever_had_it_is_simply_gone() -> None:
+    status = active(volumeAttachments=[{"id": "data", "state": "attached", "pendingRestart": True}])
+    out = plan.follow_spec(server(status, volumes=[]), facts(), NOW)
+    assert out.patch is not None
+    assert out.patch["volumeAttachments"] == []
+    assert out.wake == ("ns/data",)
+
+
+def test_an_attach_in_flight_resumes_from_the_status_alone_after_a_restart() -> None:
+    s = server(vm_status(), volumes=[{"claimName": "data"}])
+    begun = written(s, plan.follow_spec(s, facts(), NOW).patch)
+    flight = tasks.in_flight(begun.status)
+    assert flight is not None
+    assert (flight.action, flight.task, flight.goal) == (Action.ATTACH_VOLUME, "attaching", tasks.Goal.RUNNING)
+    assert plan.phase(begun) is plan.Phase.CONVERGE
