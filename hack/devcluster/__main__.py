@@ -48,6 +48,9 @@ def _run(nodes: int, *, examples: bool) -> int:
                 _settle(c)
             print(c.kubectl("get", "kubenova", "-A").stdout)
             print(c.kubectl("get", "hosts").stdout)
+            if examples:  # 09-volumes: the servers' attached volumes, as `openstack server show` lists them
+                columns = "SERVER:.metadata.name,VOLUMES ATTACHED:.status.volumesAttached[*].id"
+                print(c.kubectl("get", "servers", "-n", "demo", "-o", f"custom-columns={columns}").stdout)
             kubectl = building.binary("kubectl")
             print(
                 f"kubenova is running ({time.monotonic() - started:.0f}s to get here).\n"

@@ -1,5 +1,14 @@
 """A fake KubeVirt virt-api: the ``subresources.kubevirt.io/v1`` aggregated API, for the dev cluster.
 
+It serves pause, unpause and softreboot of a VirtualMachineInstance and, on a VirtualMachine,
+``addvolume`` and ``removevolume``: as virt-api does (``pkg/virt-api/rest/volumes.go``), it checks
+the ``AddVolumeOptions``/``RemoveVolumeOptions`` against the VM's volumes (409 ``Unable to add
+volume [x] because volume with that name already exists``, ``... because it does not exist``,
+``... because it is not hotpluggable``), then writes the volume (marked ``hotpluggable``) and its
+disk into, or out of, the VM's ``spec.template.spec`` with a JSON patch guarded by ``test``
+operations, and answers 202. Real virt-controller then hot-plugs it into the running instance
+(an attachment Pod, the VMI's ``volumeStatus``); with no instance here, nothing more happens.
+
 Real KubeVirt serves pause, unpause and soft reboot of a VirtualMachineInstance from virt-api, an
 aggregated API server that kube-apiserver proxies to (an APIService and a Service).
 The dev cluster runs no KubeVirt: kwok Stages move a VirtualMachine's status as virt-controller
@@ -53,9 +62,13 @@ NAMESPACE = "kubevirt"
 SERVICE = "virt-api"
 APISERVICE = f"{VERSION}.{GROUP}"
 ACTIONS = ("pause", "unpause", "softreboot")
+VM_ACTIONS = ("addvolume", "removevolume")
 _PORT_NAME = "https"
 _ACTION_PATH = re.compile(
     rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/(?P<ns>[^/]+)/virtualmachineinstances/(?P<name>[^/]+)/(?P<action>[^/]+)$"
+)
+_VM_PATH = re.compile(
+    rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/(?P<ns>[^/]+)/virtualmachines/(?P<name>[^/]+)/(?P<action>[^/]+)$"
 )
 _UNPAUSED_GATE = "kubevirt.io/virtual-machine-unpaused"
 
@@ -190,6 +203,73 @@ def status_patch(vm: Mapping[str, Any], action: str, *, now: str) -> dict[str, A
     raise Refused(404, "NotFound", f"the server could not find the requested resource ({action})")
 
 
+# --- what addvolume and removevolume do to a VirtualMachine's spec ---------------------------
+
+
+def _bad_request(message: str) -> Refused:
+    return Refused(400, "BadRequest", message)
+
+
+def _vm_conflict(name: str, why: str) -> Refused:
+    return Refused(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on virtualmachine.kubevirt.io "{name}": {why}',
+        {"name": name, "group": "kubevirt.io", "kind": "virtualmachine"},
+    )
+
+
+def _source_claim(volume: Mapping[str, Any]) -> str | None:
+    source = volume.get("persistentVolumeClaim") or volume.get("dataVolume") or {}
+    claim = source.get("claimName") or source.get("name")
+    return str(claim) if claim else None
+
+
+def volume_patch(vm: Mapping[str, Any], action: str, options: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The JSON patch ``action`` makes of the VM's spec, or :class:`Refused` as virt-api answers."""
+    name = vm["metadata"]["name"]
+    spec = vm.get("spec", {}).get("template", {}).get("spec", {})
+    volumes: list[dict[str, Any]] = list(spec.get("volumes") or [])
+    disks: list[dict[str, Any]] = list(spec.get("domain", {}).get("devices", {}).get("disks") or [])
+    kind = "AddVolumeOptions" if action == "addvolume" else "RemoveVolumeOptions"
+    vol_name = options.get("name")
+    if not vol_name:
+        raise _bad_request(f"{kind} requires name to be set")
+    if action == "addvolume":
+        if not options.get("disk"):
+            raise _bad_request("AddVolumeOptions requires disk to not be nil")
+        source = options.get("volumeSource")
+        if not source:
+            raise _bad_request("AddVolumeOptions requires VolumeSource to not be nil")
+        claim = _source_claim(source)
+        for v in volumes:
+            if v.get("name") == vol_name:
+                raise _vm_conflict(
+                    name, f"Unable to add volume [{vol_name}] because volume with that name already exists"
+                )
+            if claim and _source_claim(v) == claim:
+                raise _vm_conflict(name, f"Unable to add volume source [{claim}] because it already exists")
+        hotplug = {k: {**v, "hotpluggable": True} for k, v in source.items()}
+        new_volumes = [*volumes, {"name": vol_name, **hotplug}]
+        new_disks = [*disks, {**options["disk"], "name": vol_name}]
+    else:
+        found = next((v for v in volumes if vol_name in (v.get("name"), _source_claim(v))), None)
+        if found is None:
+            raise _vm_conflict(name, f"Unable to remove volume [{vol_name}] because it does not exist")
+        source = found.get("persistentVolumeClaim") or found.get("dataVolume") or {}
+        if not source.get("hotpluggable"):
+            raise _vm_conflict(name, f"Unable to remove volume [{found['name']}] because it is not hotpluggable")
+        new_volumes = [v for v in volumes if v is not found]
+        new_disks = [d for d in disks if d.get("name") != found["name"]]
+    base = "/spec/template/spec"
+    return [
+        {"op": "test", "path": f"{base}/volumes", "value": volumes},
+        {"op": "test", "path": f"{base}/domain/devices/disks", "value": disks},
+        {"op": "replace", "path": f"{base}/volumes", "value": new_volumes},
+        {"op": "replace", "path": f"{base}/domain/devices/disks", "value": new_disks},
+    ]
+
+
 # --- the server ----------------------------------------------------------------------------
 
 
@@ -228,6 +308,31 @@ class Kube:
                     raise
         raise Refused(409, "Conflict", f"the VirtualMachine {namespace}/{name} kept changing; try again")
 
+    def volume(self, namespace: str, name: str, action: str, options: Mapping[str, Any]) -> None:
+        """addvolume or removevolume on the VM ``namespace/name``; a race with another writer
+        fails the patch's ``test`` and is tried again."""
+        for _ in range(5):
+            try:
+                found = self.client.get(VirtualMachine, name, namespace=namespace)
+                vm: dict[str, Any] = found.to_dict()  # type: ignore[no-untyped-call]
+            except ApiError as exc:
+                if exc.status.code == 404:
+                    raise Refused(
+                        404,
+                        "NotFound",
+                        f'virtualmachine.kubevirt.io "{name}" not found',
+                        {"name": name, "group": "kubevirt.io", "kind": "virtualmachine"},
+                    ) from exc
+                raise
+            ops = volume_patch(vm, action, options)
+            try:
+                self.client.patch(VirtualMachine, name, ops, namespace=namespace, patch_type=PatchType.JSON)
+                return
+            except ApiError as exc:
+                if exc.status.code not in (409, 422):
+                    raise
+        raise Refused(409, "Conflict", f"the VirtualMachine {namespace}/{name} kept changing; try again")
+
 
 def _document(path: str) -> dict[str, Any] | None:
     group_version = {"groupVersion": f"{GROUP}/{VERSION}", "version": VERSION}
@@ -247,6 +352,9 @@ def _document(path: str) -> dict[str, Any] | None:
                 "verbs": ["update"],
             }
             for a in ACTIONS
+        ] + [
+            {"name": f"virtualmachines/{a}", "singularName": "", "namespaced": True, "kind": "", "verbs": ["update"]}
+            for a in VM_ACTIONS
         ]
         return {
             "kind": "APIResourceList",
@@ -283,12 +391,26 @@ def make_handler(kube: Kube) -> type[BaseHTTPRequestHandler]:
             self._json(200, body)
 
         def do_PUT(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))  # PauseOptions: nothing to use
-            match = _ACTION_PATH.match(self.path.split("?", 1)[0])
-            if not match or match["action"] not in ACTIONS:
-                self._refuse(Refused(404, "NotFound", "the server could not find the requested resource"))
-                return
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))  # PauseOptions: nothing to use
+            path = self.path.split("?", 1)[0]
+            vm_match = _VM_PATH.match(path)
+            match = _ACTION_PATH.match(path)
             try:
+                if vm_match and vm_match["action"] in VM_ACTIONS:
+                    try:
+                        options = json.loads(raw or b"{}")
+                    except ValueError:
+                        options = None
+                    if not isinstance(options, dict):
+                        raise Refused(
+                            400, "BadRequest", "Request with no body, a new name is expected as the request body"
+                        )
+                    kube.volume(vm_match["ns"], vm_match["name"], vm_match["action"], options)
+                    self._send(202, b"", None)  # virt-api answers a volume request with 202 Accepted
+                    return
+                if not match or match["action"] not in ACTIONS:
+                    self._refuse(Refused(404, "NotFound", "the server could not find the requested resource"))
+                    return
                 kube.act(match["ns"], match["name"], match["action"])
             except Refused as refused:
                 self._refuse(refused)

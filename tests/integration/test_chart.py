@@ -242,6 +242,23 @@ def run_lifecycle(c: devcluster.Cluster, op: operating.Operator) -> dict[str, An
     wait_status(c, "vm", ns, "PAUSED", actions=4)
     declare(c, "vm", ns, state="active")
     wait_status(c, "vm", ns, "ACTIVE", actions=5)
+    # Volumes: PVCs hot-plugged into the running VM (KubeVirt's addvolume) and out (removevolume);
+    # the one attached with deleteOnTermination is deleted with the server.
+    c.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": claim, "namespace": ns},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+            for claim in ("data", "scratch")
+        ]
+    )
+    declare(c, "vm", ns, volumes=[{"claimName": "data", "deleteOnTermination": True}, {"claimName": "scratch"}])
+    wait_attached(c, "vm", ns, ["data", "scratch"])
+    declare(c, "vm", ns, volumes=[{"claimName": "data", "deleteOnTermination": True}])
+    wait_attached(c, "vm", ns, ["data"])
     assert status(c, "quota.compute.kubenova.io", "default", ns)["absolute"]["totalInstancesUsed"] == 2
     waiting.until(lambda: status(c, "servergroup", "grp", ns).get("memberCount") == 2, what="group members")
 
@@ -280,6 +297,8 @@ def run_lifecycle(c: devcluster.Cluster, op: operating.Operator) -> dict[str, An
     wait_status(c, "pod", ns, "ACTIVE", actions=4)
 
     c.kubectl("delete", "server", "pod", "vm", "-n", ns, "--timeout=60s")
+    pvc = c.get_json("pvc", "data", "-n", ns)  # Terminating: no pvc-protection controller runs here
+    assert pvc["metadata"].get("deletionTimestamp"), "a deleteOnTermination volume outlived its server"
     # A Node taken away with nothing on it: its Host goes too (the operator deletes Hosts).
     spare = c.add_nodes(1, prefix="spare", first=90)[0]
     waiting.until(lambda: status(c, "host", spare), what=f"host {spare}")
@@ -294,6 +313,16 @@ def run_lifecycle(c: devcluster.Cluster, op: operating.Operator) -> dict[str, An
         "log": op.log.read_text(errors="replace"),
         "audit": [e for e in c.audit_events() if e["user"]["username"] == SERVICE_ACCOUNT],
     }
+
+
+def wait_attached(c: devcluster.Cluster, name: str, namespace: str, claims: list[str]) -> None:
+    def done() -> bool:
+        s = status(c, "server", name, namespace)
+        entries = s.get("volumeAttachments") or []
+        settled = s.get("taskState") is None and all(a.get("state") == "attached" for a in entries)
+        return settled and [a["id"] for a in entries] == claims
+
+    waiting.until(done, what=f"{name} with volumes {claims}")
 
 
 def server(name: str, namespace: str, **spec: Any) -> dict[str, Any]:

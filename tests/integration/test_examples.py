@@ -26,6 +26,9 @@ def test_examples_apply_and_flavors_keypairs_and_zones_follow(cluster: Cluster, 
         generated = cluster.get_json("keypair", "demo-generated", "-n", "demo")["status"]
         assert generated["privateKeySecretRef"] == {"name": "keypair-demo-generated"}
         waiting.until(lambda: host_zone(cluster, "compute-0") == "az-ssd", what="compute-0 in zone az-ssd")
+        # 09-volumes: both claims on the VM, the multiattach one on the container server too.
+        waiting.until(lambda: attached(cluster, "db-1") == ["db-data", "shared-media"], what="db-1's volumes")
+        waiting.until(lambda: attached(cluster, "web-media") == ["shared-media"], what="web-media's volume")
     finally:
         unprotect(cluster)
         for folder in reversed(folders[1:]):
@@ -81,3 +84,15 @@ def test_the_images_example_lists_images_and_boots_a_server_on_a_persistent_root
         for folder in reversed(needed[1:]):
             cluster.kubectl("delete", "-f", str(folder), "--ignore-not-found", "--wait=false", check=False)
         cluster.kubectl("delete", "namespace", "demo", "--wait=false", check=False)
+
+
+def attached(cluster: Cluster, server: str) -> list[str] | None:
+    """The claims attached to a server of the demo namespace, once none is in flight."""
+    proc = cluster.kubectl("get", "server", server, "-n", "demo", "-o", "json", check=False)
+    if proc.returncode != 0:
+        return None
+    s = json.loads(proc.stdout).get("status", {})
+    entries = s.get("volumeAttachments") or []
+    if s.get("taskState") or any(a.get("state") != "attached" for a in entries):
+        return None
+    return [a["id"] for a in entries]

@@ -68,3 +68,52 @@ def test_registration_points_the_apiservice_at_an_external_name_service_on_loopb
 def test_registration_refuses_an_address_off_loopback(address: str) -> None:
     with pytest.raises(ValueError, match="loopback"):
         virtapi.manifests(address, 8443, b"CA")
+
+
+def running_vm(*volumes: dict[str, Any]) -> dict[str, Any]:
+    root = {"name": "root", "containerDisk": {"image": "x"}}
+    disks = [{"name": v["name"], "disk": {"bus": "scsi"}} for v in volumes]
+    return {
+        "metadata": {"name": "vm"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "volumes": [root, *volumes],
+                    "domain": {"devices": {"disks": [{"name": "root", "disk": {"bus": "virtio"}}, *disks]}},
+                }
+            }
+        },
+    }
+
+
+ADD = {
+    "name": "vol-data",
+    "disk": {"disk": {"bus": "scsi"}},
+    "volumeSource": {"persistentVolumeClaim": {"claimName": "data"}},
+}
+
+
+def test_addvolume_writes_a_hotpluggable_volume_and_its_disk_guarded_by_test_ops() -> None:
+    vm = running_vm()
+    ops = virtapi.volume_patch(vm, "addvolume", ADD)
+    assert [o["op"] for o in ops] == ["test", "test", "replace", "replace"]
+    volumes, disks = ops[2]["value"], ops[3]["value"]
+    assert volumes[-1] == {"name": "vol-data", "persistentVolumeClaim": {"claimName": "data", "hotpluggable": True}}
+    assert disks[-1] == {"name": "vol-data", "disk": {"bus": "scsi"}}
+
+
+def test_addvolume_and_removevolume_refuse_as_virt_api_does() -> None:
+    hot = {"name": "vol-data", "persistentVolumeClaim": {"claimName": "data", "hotpluggable": True}}
+    with pytest.raises(
+        virtapi.Refused, match=r"Unable to add volume \[vol-data\] because volume with that name already exists"
+    ):
+        virtapi.volume_patch(running_vm(hot), "addvolume", ADD)
+    with pytest.raises(virtapi.Refused, match=r"Unable to remove volume \[gone\] because it does not exist"):
+        virtapi.volume_patch(running_vm(), "removevolume", {"name": "gone"})
+    with pytest.raises(virtapi.Refused, match=r"Unable to remove volume \[root\] because it is not hotpluggable"):
+        virtapi.volume_patch(running_vm(), "removevolume", {"name": "root"})
+    with pytest.raises(virtapi.Refused, match="AddVolumeOptions requires disk to not be nil"):
+        virtapi.volume_patch(running_vm(), "addvolume", {"name": "x"})
+    ops = virtapi.volume_patch(running_vm(hot), "removevolume", {"name": "data"})  # by claim name too
+    assert [v["name"] for v in ops[2]["value"]] == ["root"]
+    assert [d["name"] for d in ops[3]["value"]] == ["root"]

@@ -87,3 +87,18 @@ def test_the_debounce_runs_work_once_per_burst() -> None:
         return len(calls)
 
     assert asyncio.run(burst()) == 1
+
+
+def test_claim_holders_are_the_index_overlaid_with_this_processs_writes() -> None:
+    m = memo()
+    ix = indexes()
+    ix["claim_users"] = {("ns", "data"): [("one", True), ("two", False)], ("ns", "logs"): [("three", True)]}
+    p = state.of(m).placement
+    facts = server_executor.facts(m, ix)
+    assert facts.claim_holders("ns", "data") == ["one"]
+    # one detached it a moment ago, two attached it: the index has not seen either yet.
+    p.volume_holds["ns/one"] = {}
+    p.volume_holds["ns/two"] = {"data": True}
+    p.volume_holds["other/four"] = {"data": True}  # another namespace's claim of the same name
+    assert facts.claim_holders("ns", "data") == ["two"]
+    assert facts.claim_holders("ns", "logs") == ["three"]

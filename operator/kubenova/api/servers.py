@@ -51,6 +51,30 @@ class BootVolume(ApiModel):
     """A PersistentVolumeClaim (or CDI DataVolume) in the server's namespace holding the root disk."""
 
 
+DEVICE_NAME = r"^(/dev/x{0,1}[a-z]{0,1}d{0,1})([a-z]+)[0-9]*$"
+"""Nova's pattern for a device name (``parameter_types.device_name`` of os-volume_attachments)."""
+MAX_VOLUMES = 26
+"""Attachments a server may declare (one virtio or SCSI letter each, as libvirt's vdb..vdz)."""
+
+
+class VolumeAttachment(ApiModel):
+    """A volume (a PersistentVolumeClaim of the server's namespace) attached to the server, as
+    Nova's os-volume_attachments does with a Cinder volume."""
+
+    claim_name: ObjectName
+    """The PersistentVolumeClaim, in the server's namespace. It need not be Bound: it is attached
+    once it exists (the storage binds it when the workload first uses it). A claim attached to
+    another server is refused unless it is ReadWriteMany (Nova's multiattach)."""
+    device: str | None = Field(default=None, max_length=32, pattern=DEVICE_NAME)
+    """The device name to ask for, e.g. /dev/vdb (advisory, as in Nova: the hypervisor names the
+    disk). Left out, the next free name is given."""
+    tag: Tag | None = None
+    """A device role tag (Nova's 2.49 tag), kept in the attachment (status.volumeAttachments). Not
+    yet in the guest's meta_data.json devices."""
+    delete_on_termination: bool = False
+    """Delete the claim when the server is deleted (Nova's delete_on_termination)."""
+
+
 class SchedulerHints(ApiModel):
     """Nova's scheduler hints."""
 
@@ -88,6 +112,17 @@ class ServerSpec(ApiModel):
                 field_path=".bootVolume",
             ),
             rule(
+                "!has(oldSelf.bootVolume) || has(self.bootVolume)",
+                "Cannot detach a root device volume: spec.bootVolume is the server's root disk for its lifetime",
+                field_path=".bootVolume",
+            ),
+            rule(
+                "!has(self.bootVolume) || !has(self.volumes)"
+                " || self.volumes.all(v, v.claimName != self.bootVolume.claimName)",
+                "the bootVolume's claim is the server's root device volume: do not list it in volumes",
+                field_path=".volumes",
+            ),
+            rule(
                 "!has(self.availabilityZone) || !has(oldSelf.availabilityZone)"
                 " || self.availabilityZone == oldSelf.availabilityZone",
                 "availabilityZone cannot change after creation: the server stays where it was placed",
@@ -104,7 +139,27 @@ class ServerSpec(ApiModel):
     container backend, an ephemeral containerDisk for KubeVirt (quick trials).
     Changing it rebuilds the server on the same host."""
     boot_volume: BootVolume | None = None
-    """Boot from a volume instead of an image (KubeVirt only)."""
+    """Boot from a volume instead of an image (KubeVirt only). It is the root device volume:
+    it cannot be detached."""
+    volumes: list[VolumeAttachment] = Field(
+        default_factory=list,
+        max_length=MAX_VOLUMES,
+        json_schema_extra=rules(
+            rule("self.all(a, self.exists_one(b, b.claimName == a.claimName))", "a volume can be attached only once"),
+            rule(
+                "self.all(a, !has(a.device) || self.exists_one(b, has(b.device) && b.device == a.device))",
+                "two volumes cannot ask for the same device",
+            ),
+            rule(
+                "self.all(a, !has(a.device) || !(a.device in ['/dev/vda', '/dev/sda', '/dev/xvda', '/dev/hda']))",
+                "the first disk's device name is the root disk's",
+            ),
+        ),
+    )
+    """Volumes to attach (Nova's os-volume_attachments), declaratively: adding one attaches it,
+    removing one detaches it, each in a vm_state Nova allows (active, paused, stopped, resized,
+    shelved, shelved_offloaded). A running VM gets it hot-plugged; a container's Pod gets it at its
+    next start (its volumes cannot change while it runs)."""
     backend: Backend | None = None
     """kubevirt (a VirtualMachine) or container (a Pod). Left out: the flavor's extra spec
     kubenova:backend, else the operator's default. Immutable."""
@@ -263,10 +318,43 @@ class Workload(ApiModel):
     a workload carrying another one is replaced."""
 
 
+class AttachedVolume(ApiModel):
+    """One volume attachment as the server has it (Nova's os-volume_attachments entry)."""
+
+    id: str = Field(max_length=253)
+    """The volume's id: its claim's name."""
+    server_id: str | None = Field(default=None, max_length=64)
+    """The server's id."""
+    device: str | None = Field(default=None, max_length=32)
+    """The device name given."""
+    tag: str | None = Field(default=None, max_length=60)
+    """The device role tag."""
+    delete_on_termination: bool = False
+    """Whether the claim is deleted with the server."""
+    state: Literal["attaching", "attached", "detaching"] = "attached"
+    """attaching and detaching while KubeVirt hot-plugs it, or while it waits for a Pod's next start."""
+    pending_restart: bool | None = None
+    """The container backend: recorded, but the running Pod gets (or drops) it only at its next start."""
+    root: bool | None = None
+    """The root device volume of a boot-from-volume server (spec.bootVolume): never detached."""
+
+
+class VolumeRef(ApiModel):
+    """One volume of os-extended-volumes:volumes_attached."""
+
+    id: str = Field(max_length=253)
+    """The volume's id: its claim's name."""
+    delete_on_termination: bool = False
+    """Whether it is deleted with the server."""
+
+
 class ServerStatus(StatusBase):
     """The server as Nova shows it (openstack server show)."""
 
-    CONDITIONS = "Ready (ACTIVE, or the declared state reached), Scheduled."
+    CONDITIONS = (
+        "Ready (ACTIVE, or the declared state reached), Scheduled, Synced, VolumesPending (a volume change"
+        " the container backend applies at the Pod's next start)."
+    )
 
     id: str | None = Field(default=None, max_length=64)
     """Nova's server id: the object's uid."""
@@ -321,6 +409,11 @@ class ServerStatus(StatusBase):
     """The move in progress or last made."""
     actions: list[ActionRecord] = Field(default_factory=list, max_length=50)
     """The latest actions, newest last (openstack server event list)."""
+    volume_attachments: list[AttachedVolume] = Field(default_factory=list, max_length=64)
+    """The volumes attached, attaching or detaching (openstack server volume list), the root
+    volume of a boot-from-volume server first."""
+    volumes_attached: list[VolumeRef] = Field(default_factory=list, max_length=64)
+    """os-extended-volumes:volumes_attached: the volumes attached, as openstack server show lists them."""
 
 
 KIND = Kind(

@@ -11,6 +11,10 @@
   seccomp RuntimeDefault) and no service-account token: the workload is a tenant, not a
   controller.
 
+* Attached volumes are the Pod's PersistentVolumeClaim volumes, mounted at
+  ``/mnt/volumes/<claim>``. A Pod's volumes cannot change while it runs: a volume attached or
+  detached meanwhile is applied when the Pod is next made, never by restarting it for that.
+
 A Pod cannot be paused, suspended or live-migrated, and cannot be stopped and kept: stop and
 start, reboot, rebuild, resize and cold migration replace the Pod (see :data:`UNSUPPORTED`).
 """
@@ -28,6 +32,7 @@ from kubenova.backends.workload import (
     Observation,
     PlacedServer,
     meta_data_json,
+    volume_name,
 )
 
 NAME = "container"
@@ -39,6 +44,7 @@ KEY_SECRET = False
 KEEPS_STOPPED = False
 """A Pod cannot be stopped and kept: stopping it deletes it."""
 CONFIG_DIR = "/var/lib/kubenova"
+VOLUMES_DIR = "/mnt/volumes"
 NETWORK = "pod"
 
 UNSUPPORTED = {
@@ -105,10 +111,16 @@ def render(s: PlacedServer) -> dict[str, Any]:
                         "allowPrivilegeEscalation": False,
                         "capabilities": {"drop": ["ALL"]},
                     },
-                    "volumeMounts": [{"name": "nova-config", "mountPath": CONFIG_DIR, "readOnly": True}],
+                    "volumeMounts": [
+                        {"name": "nova-config", "mountPath": CONFIG_DIR, "readOnly": True},
+                        *({"name": volume_name(c), "mountPath": f"{VOLUMES_DIR}/{c}"} for c in s.volumes),
+                    ],
                 }
             ],
-            "volumes": [{"name": "nova-config", "projected": {"sources": sources}}],
+            "volumes": [
+                {"name": "nova-config", "projected": {"sources": sources}},
+                *({"name": volume_name(c), "persistentVolumeClaim": {"claimName": c}} for c in s.volumes),
+            ],
         },
     }
 
@@ -125,6 +137,11 @@ def observe(pod: Mapping[str, Any] | None) -> Observation:
     ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in status.get("conditions", []))
     addresses = tuple(Address(NETWORK, ip["ip"], 6 if ":" in ip["ip"] else 4) for ip in status.get("podIPs", []))
     failure = _waiting_failure(status)
+    claims = frozenset(
+        v["persistentVolumeClaim"]["claimName"]
+        for v in pod.get("spec", {}).get("volumes") or []
+        if v.get("persistentVolumeClaim")
+    )
     power = {"Running": "RUNNING", "Succeeded": "SHUTDOWN", "Failed": "CRASHED"}.get(phase, "NOSTATE")
     return Observation(
         exists=True,
@@ -134,6 +151,7 @@ def observe(pod: Mapping[str, Any] | None) -> Observation:
         addresses=addresses,
         failure=failure,
         revision=revision,
+        volumes=claims,
     )
 
 

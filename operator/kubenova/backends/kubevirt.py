@@ -13,6 +13,9 @@
   become labels.
 * ``runStrategy`` carries the power state: Always for a running server, Halted for a stopped or
   shelved one. Pause, unpause, soft reboot and reset are KubeVirt subresource calls.
+* Attached volumes (``spec.volumes``) are PersistentVolumeClaims marked ``hotpluggable`` on SCSI
+  disks, as KubeVirt's ``addvolume`` writes them: the same render serves a VM made or re-made
+  with them and one that got them hot-plugged (see :mod:`kubenova.kube.workloads`).
 * The host the scheduler chose is pinned with a ``kubernetes.io/hostname`` node selector.
 * The keypair reaches the guest through ``accessCredentials`` propagated by KubeVirt's
   OpenStack-format config drive (``config-2``), which also carries the user data; KubeVirt writes
@@ -30,10 +33,12 @@ from typing import Any
 from kubenova.backends.workload import (
     META_DATA_ANNOTATION,
     REVISION_ANNOTATION,
+    VOLUME_PREFIX,
     Address,
     Observation,
     PlacedServer,
     meta_data_json,
+    volume_name,
 )
 
 NAME = "kubevirt"
@@ -98,6 +103,10 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
     disks_, volumes_ = _extra_disks(s)
     disks += disks_
     volumes += volumes_
+    for claim in s.volumes:
+        disk, volume = hotplug_volume(claim)
+        disks.append(disk)
+        volumes.append(volume)
     cpu: dict[str, Any] = {"cores": s.flavor.vcpus, "sockets": 1, "threads": 1}
     if s.flavor.extra_specs.get("hw:cpu_policy") == "dedicated":
         cpu["dedicatedCpuPlacement"] = True
@@ -145,6 +154,26 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
             },
         },
     }
+
+
+def hotplug_volume(claim: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The disk and volume of an attached claim, as KubeVirt's AddVolumeOptions makes them
+    (``hotpluggable``; SCSI, the bus every KubeVirt release hot-plugs)."""
+    name = volume_name(claim)
+    return (
+        {"name": name, "disk": {"bus": "scsi"}},
+        {"name": name, "persistentVolumeClaim": {"claimName": claim, "hotpluggable": True}},
+    )
+
+
+def attached_claims(vm: Mapping[str, Any]) -> frozenset[str]:
+    """The claims a VirtualMachine's spec carries as attached volumes (not its boot volume)."""
+    spec = vm.get("spec", {}).get("template", {}).get("spec", {})
+    return frozenset(
+        v["persistentVolumeClaim"]["claimName"]
+        for v in spec.get("volumes") or []
+        if v.get("persistentVolumeClaim") and v.get("name", "").startswith(VOLUME_PREFIX)
+    )
 
 
 def _template_annotations(s: PlacedServer) -> dict[str, str]:
@@ -285,6 +314,7 @@ def observe(vm: Mapping[str, Any] | None, vmi: Mapping[str, Any] | None = None) 
         host=host,
         addresses=addresses,
         failure=printable if printable in _FAILURES else None,
+        volumes=attached_claims(vm),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -67,6 +68,8 @@ class PlacedServer:
     image_source: Mapping[str, Any] | None = None
     """What the server keeps of the Image it boots (status.imageSource: its source, minDisk,
     properties, storage class, root disk); None for a plain reference (``image``)."""
+    volumes: tuple[str, ...] = ()
+    """PersistentVolumeClaims attached (besides a boot volume), in attachment order."""
 
     @property
     def guest_hostname(self) -> str:
@@ -107,6 +110,21 @@ class Observation:
     """A reason the workload cannot run (image pull failure, unschedulable...), for the fault."""
     revision: str | None = None
     """The boot the workload carries (its REVISION_ANNOTATION)."""
+    volumes: frozenset[str] = frozenset()
+    """The claims attached to the workload (besides a boot volume)."""
+
+
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+VOLUME_PREFIX = "vol-"
+
+
+def volume_name(claim: str) -> str:
+    """The name of a claim's volume (and disk) in a workload: a DNS label, one per claim."""
+    if _LABEL.match(claim) and len(claim) <= 59:
+        return VOLUME_PREFIX + claim
+    digest = hashlib.sha256(claim.encode()).hexdigest()[:8]
+    stem = re.sub(r"[^a-z0-9-]+", "-", claim)[:40].strip("-")
+    return f"{VOLUME_PREFIX}{stem}-{digest}"
 
 
 def user_data_secret(server_name: str) -> str:

@@ -15,6 +15,7 @@ from kubenova.handlers import (
     quotas,
     serveractions,
     servers,
+    volumes,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "quotas",
     "serveractions",
     "servers",
+    "volumes",
 ]

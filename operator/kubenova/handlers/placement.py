@@ -38,6 +38,10 @@ class Placement:
     """Claims written (or released) by this process, by server key, until the index shows them."""
     charged: dict[str, ServerUsage | None] = dataclasses.field(default_factory=dict)
     """Quota usage admitted (or freed) by this process, by server key, until the index shows it."""
+    volume_holds: dict[str, dict[str, bool]] = dataclasses.field(default_factory=dict)
+    """The claims each server holds (or only asks for) as this process last wrote its status, by
+    server key: newer than the ``claim_users`` index, so two attaches of one claim made under the
+    lock one after the other see each other."""
     last_hosts: Hosts | None = None
     """The hosts of the last decision, kept while their facts do not change (see :func:`hosts`)."""
 

@@ -24,7 +24,7 @@ from kubenova.handlers import common, indexes, placement, state
 from kubenova.kube import finalizers, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
-from kubenova.servers import build, plan, tasks
+from kubenova.servers import build, plan, tasks, volumes
 from kubenova.servers.outcome import Event, Outcome
 from kubenova.servers.view import Facts, Server
 
@@ -75,7 +75,19 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         image=lambda name: common.first(ix["image_bodies"], name),
         root_disk_storage_class=conf.root_disk_storage_class,
         storage_class=lambda name: common.first(ix["storage_classes"], name or ""),
+        claim=lambda namespace, name: common.first(ix["volume_claims"], (namespace, name)),
+        claim_holders=lambda namespace, name: claim_holders(p, ix, namespace, name),
     )
+
+
+def claim_holders(p: placement.Placement, ix: dict[str, Any], namespace: str, name: str) -> list[str]:
+    """The servers holding a claim: the index, overlaid with what this process wrote since."""
+    held = dict(ix["claim_users"].get((namespace, name), []))
+    prefix = namespace + "/"
+    for key, claims in p.volume_holds.items():
+        if key.startswith(prefix):
+            held[key.removeprefix(prefix)] = claims.get(name, False)
+    return sorted(s for s, holds in held.items() if holds)
 
 
 class Executor:
@@ -90,6 +102,8 @@ class Executor:
         self.wrote = False
         self.placed_now = False
         """Placed a moment ago by this reconcile: its workload cannot exist yet."""
+        self.woken: list[str] = []
+        """Claims this reconcile let go of (the servers waiting for them try again)."""
 
     async def run(self) -> None:
         if self.server.deleting:
@@ -170,6 +184,10 @@ class Executor:
         if not plan.deletable(self.server):
             return
         await workloads.remove(self.client, self.server.namespace, self.server.name)
+        # Nova deletes a volume attached with delete_on_termination along with the server.
+        await workloads.delete_claims(
+            self.client, self.server.namespace, volumes.delete_on_termination(self.server.status)
+        )
         released = plan.released(self.server)
         async with self._placing(True):
             await self.record(released)
@@ -186,11 +204,16 @@ class Executor:
             self._took(body)
             self.wrote = True
         p = self.state.placement
+        if outcome.patch is not None:
+            p.volume_holds[self.server.key] = volumes.held(self.server.spec, self.server.status)
+        if outcome.patch is None and outcome.wake:  # a deleted server let its claims go
+            p.volume_holds[self.server.key] = {}
         for key, claim in outcome.claims.items():
             p.pending[key] = claim
         for key, charge in outcome.charges.items():
             p.charged[key] = charge
         self.placed_now = self.placed_now or outcome.placed
+        self.woken.extend(outcome.wake)
 
     async def announce(self, outcome: Outcome) -> None:
         """What others read of it: Events, the ServerAction's end, the log."""

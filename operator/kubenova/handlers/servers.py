@@ -16,6 +16,7 @@ resize, a changed ``image`` a rebuild); one-shot actions from ServerActions
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 import kopf
@@ -43,6 +44,7 @@ async def server_event(
         st = state.of(memo)
         st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
         st.placement.charged[key] = None
+        st.placement.volume_holds.pop(key, None)
         st.servers.cache.forget(key)
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
@@ -146,10 +148,35 @@ async def reconcile(
             cache.read(key, server)
         if server is None:
             return
+        executor = Executor(server, memo, indexes)
         try:
-            await Executor(server, memo, indexes).run()
+            await executor.run()
         except BaseException:
             # A step cut short may have written a state it did not act on: forget what we wrote,
             # so that its echo (and the next workload event) reconciles again from a fresh read.
             cache.forget(key)
             raise
+    if executor.woken:
+        wake(executor.woken, memo, indexes)
+
+
+def wake(claims: Iterable[str], memo: kopf.Memo, indexes: dict[str, Any]) -> None:
+    """Soon (coalesced, outside any server's lock), reconcile the servers that ask for one of
+    ``claims`` ("namespace/name") and do not hold it: the claim appeared, or another server let
+    it go."""
+    for claim in claims:
+        namespace, _, name = claim.partition("/")
+
+        async def retry(namespace: str = namespace, name: str = name) -> None:
+            users = sorted(indexes["claim_users"].get((namespace, name), []))
+            for server, holds in users:
+                if holds:
+                    continue
+                try:
+                    await reconcile(namespace, server, memo=memo, indexes=indexes)
+                except (kube_servers.ApiError, workloads.ActionFailed):
+                    # One server that cannot go on (its namespace being deleted, say) must not
+                    # keep the others waiting for the claim; its own next event retries it.
+                    log.exception("claim %s/%s: server %s did not go on", namespace, name, server)
+
+        state.of(memo).refresh.soon(f"claim/{claim}", retry)

@@ -1,4 +1,5 @@
-"""KubeVirt's subresource API: pause, unpause and soft-reboot a VirtualMachineInstance.
+"""KubeVirt's subresource API: pause, unpause and soft-reboot a VirtualMachineInstance; hot-plug
+a volume into a VirtualMachine (``addvolume``, ``removevolume``).
 
 These are not resources but actions, served by KubeVirt's virt-api as the aggregated API group
 ``subresources.kubevirt.io``: ``virtctl pause vmi NAME`` is a ``PUT`` with a ``{}`` body (a
@@ -6,6 +7,11 @@ These are not resources but actions, served by KubeVirt's virt-api as the aggreg
 kube-apiserver authorizes it as ``update`` on ``virtualmachineinstances/pause`` in that group, then
 proxies it to virt-api, which answers 200 with no body, or a ``Status``: 404 when the instance
 does not exist, 409 when it is not running, already paused (``pause``) or not paused (``unpause``).
+
+``addvolume`` and ``removevolume`` on a VirtualMachine take an ``AddVolumeOptions`` (``name``,
+``disk``, ``volumeSource``) or ``RemoveVolumeOptions`` (``name``) body; virt-api writes the volume
+into (or out of) the VM's ``spec.template.spec`` and answers 202, and virt-controller hot-plugs it
+into the running instance (KubeVirt's ``HotplugVolumes`` feature gate; otherwise a 400).
 
 The call is made idempotent here: a 409 that says the instance already is what was asked for is
 success, since the operator may repeat a step before the VirtualMachine's status shows the first
@@ -60,6 +66,36 @@ async def vmi_subresource(client: AsyncClient, namespace: str, name: str, action
         return
     if resp.status_code == 404 and not (status.get("details") or {}).get("name"):
         # The API server's own 404 (no such group) names nothing; virt-api's names the instance.
+        raise SubresourceUnavailable(
+            action,
+            namespace,
+            name,
+            404,
+            f"the API group {GROUP}/{VERSION} is not served (is KubeVirt's virt-api installed and its "
+            f"APIService v1.{GROUP} Available?)",
+        )
+    raise SubresourceFailed(action, namespace, name, resp.status_code, message)
+
+
+VolumeAction = Literal["addvolume", "removevolume"]
+# virt-api's words (pkg/virt-api/rest/volumes.go verifyVolumeOption) for a volume that is there
+# already, or gone already.
+_VOLUME_DONE: dict[str, str] = {"addvolume": "already exists", "removevolume": "does not exist"}
+
+
+async def vm_volume(client: AsyncClient, namespace: str, name: str, action: VolumeAction, body: dict[str, Any]) -> None:
+    """``addvolume`` or ``removevolume`` on the VirtualMachine ``namespace/name`` (persistent:
+    kept in the VM's spec, so it survives a restart). Raises as :func:`vmi_subresource`."""
+    http = client._client._client
+    path = f"apis/{GROUP}/{VERSION}/namespaces/{namespace}/virtualmachines/{name}/{action}"
+    resp = await http.put(path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    if resp.is_success:
+        return
+    status = _status(resp.content)
+    message = str(status.get("message") or resp.text.strip() or resp.reason_phrase)
+    if resp.status_code == 409 and _VOLUME_DONE[action] in message:
+        return
+    if resp.status_code == 404 and not (status.get("details") or {}).get("name"):
         raise SubresourceUnavailable(
             action,
             namespace,

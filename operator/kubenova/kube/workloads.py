@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from lightkube import AsyncClient, codecs
-from lightkube.resources.core_v1 import Pod, Secret
+from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, Secret
 from lightkube.types import PatchType
 
 from kubenova import backends
@@ -86,6 +86,12 @@ async def remove(client: AsyncClient, namespace: str, name: str) -> None:
     """Delete whichever workload a server has (the backend may not be known yet)."""
     for res in RESOURCES.values():
         await kube.delete_if_exists(client, res, name, namespace=namespace)
+
+
+async def delete_claims(client: AsyncClient, namespace: str, claims: list[str]) -> None:
+    """Delete the PersistentVolumeClaims a deleted server attached with deleteOnTermination."""
+    for claim in claims:
+        await kube.delete_if_exists(client, PersistentVolumeClaim, claim, namespace=namespace)
 
 
 async def _ensure_replaced(
@@ -170,7 +176,56 @@ async def _ensure_vm_itself(client: AsyncClient, server: PlacedServer, goal: Goa
         await _subresource(client, server, "pause")
     elif goal is Goal.RUNNING and printable == "Paused":
         await _subresource(client, server, "unpause")
+    elif obs.volumes != frozenset(server.volumes):
+        return await _sync_volumes(client, server, vm, wanted=wanted, printable=printable, obs=obs)
     return obs
+
+
+async def _sync_volumes(
+    client: AsyncClient,
+    server: PlacedServer,
+    vm: dict[str, Any],
+    *,
+    wanted: dict[str, Any],
+    printable: str,
+    obs: Observation,
+) -> Observation:
+    """One step toward the volumes the server has attached: hot-plugged into (or out of) a
+    running or paused VM through KubeVirt's ``addvolume``/``removevolume`` (kept in the VM's spec,
+    as KubeVirt does), written into a halted VM's spec directly (nothing to hot-plug). A VM
+    between the two waits for its next event."""
+    if printable == "Stopped" and vm["spec"].get("runStrategy") == "Halted":
+        template = vm["spec"]["template"]["spec"]
+        spec = wanted["spec"]["template"]["spec"]
+        ops = [
+            {"op": "test", "path": "/spec/template/spec/volumes", "value": template.get("volumes", [])},
+            {"op": "replace", "path": "/spec/template/spec/volumes", "value": spec["volumes"]},
+            {
+                "op": "replace",
+                "path": "/spec/template/spec/domain/devices/disks",
+                "value": spec["domain"]["devices"]["disks"],
+            },
+        ]
+        return kubevirt.observe(await _patch_vm(client, server, ops))
+    if printable not in ("Running", "Paused"):
+        return obs
+    extra = sorted(obs.volumes - frozenset(server.volumes))
+    try:
+        if extra:
+            name = workload.volume_name(extra[0])
+            await kubevirt_api.vm_volume(client, server.namespace, server.name, "removevolume", {"name": name})
+        else:
+            claim = next(c for c in server.volumes if c not in obs.volumes)
+            disk, volume = kubevirt.hotplug_volume(claim)
+            body = {
+                "name": disk["name"],
+                "disk": disk,
+                "volumeSource": {"persistentVolumeClaim": volume["persistentVolumeClaim"]},
+            }
+            await kubevirt_api.vm_volume(client, server.namespace, server.name, "addvolume", body)
+    except kubevirt_api.SubresourceFailed as exc:
+        raise ActionFailed(f"KubeVirt could not hot-plug the volume: {exc.message} (HTTP {exc.code})") from exc
+    return obs  # the VM's own event (virt-api wrote its spec) brings the next step
 
 
 async def _subresource(client: AsyncClient, server: PlacedServer, action: Literal["pause", "unpause"]) -> None:

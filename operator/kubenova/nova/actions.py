@@ -52,6 +52,8 @@ class Action(enum.StrEnum):
     LOCK = "lock"
     UNLOCK = "unlock"
     DELETE = "delete"
+    ATTACH_VOLUME = "attach_volume"
+    DETACH_VOLUME = "detach_volume"
 
 
 class End(enum.Enum):
@@ -85,6 +87,10 @@ class Rule:
 def _vm(*states: VmState) -> frozenset[str]:
     return frozenset(states)
 
+
+VOLUME_STATES = _vm(V.ACTIVE, V.PAUSED, V.STOPPED, V.RESIZED, V.SOFT_DELETED, V.SHELVED, V.SHELVED_OFFLOADED)
+"""Where a volume may be attached or detached (Nova's attach_volume and detach_volume; not
+suspended, rescued, error or building)."""
 
 RULES: Mapping[Action, Rule] = {
     Action.STOP: Rule(
@@ -140,6 +146,10 @@ RULES: Mapping[Action, Rule] = {
     Action.LIVE_MIGRATE: Rule("os-migrateLive", _vm(V.ACTIVE, V.PAUSED), steps=(T.MIGRATING,)),
     Action.LOCK: Rule("lock", ANY, task_states=ANY, lock_exempt=True),
     Action.UNLOCK: Rule("unlock", ANY, task_states=ANY, lock_exempt=True),
+    # os-volume_attachments POST and DELETE (compute/api.py attach_volume, detach_volume):
+    # check_instance_state with these vm_states and no task in flight.
+    Action.ATTACH_VOLUME: Rule("attach_volume", VOLUME_STATES, steps=(T.ATTACHING,)),
+    Action.DETACH_VOLUME: Rule("detach_volume", VOLUME_STATES, steps=(T.DETACHING,)),
     Action.DELETE: Rule("delete", ANY, task_states=ANY, steps=(T.DELETING,), end=V.DELETED, power=PowerState.NOSTATE),
 }
 

@@ -64,6 +64,10 @@ class TaskState(enum.StrEnum):
     SHELVING_IMAGE_UPLOADING = "shelving_image_uploading"
     SHELVING_OFFLOADING = "shelving_offloading"
     UNSHELVING = "unshelving"
+    # Not Nova's: Nova leaves the server's task_state alone while Cinder's volume is attaching or
+    # detaching. kubenova has no Cinder, so the hot-plug in flight shows on the server.
+    ATTACHING = "attaching"
+    DETACHING = "detaching"
 
 
 class PowerState(enum.IntEnum):

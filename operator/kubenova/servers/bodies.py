@@ -18,10 +18,34 @@ class SchedulerHints(TypedDict, total=False):
     differentHost: list[str]
 
 
+class VolumeSpec(TypedDict, total=False):
+    """One of spec.volumes."""
+
+    claimName: Required[str]
+    device: str
+    tag: str
+    deleteOnTermination: bool
+
+
+class AttachmentBody(TypedDict, total=False):
+    """One of status.volumeAttachments (Nova's os-volume_attachments entry)."""
+
+    id: Required[str]
+    serverId: str
+    device: str
+    tag: str
+    deleteOnTermination: bool
+    state: str
+    """attaching, attached or detaching."""
+    pendingRestart: bool
+    root: bool
+
+
 class ServerSpec(TypedDict, total=False):
     flavor: Required[str]
     image: str
     bootVolume: dict[str, str]
+    volumes: list[VolumeSpec]
     backend: str
     keyName: str
     availabilityZone: str
@@ -121,3 +145,5 @@ class ServerStatus(TypedDict, total=False):
     actions: list[ActionRecord] | None
     observedGeneration: int
     conditions: list[dict[str, Any]]
+    volumeAttachments: list[AttachmentBody]
+    volumesAttached: list[dict[str, Any]]

@@ -12,11 +12,12 @@ from typing import Any
 from kubenova import admission, images, metrics, quotas
 from kubenova.backends import container
 from kubenova.nova import faults
+from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import PowerState, TaskState, VmState
 from kubenova.quotas import ServerUsage
 from kubenova.scheduling.scheduler import Chosen, NoValidHost
-from kubenova.servers import history, placing, status, tasks
-from kubenova.servers.bodies import FlavorCopy, Patch
+from kubenova.servers import history, placing, status, tasks, volumes
+from kubenova.servers.bodies import AttachmentBody, FlavorCopy, Patch
 from kubenova.servers.outcome import NOTHING, Event, Outcome
 from kubenova.servers.view import Facts, Server
 
@@ -57,6 +58,8 @@ def accept(server: Server, facts: Facts, now: str) -> Outcome:
         "lockedReason": spec.get("lockedReason"),
         "actions": history.start_action(st, tasks.CREATE, now=now),
     }
+    if attached := _volumes_at_boot(server, facts):
+        patch |= volumes.fields({}, attached, generation=gen, now=now)
     retrying = quotas.refused(st)
     if over and not problem and retrying:
         return NOTHING  # still over quota: said so already
@@ -81,6 +84,29 @@ def accept(server: Server, facts: Facts, now: str) -> Outcome:
     if retrying:
         patch["fault"] = None  # the refusal is over
     return schedule(server.with_status(patch), facts, now, accepted=patch, retrying=retrying)
+
+
+def _volumes_at_boot(server: Server, facts: Facts) -> list[AttachmentBody]:
+    """The volumes a new server boots with, as Nova attaches its block devices while it builds:
+    the root volume (listed first, as Nova lists it), and each of ``spec.volumes`` that can be
+    attached now, so the first workload carries them. One that cannot (missing, in use) is left
+    for later, where the refusal is said (:func:`kubenova.servers.plan.follow_spec`)."""
+    spec = server.spec
+    entries: list[AttachmentBody] = []
+    if boot := (spec.get("bootVolume") or {}).get("claimName"):
+        entries.append(volumes.root_entry(boot, server.uid))
+    for v in volumes.declared(spec):
+        claim = v["claimName"]
+        others = volumes.holders(facts.claim_holders(server.namespace, claim), server.name)
+        try:
+            volumes.check_attach(claim, facts.claim(server.namespace, claim), others, namespace=server.namespace)
+        except ActionRefused:
+            continue
+        status = {"volumeAttachments": entries}
+        entries = volumes.begin(
+            spec, status, Action.ATTACH_VOLUME, claim, server_id=server.uid, task=False, pending=False
+        )
+    return entries
 
 
 def schedule(

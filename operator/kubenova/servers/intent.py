@@ -5,7 +5,8 @@ Given the spec, the status and the maintenance an admin asked for on hosts, :fun
 the one Nova action to start now, or says in words what the server waits for (a confirmation,
 the user), or None when the server is as declared. Precedence, first match wins: a resize or
 migration waiting for confirmation; the host's maintenance; ERROR (only a rebuild helps);
-``state`` and ``rescue`` by Nova's allowed path; a new image (rebuild); a new flavor (resize).
+``state`` and ``rescue`` by Nova's allowed path; a new image (rebuild); a new flavor (resize);
+then the volumes (a detach, then an attach: :func:`kubenova.servers.volumes.next_change`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from kubenova.nova import planning
 from kubenova.nova.actions import EVENTS, Action
 from kubenova.nova.states import VmState
+from kubenova.servers import volumes
 
 Maintenance = Callable[[str | None], str | None]
 """The maintenance asked for on a host (migrate, stop), or None."""
@@ -55,7 +57,8 @@ def wanted(spec: Mapping[str, Any], status: Mapping[str, Any], maintenance: Main
             old = m.get("oldFlavor")
             return f"The resize to {flavor} was reverted; set spec.flavor back to {old}, or to another flavor."
         return Action.RESIZE
-    return None
+    change = volumes.next_change(spec, status)
+    return change[0] if change else None
 
 
 def failed_already(action: Action, status: Mapping[str, Any], generation: int | None) -> bool:

@@ -49,6 +49,8 @@ class Outcome:
     """A first placement: no workload can exist yet, so it is made without a read first."""
     log: str | None = None
     """What the operator's log says of it."""
+    wake: tuple[str, ...] = ()
+    """Claims ("namespace/name") this transition let go of: servers waiting for them try again."""
 
 
 NOTHING = Outcome()

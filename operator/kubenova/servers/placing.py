@@ -15,7 +15,7 @@ from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.model import GroupSpec, RequestSpec
 from kubenova.scheduling.scheduler import Chosen, NoValidHost, choose_and_claim
-from kubenova.servers import claims
+from kubenova.servers import claims, volumes
 from kubenova.servers.bodies import FlavorCopy, Patch, ServerStatus, WorkloadRef
 from kubenova.servers.view import Facts, Server
 
@@ -165,6 +165,7 @@ def placed(server: Server, *, public_key: str | None, running: bool) -> PlacedSe
         user_data_secret=user_data_secret(server.name) if spec.get("userData") else None,
         rescue_image=(spec.get("rescueImage") or _bootable(status) or spec.get("image")) if rescued else None,
         image_source=status.get("imageSource"),
+        volumes=volumes.on_workload(status),
     )
 
 

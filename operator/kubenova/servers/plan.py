@@ -22,7 +22,7 @@ from kubenova.nova import actions, faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim
-from kubenova.servers import build, claims, history, intent, moves, placing, status, tasks
+from kubenova.servers import build, claims, history, intent, moves, placing, status, tasks, volumes
 from kubenova.servers.bodies import Patch
 from kubenova.servers.outcome import NOTHING, Event, Outcome, Settle
 from kubenova.servers.view import Facts, Server
@@ -93,6 +93,8 @@ def converge(server: Server, obs: Observation, now: str) -> Outcome:
         return Outcome(patch, events=(event,), settle=_settle(server, patch, error=message))
     if not tasks.reached(flight.goal, obs, tasks.revision(st)):
         return NOTHING
+    if flight.action in volumes.ACTIONS and obs.volumes != frozenset(volumes.on_workload(st)):
+        return NOTHING  # KubeVirt has not taken the hot-plug yet
     patch = tasks.finish(st, flight, obs, generation=gen, now=now)
     patch["conditions"] = status.synced(patch, True, "Synced", "As declared.", generation=gen, now=now)
     released: dict[str, Claim | None] = {}
@@ -104,12 +106,15 @@ def converge(server: Server, obs: Observation, now: str) -> Outcome:
     if flight.action is not None:  # a finished build is visible in status; one Event per action
         note = f"{action} finished: the server is {patch['status']}."
         events = (Event("Normal", tasks.event_reason(flight.action), action, note),)
+    before = {a["id"] for a in volumes.attachments(st)}
+    after = {a["id"] for a in patch.get("volumeAttachments", volumes.attachments(st))}
     return Outcome(
         patch,
         claims=released,
         events=events,
         settle=_settle(server, patch, error=None),
         log=f"{action} finished, {patch['status']}",
+        wake=tuple(f"{server.namespace}/{c}" for c in sorted(before - after)),
     )
 
 
@@ -143,9 +148,11 @@ def wanted(server: Server, facts: Facts) -> Action | str | None:
 
 
 def needs_lock(server: Server, facts: Facts) -> bool:
-    """Whether following the spec now may claim or release a host (then the executor takes the
-    scheduler's lock first); most passes only compare, and take no lock."""
+    """Whether following the spec now may claim or release a host, or attach a volume (then the
+    executor takes the scheduler's lock first); most passes only compare, and take no lock."""
     action = wanted(server, facts) if server.status.get("vmState") else None
+    if action is Action.ATTACH_VOLUME:
+        return True  # checks who holds the claim and takes it, as one decision
     return isinstance(action, Action) and claims_or_releases(action, server.status["vmState"])
 
 
@@ -222,6 +229,8 @@ def begin(
     if action is Action.RESIZE:
         _check_resize_quota(server, facts)
         _check_resize_image(server, facts)
+    if action in volumes.ACTIONS:
+        return _begin_volume(server, facts, action, now, extra=extra)
     image_source = _check_rebuild_image(server, facts) if action is Action.REBUILD else None
     name = actions.EVENTS[action]
     records = history.start_action(st, name, now=now, server_action=server_action, request_id=request_id)
@@ -257,6 +266,55 @@ def begin(
         made = move(server, facts, host=host, request_id=request_id, now=now)
         return Outcome(patch | made.patch, claims=made.claims, log=log)
     return Outcome(patch, log=log)
+
+
+def _begin_volume(server: Server, facts: Facts, action: Action, now: str, *, extra: Patch | None) -> Outcome:
+    """Attach or detach the next volume the spec asks for: a task while KubeVirt hot-plugs it
+    into (or out of) the VirtualMachine, else recorded at once (see :mod:`.volumes`)."""
+    st, gen, spec = server.status, server.generation, server.spec
+    change = volumes.next_change(spec, st)
+    assert change is not None
+    assert change[0] is action
+    claim = change[1]
+    if action is Action.ATTACH_VOLUME:
+        others = volumes.holders(facts.claim_holders(server.namespace, claim), server.name)
+        volumes.check_attach(claim, facts.claim(server.namespace, claim), others, namespace=server.namespace)
+    vm, backend = st["vmState"], st.get("backend")
+    name = actions.EVENTS[action]
+    records = history.start_action(st, name, now=now)
+    task = not volumes.immediate(backend, vm, bool(st.get("workload")))
+    pending = not task and volumes.pod_running(backend, vm)
+    entries = volumes.begin(spec, st, action, claim, server_id=server.uid, task=task, pending=pending)
+    patch = dict(extra or {})
+    steps = actions.transition(action, vm).steps
+    patch |= status.state_patch(st, vm_state=vm, task_state=steps[0] if task else None, generation=gen, now=now)
+    patch |= volumes.fields(patch, entries, generation=gen, now=now)
+    verb = "attach" if action is Action.ATTACH_VOLUME else "detach"
+    if task:
+        patch["actions"] = records
+        patch["conditions"] = status.synced(
+            patch, True, "Converging", f"{name} {claim} in progress.", generation=gen, now=now
+        )
+        return Outcome(patch, log=f"{name} {claim} started")
+    patch["actions"] = history.finish_action({"actions": records}, now=now)
+    events: tuple[Event, ...]
+    if pending:
+        note = (
+            f"Volume {claim} is to {verb}, at the Pod's next start: a running Pod's volumes cannot change, "
+            "and kubenova does not restart it for that (stop and start the server, or reboot it, to apply it now)."
+        )
+        events = (Event("Normal", "VolumePending", name, note),)
+    else:
+        events = (
+            Event(
+                "Normal", "VolumeAttached" if verb == "attach" else "VolumeDetached", name, f"Volume {claim} {verb}ed."
+            ),
+        )
+    # Synced as declared: what waits for the Pod's next start is the VolumesPending condition's to say.
+    patch["conditions"] = status.synced(patch, True, "Synced", "As declared.", generation=gen, now=now)
+    return Outcome(
+        patch, events=events, wake=(f"{server.namespace}/{claim}",) if verb == "detach" else (), log=f"{name} {claim}"
+    )
 
 
 def _check_resize_quota(server: Server, facts: Facts) -> None:
@@ -324,8 +382,10 @@ def deletable(server: Server) -> bool:
 
 def released(server: Server) -> Outcome:
     """The overlays once a deleted server's workload is gone: no claims, no quota charge."""
+    held = volumes.held(server.spec, server.status)
     return Outcome(
         claims={server.key: None, server.key + claims.SOURCE: None},
         charges={server.key: None},
         log=f"deleted; its claim on {server.status.get('host')} released",
+        wake=tuple(f"{server.namespace}/{c}" for c, holds in sorted(held.items()) if holds),
     )

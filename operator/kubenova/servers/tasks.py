@@ -18,7 +18,7 @@ from typing import Any
 from kubenova.backends.workload import Observation
 from kubenova.nova.actions import EVENTS, RULES, Action, transition
 from kubenova.nova.states import HARD_REBOOT, PowerState, TaskState, VmState
-from kubenova.servers import history
+from kubenova.servers import history, volumes
 from kubenova.servers.status import addresses, state_patch
 
 REMAKES = frozenset(
@@ -147,6 +147,11 @@ def finish(
         patch["migration"] = migration | {"status": "done"}
     elif flight.action is Action.REVERT_RESIZE:
         patch["migration"] = migration | {"status": "reverted", "sourceClaim": None, "sourceFlavor": None}
+    elif flight.action in volumes.ACTIONS:
+        patch |= volumes.fields(patch, volumes.finish(status, flight.action), generation=generation, now=now)
+    if status.get("backend") != "kubevirt" and (settled := volumes.settle_pending(status)) is not None:
+        # A container's Pod made again (or gone): the volume changes that waited for it are on it now.
+        patch |= volumes.fields(patch, settled, generation=generation, now=now)
     return patch
 
 
@@ -206,4 +211,6 @@ def event_reason(action: Action) -> str:
         Action.UNSHELVE: "Unshelved",
         Action.RESCUE: "Rescued",
         Action.UNRESCUE: "Unrescued",
+        Action.ATTACH_VOLUME: "VolumeAttached",
+        Action.DETACH_VOLUME: "VolumeDetached",
     }.get(action, action.value.title().replace("_", ""))

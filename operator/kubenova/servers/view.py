@@ -89,3 +89,7 @@ class Facts:
     image: Callable[[str], Mapping[str, Any] | None] = dataclasses.field(default=lambda _name: None)
     """An Image by name, as ``{"spec": ..., "status": ...}``; None if no Image has that name
     (then ``spec.image`` is a plain container reference)."""
+    claim: Callable[[str, str], Mapping[str, Any] | None] = lambda namespace, name: None
+    """A PersistentVolumeClaim by (namespace, name): its accessModes; None if it does not exist."""
+    claim_holders: Callable[[str, str], Sequence[str]] = lambda namespace, name: ()
+    """The servers holding a claim (attached, attaching, or booted from it), by (namespace, name)."""

@@ -61,8 +61,17 @@ def assert_valid(vm: dict[str, Any]) -> None:
             user_data_secret="pinned-user-data",
             running=False,
         ),
+        PlacedServer(
+            name="db",
+            namespace="demo",
+            uid="u4",
+            flavor=SMALL,
+            host="compute-0",
+            boot_volume="db-root",
+            volumes=("data", "logs.archive"),
+        ),
     ],
-    ids=["containerdisk-with-key", "boot-volume", "dedicated-stopped-with-user-data"],
+    ids=["containerdisk-with-key", "boot-volume", "dedicated-stopped-with-user-data", "attached-volumes"],
 )
 def test_rendered_vms_are_valid_kubevirt(server: PlacedServer) -> None:
     assert_valid(kubevirt.render(server, access_secret="web-access" if server.public_key else None))
@@ -120,3 +129,23 @@ def test_addresses_come_from_the_vmi() -> None:
 
 def test_a_missing_vm_is_reported_as_such() -> None:
     assert not kubevirt.observe(None).exists
+
+
+def test_attached_volumes_are_hotpluggable_claims_on_scsi_disks_as_addvolume_makes_them() -> None:
+    vm = kubevirt.render(
+        PlacedServer(
+            name="db", namespace="demo", uid="u", flavor=SMALL, host="h", image="i", volumes=("data", "logs.archive")
+        )
+    )
+    spec = vm["spec"]["template"]["spec"]
+    hot = [v for v in spec["volumes"] if v.get("persistentVolumeClaim")]
+    assert [v["persistentVolumeClaim"] for v in hot] == [
+        {"claimName": "data", "hotpluggable": True},
+        {"claimName": "logs.archive", "hotpluggable": True},
+    ]
+    names = [v["name"] for v in hot]
+    assert names[0] == "vol-data"
+    assert names[1].startswith("vol-logs-archive-")  # a claim name with a dot is no DNS label
+    disks = {d["name"]: d for d in spec["domain"]["devices"]["disks"]}
+    assert all(disks[n]["disk"] == {"bus": "scsi"} for n in names)
+    assert kubevirt.observe(vm).volumes == frozenset({"data", "logs.archive"})

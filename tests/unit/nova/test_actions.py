@@ -35,6 +35,9 @@ ALLOWED = {
     Action.LOCK: set(ALL),
     Action.UNLOCK: set(ALL),
     Action.DELETE: set(ALL),
+    # nova/compute/api.py attach_volume and detach_volume: not suspended, rescued, error or building.
+    Action.ATTACH_VOLUME: {"active", "paused", "stopped", "resized", "soft-delete", "shelved", "shelved_offloaded"},
+    Action.DETACH_VOLUME: {"active", "paused", "stopped", "resized", "soft-delete", "shelved", "shelved_offloaded"},
 }
 NAMES = {
     Action.REBOOT_HARD: "reboot",
