@@ -10,7 +10,7 @@ to it (an EndpointSlice at this machine's address): the API server calls it as i
 Pod, and its refusals reach `kubectl`. The audit log proves every rule is used; `helm upgrade`
 with a changed value keeps the certificate and the webhook answering; `helm uninstall` leaves
 the CRDs and the users' objects. The template-only checks (cert-manager, ServiceMonitor
-variants) are in test_chart_templates.py.
+variants) are in tests/unit/test_chart_templates.py.
 """
 
 from __future__ import annotations
