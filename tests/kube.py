@@ -16,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from lightkube import ALL_NS, ApiError, AsyncClient, Client, KubeConfig
+from lightkube.generic_resource import create_global_resource
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources import core_v1, events_v1
 from lightkube.types import PatchType
 
+from kubenova.api import peering
 from kubenova.api.common import API_VERSION
 from kubenova.kube import resources
 from tests import waiting
@@ -40,8 +42,11 @@ KINDS: dict[str, Any] = {
     "namespace": core_v1.Namespace,
     "pod": core_v1.Pod,
     "secret": core_v1.Secret,
+    "clusterkopfpeering": create_global_resource(
+        peering.PEERING_GROUP, "v1", "ClusterKopfPeering", "clusterkopfpeerings"
+    ),
 }
-CLUSTER_SCOPED = {"flavor", "host", "aggregate", "node", "namespace"}
+CLUSTER_SCOPED = {"flavor", "host", "aggregate", "node", "namespace", "clusterkopfpeering"}
 FIELD_MANAGER = "kubenova-tests"
 
 
