@@ -458,6 +458,15 @@ def _die_with_parent() -> None:
     libc.prctl(1, signal.SIGTERM)
 
 
+def _child_env() -> dict[str, str]:
+    """The environment of a child: ours, with the repository on ``PYTHONPATH``, so a Python child
+    started from the cluster's folder (the fake virt-api, ``python -m hack.devcluster.virtapi``)
+    imports ``hack`` as this process does."""
+    repo = str(Path(__file__).resolve().parents[2])
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{path}" if path else repo}
+
+
 def _spawn(root: Path, name: str, argv: list[str]) -> _Proc:
     log = root / "logs" / f"{name}.log"
     fh: IO[bytes] = open(log, "wb")  # noqa: SIM115 - the child owns it for its lifetime
@@ -468,6 +477,7 @@ def _spawn(root: Path, name: str, argv: list[str]) -> _Proc:
         stdin=subprocess.DEVNULL,
         preexec_fn=_die_with_parent,  # noqa: PLW1509 - single-threaded at this point
         cwd=root,
+        env=_child_env(),
     )
     fh.close()
     return _Proc(name, popen, log)
