@@ -96,7 +96,7 @@ async def host_maintenance_event(*, name: str, spec: kopf.Spec, memo: kopf.Memo,
     if seen.get(name) == mode:
         return
     seen[name] = mode
-    for namespace, server, *_ in kw["host_servers"].get(name, []):
+    for namespace, server, *_ in list(kw["host_servers"].get(name, [])):  # a live view; reconciles change it
         try:
             await reconcile(namespace, server, memo=memo, indexes=kw)
         except (ApiError, workloads.ActionFailed):
