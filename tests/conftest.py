@@ -19,8 +19,23 @@ import pytest
 
 from hack.devcluster import cluster as devcluster
 from hack.devcluster import installing, operating
+from kubenova.api import crds
+from tests import waiting
 
 NODES = 3
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--reverse",
+        action="store_true",
+        help="run the collected tests in reverse order (with -p randomly: to find order-dependence)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--reverse"):
+        items.reverse()
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +43,10 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[devcluster.Cluster]:
     c = devcluster.start(nodes=NODES)
     try:
         installing.install_crds(c)
+        # Established is not yet served: for a moment each new kind's list answers 429 "storage is
+        # (re)initializing". An operator started then has lost a Server's first event; so wait.
+        kinds = ",".join(d["metadata"]["name"] for d in crds.all_crds())
+        waiting.until(lambda: c.kubectl("get", kinds, "-A", check=False).returncode == 0, what="the CRDs served")
     except BaseException:
         c.stop(keep=True)
         raise

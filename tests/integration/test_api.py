@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from hack.devcluster.cluster import Cluster
+from tests import kube as k
 
 pytestmark = pytest.mark.integration
 
@@ -44,16 +45,7 @@ def test_kubectl_apply_refuses_invalid_manifests_with_a_clear_message(
 
 
 def test_kubectl_get_kubenova_lists_every_kind_with_openstack_like_columns(cluster: Cluster, namespace: str) -> None:
-    cluster.apply(
-        [
-            {
-                "apiVersion": "compute.kubenova.io/v1alpha1",
-                "kind": "Server",
-                "metadata": {"name": "columns", "namespace": namespace},
-                "spec": {"flavor": "m1.tiny", "image": "nginx:1.27", "state": "stopped"},
-            }
-        ]
-    )
+    cluster.apply([k.server("columns", namespace, flavor="m1.tiny", image="nginx:1.27", state="stopped")])
     header = cluster.kubectl("get", "servers", "-n", namespace).stdout.splitlines()[0].split()
     assert header[:7] == ["NAME", "STATUS", "TASK", "STATE", "POWER", "STATE", "NETWORKS"]
     assert "FLAVOR" in header

@@ -8,62 +8,47 @@ import json
 from typing import Any
 
 import pytest
+from lightkube import Client
 
 from hack.devcluster.cluster import Cluster
 from hack.devcluster.operating import Operator
 from kubenova import keypairs
-from tests import waiting
+from tests import kube as k
+from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
 
 ED25519 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDNb5XS3vjRtgp7HmaQF/sOn2Ecpt1Tx4TqKYO4NVb5x bob"
 
 
-def status(cluster: Cluster, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-    args = ["get", kind, name, "-o", "json"] + (["-n", namespace] if namespace else [])
-    proc = cluster.kubectl(*args, check=False)
-    result: dict[str, Any] = json.loads(proc.stdout).get("status", {}) if proc.returncode == 0 else {}
-    return result
-
-
 def keypair(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
-    return {
-        "apiVersion": "compute.kubenova.io/v1alpha1",
-        "kind": "Keypair",
-        "metadata": {"name": name, "namespace": namespace},
-        "spec": spec,
-    }
+    return k.manifest("Keypair", name, namespace, **spec)
 
 
-def test_a_flavor_becomes_ready_and_kubectl_wait_works(cluster: Cluster, operator: Operator) -> None:
-    cluster.apply(
-        [
-            {
-                "apiVersion": "compute.kubenova.io/v1alpha1",
-                "kind": "Flavor",
-                "metadata": {"name": "it.small"},
-                "spec": {"vcpus": 1, "ram": 2048, "disk": 20},
-            }
-        ]
-    )
+def test_a_flavor_becomes_ready_and_kubectl_wait_works(
+    cluster: Cluster, kube: Client, operator: Operator, made: Made
+) -> None:
+    made.apply([k.flavor("it.small", vcpus=1, ram=2048, disk=20)])
     cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "flavor/it.small")
-    assert status(cluster, "flavor", "it.small")["observedGeneration"] == 1
+    assert k.status(kube, "flavor", "it.small")["observedGeneration"] == 1
 
 
 def test_an_imported_key_gets_novas_md5_and_the_sha256_fingerprint(
-    cluster: Cluster, operator: Operator, namespace: str
+    cluster: Cluster, kube: Client, operator: Operator, namespace: str
 ) -> None:
     cluster.apply([keypair("bob", namespace, publicKey=ED25519)])
     cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "keypair/bob", "-n", namespace)
-    s = status(cluster, "keypair", "bob", namespace)
+    s = k.status(kube, "keypair", "bob", namespace)
     assert s["fingerprint"] == "0d:4d:c5:77:9f:65:dd:7c:9a:20:3d:98:6a:46:17:a1"
     assert s["fingerprintSha256"] == "SHA256:sYCcah8RxwvfvJ8k4VmgYrkPtsqTbABHvtuQci97iCE"
     assert "privateKeySecretRef" not in s
 
 
-def test_an_invalid_key_gets_a_fault_and_is_not_ready(cluster: Cluster, operator: Operator, namespace: str) -> None:
+def test_an_invalid_key_gets_a_fault_and_is_not_ready(
+    cluster: Cluster, kube: Client, operator: Operator, namespace: str
+) -> None:
     cluster.apply([keypair("broken", namespace, publicKey="ssh-rsa AAAAnotakey")])
-    s = waiting.until(lambda: (x := status(cluster, "keypair", "broken", namespace)).get("fault") and x, what="fault")
+    s = k.wait_for(kube, "keypair", "broken", namespace, check=lambda x: x.get("fault"), what="fault")
     assert s["fault"]["message"] == keypairs.INVALID_KEY
     assert s["fault"]["code"] == 400
     ready = next(c for c in s["conditions"] if c["type"] == "Ready")
@@ -71,12 +56,12 @@ def test_an_invalid_key_gets_a_fault_and_is_not_ready(cluster: Cluster, operator
 
 
 def test_a_keypair_without_a_key_gets_one_with_the_private_key_in_a_secret(
-    cluster: Cluster, operator: Operator, namespace: str
+    cluster: Cluster, kube: Client, operator: Operator, namespace: str
 ) -> None:
     cluster.apply([keypair("gen", namespace)])
     cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "keypair/gen", "-n", namespace)
-    s = status(cluster, "keypair", "gen", namespace)
-    secret = cluster.get_json("secret", s["privateKeySecretRef"]["name"], "-n", namespace)
+    s = k.status(kube, "keypair", "gen", namespace)
+    secret = k.get(kube, "secret", s["privateKeySecretRef"]["name"], namespace)
     assert secret["type"] == "kubernetes.io/ssh-auth"
     assert secret["metadata"]["ownerReferences"][0]["kind"] == "Keypair"
     private = base64.b64decode(secret["data"]["ssh-privatekey"]).decode()
@@ -87,4 +72,4 @@ def test_a_keypair_without_a_key_gets_one_with_the_private_key_in_a_secret(
     # A restart reads the key back; it does not make another.
     operator.restart()
     cluster.kubectl("annotate", "keypair", "gen", "-n", namespace, "touch=1")
-    assert status(cluster, "keypair", "gen", namespace)["publicKey"] == s["publicKey"]
+    assert k.status(kube, "keypair", "gen", namespace)["publicKey"] == s["publicKey"]

@@ -8,41 +8,34 @@ from typing import Any
 
 import pytest
 import yaml
+from lightkube import Client
 
 from hack.devcluster.cluster import Cluster
+from tests import kube as k
+from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
-API = "compute.kubenova.io/v1alpha1"
 
 
-def manifests(namespace: str) -> str:
-    docs: list[dict[str, Any]] = [
-        {"apiVersion": API, "kind": "Flavor", "metadata": {"name": "gitops.small"}, "spec": {"vcpus": 1, "ram": 512}},
-        {
-            "apiVersion": API,
-            "kind": "Server",
-            "metadata": {"name": "app", "namespace": namespace},
-            "spec": {"flavor": "gitops.small", "image": "nginx:1.27", "backend": "container"},
-        },
-        {
-            "apiVersion": API,
-            "kind": "Server",
-            "metadata": {"name": "vm", "namespace": namespace},
-            "spec": {"flavor": "gitops.small", "image": "quay.io/containerdisks/fedora:40", "backend": "kubevirt"},
-        },
+def manifests(namespace: str) -> list[dict[str, Any]]:
+    return [
+        k.flavor("gitops.small", vcpus=1, ram=512),
+        k.server("app", namespace, flavor="gitops.small", image="nginx:1.27", backend="container"),
+        k.server("vm", namespace, flavor="gitops.small", image="quay.io/containerdisks/fedora:40", backend="kubevirt"),
     ]
-    return yaml.safe_dump_all(docs)
 
 
 @pytest.mark.usefixtures("operator")
-def test_reapplying_after_reconcile_changes_nothing(cluster: Cluster, namespace: str) -> None:
-    text = manifests(namespace)
+def test_reapplying_after_reconcile_changes_nothing(cluster: Cluster, kube: Client, namespace: str, made: Made) -> None:
+    docs = manifests(namespace)
+    made.track("flavor", "gitops.small")
+    text = yaml.safe_dump_all(docs)
     apply = ("apply", "--server-side", "--field-manager=gitops", "-f", "-")
     cluster.kubectl(*apply, input=text)
     cluster.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "server/app", "server/vm", "-n", namespace)
 
     def versions() -> dict[str, str]:
-        got = json.loads(cluster.kubectl("get", "servers", "-n", namespace, "-o", "json").stdout)["items"]
+        got = k.items(kube, "server", namespace)
         return {s["metadata"]["name"]: s["metadata"]["resourceVersion"] for s in got}
 
     before = versions()

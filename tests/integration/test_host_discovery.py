@@ -3,43 +3,29 @@ follows the Node and the admin's spec."""
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
 import pytest
+from lightkube import Client
 
 from hack.devcluster import nodes
 from hack.devcluster.cluster import Cluster
 from hack.devcluster.operating import Operator
+from tests import kube as k
 from tests import waiting
+from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
 
 
-def host(cluster: Cluster, name: str) -> dict[str, Any]:
-    """The Host object, or {} while it does not exist."""
-    proc = cluster.kubectl("get", "host", name, "-o", "json", check=False)
-    found: dict[str, Any] = json.loads(proc.stdout) if proc.returncode == 0 else {}
-    return found
+def wait_up(kube: Client, name: str) -> dict[str, Any]:
+    return k.wait_for(kube, "host", name, check=lambda s: s.get("state") == "up", what=f"{name} up")
 
 
-def host_status(cluster: Cluster, name: str) -> dict[str, Any]:
-    status: dict[str, Any] = host(cluster, name).get("status", {})
-    return status
-
-
-def wait_up(cluster: Cluster, name: str) -> dict[str, Any]:
-    def up() -> dict[str, Any] | None:
-        status = host_status(cluster, name)
-        return status if status.get("state") == "up" else None
-
-    return waiting.until(up, what=f"{name} up")
-
-
-def test_hosts_appear_for_compute_nodes_with_their_capacity(cluster: Cluster, operator: Operator) -> None:
+def test_hosts_appear_for_compute_nodes_with_their_capacity(cluster: Cluster, kube: Client, operator: Operator) -> None:
     for name in ("compute-0", "compute-1", "compute-2"):
-        status = wait_up(cluster, name)
+        status = wait_up(kube, name)
         assert status["vcpus"] == 32
         assert status["memoryMb"] == 128 * 1024
         assert status["localGb"] == 1024
@@ -52,24 +38,27 @@ def test_hosts_appear_for_compute_nodes_with_their_capacity(cluster: Cluster, op
     assert "compute-0" in listing
 
 
-def test_disabling_a_host_shows_disabled_with_its_reason(cluster: Cluster, operator: Operator) -> None:
-    cluster.add_nodes(1, prefix="disable", first=900)
-    wait_up(cluster, "disable-900")
+def test_disabling_a_host_shows_disabled_with_its_reason(
+    cluster: Cluster, kube: Client, operator: Operator, made: Made
+) -> None:
+    made.add_nodes(1, prefix="disable", first=900)
+    wait_up(kube, "disable-900")
     cluster.kubectl(
         "patch", "host", "disable-900", "--type=merge",
         "-p", '{"spec": {"enabled": false, "disabledReason": "firmware upgrade"}}',
     )  # fmt: skip
-    status = waiting.until(
-        lambda: (s := host_status(cluster, "disable-900")).get("status") == "disabled" and s,
-        what="the Host to be disabled",
+    status = k.wait_for(
+        kube, "host", "disable-900", check=lambda s: s.get("status") == "disabled", what="the Host to be disabled"
     )
     ready = next(c for c in status["conditions"] if c["type"] == "Ready")
     assert (ready["status"], ready["reason"], ready["message"]) == ("False", "Disabled", "firmware upgrade")
 
 
-def test_a_node_going_not_ready_marks_its_host_down(cluster: Cluster, operator: Operator) -> None:
-    cluster.add_nodes(1, prefix="flaky", first=910)
-    wait_up(cluster, "flaky-910")
+def test_a_node_going_not_ready_marks_its_host_down(
+    cluster: Cluster, kube: Client, operator: Operator, made: Made
+) -> None:
+    made.add_nodes(1, prefix="flaky", first=910)
+    wait_up(kube, "flaky-910")
     # Take the node away from kwok (as if its kubelet died), then report it NotReady.
     cluster.kubectl("annotate", "node", "flaky-910", "kwok.x-k8s.io/node-")
     cluster.kubectl(
@@ -78,21 +67,30 @@ def test_a_node_going_not_ready_marks_its_host_down(cluster: Cluster, operator: 
         '"reason": "KubeletDown", "message": "test", "lastHeartbeatTime": "2026-01-01T00:00:00Z", '
         '"lastTransitionTime": "2026-01-01T00:00:00Z"}]}]',
     )  # fmt: skip
-    waiting.until(lambda: host_status(cluster, "flaky-910").get("state") == "down", what="the Host down")
+    k.wait_for(kube, "host", "flaky-910", check=lambda s: s.get("state") == "down", what="the Host down")
 
 
-def test_deleting_the_node_of_an_empty_host_removes_the_host(cluster: Cluster, operator: Operator) -> None:
-    cluster.apply([nodes.compute_node("gone-920", index=920)])
-    wait_up(cluster, "gone-920")
+def test_deleting_the_node_of_an_empty_host_removes_the_host(
+    cluster: Cluster, kube: Client, operator: Operator, made: Made
+) -> None:
+    made.apply([nodes.compute_node("gone-920", index=920)])
+    wait_up(kube, "gone-920")
     cluster.kubectl("delete", "node", "gone-920")
-    waiting.until(lambda: host(cluster, "gone-920") == {}, what="the Host to go")
+    waiting.until(lambda: k.get(kube, "host", "gone-920") == {}, what="the Host to go")
 
 
-def test_an_idle_resync_writes_nothing(cluster: Cluster, operator: Operator) -> None:
-    wait_up(cluster, "compute-0")
-    before = host(cluster, "compute-0")["metadata"]["resourceVersion"]
+def test_an_idle_resync_writes_nothing(kube: Client, operator: Operator) -> None:
+    wait_up(kube, "compute-0")
+    # Idle first: no namespace of an earlier test still deleting its servers (and so writing
+    # the Hosts' usage).
+    waiting.until(
+        lambda: all(n.get("status", {}).get("phase") != "Terminating" for n in k.items(kube, "namespace")),
+        timeout=120,
+        what="no namespace terminating",
+    )
+    before = k.get(kube, "host", "compute-0")["metadata"]["resourceVersion"]
     operator.restart()  # a restart re-lists everything: it must not rewrite unchanged statuses
     # Absence of writes can only be observed over a window: a few seconds after the operator is
     # healthy again it has listed and handled every Host.
     time.sleep(3)
-    assert host(cluster, "compute-0")["metadata"]["resourceVersion"] == before
+    assert k.get(kube, "host", "compute-0")["metadata"]["resourceVersion"] == before

@@ -13,6 +13,7 @@ import pytest
 from hack.devcluster.cluster import Cluster
 from hack.devcluster.operating import Operator
 from tests import waiting
+from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
 
@@ -36,8 +37,10 @@ def status(cluster: Cluster, kind: str, name: str, namespace: str | None = None)
     return result
 
 
-def test_an_image_becomes_active_and_lists_like_openstack_image_list(cluster: Cluster, operator: Operator) -> None:
-    cluster.apply([image("it-cirros", diskFormat="qcow2", minDisk=1, minRam=64)])
+def test_an_image_becomes_active_and_lists_like_openstack_image_list(
+    made: Made, cluster: Cluster, operator: Operator
+) -> None:
+    made.apply([image("it-cirros", diskFormat="qcow2", minDisk=1, minRam=64)])
     try:
         cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "image/it-cirros")
         s = status(cluster, "image", "it-cirros")
@@ -119,8 +122,10 @@ def wait_server(cluster: Cluster, name: str, namespace: str, wanted: str) -> dic
 
 
 @pytest.mark.usefixtures("catalog")
-def test_a_kubevirt_server_boots_an_image_by_name_and_keeps_what_it_booted(cluster: Cluster, namespace: str) -> None:
-    cluster.apply([server("booted", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
+def test_a_kubevirt_server_boots_an_image_by_name_and_keeps_what_it_booted(
+    made: Made, cluster: Cluster, namespace: str
+) -> None:
+    made.apply([server("booted", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
     s = wait_server(cluster, "booted", namespace, "ACTIVE")
     assert s["image"] == "it-fits"
     assert s["imageSource"]["source"] == {"containerDisk": CIRROS}
@@ -129,8 +134,10 @@ def test_a_kubevirt_server_boots_an_image_by_name_and_keeps_what_it_booted(clust
 
 
 @pytest.mark.usefixtures("catalog")
-def test_the_container_backend_refuses_a_disk_image_as_the_servers_fault(cluster: Cluster, namespace: str) -> None:
-    cluster.apply([server("pod", namespace, flavor="img.small", image="it-fits", backend="container")])
+def test_the_container_backend_refuses_a_disk_image_as_the_servers_fault(
+    made: Made, cluster: Cluster, namespace: str
+) -> None:
+    made.apply([server("pod", namespace, flavor="img.small", image="it-fits", backend="container")])
     s = wait_server(cluster, "pod", namespace, "ERROR")
     assert s["fault"]["code"] == 400
     assert "container backend cannot run" in s["fault"]["message"]
@@ -178,11 +185,11 @@ def patch_spec(cluster: Cluster, namespace: str, name: str, **spec: Any) -> None
 
 @pytest.mark.usefixtures("catalog")
 def test_the_root_disk_is_one_datavolume_across_stop_start_reboot_resize_and_migrate(
-    cluster: Cluster, namespace: str
+    made: Made, cluster: Cluster, namespace: str
 ) -> None:
     medium = {"apiVersion": API, "kind": "Flavor", "metadata": {"name": "img.medium"}}
     medium["spec"] = {"vcpus": 1, "ram": 512, "disk": 4}
-    cluster.apply([medium, server("vm", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
+    made.apply([medium, server("vm", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
     s = wait_server(cluster, "vm", namespace, "ACTIVE")
     disk = datavolume(cluster, "vm-root", namespace)
     assert disk is not None
@@ -218,7 +225,7 @@ def test_the_root_disk_is_one_datavolume_across_stop_start_reboot_resize_and_mig
     assert again["metadata"]["uid"] == uid  # the same disk all along
 
     # A rebuild (here to another Image) wipes the disk: a new DataVolume, the old one gone.
-    cluster.apply([image("it-other", minDisk=1)])
+    made.apply([image("it-other", minDisk=1)])
     patch_spec(cluster, namespace, "vm", image="it-other")
     s = settled_when(
         cluster, namespace, "vm", "rebuilt", lambda x: x["status"] == "ACTIVE" and x.get("image") == "it-other"
@@ -250,8 +257,10 @@ def test_the_root_disk_is_one_datavolume_across_stop_start_reboot_resize_and_mig
 
 
 @pytest.mark.usefixtures("catalog")
-def test_an_import_from_a_host_that_does_not_exist_puts_the_server_in_error(cluster: Cluster, namespace: str) -> None:
-    cluster.apply(
+def test_an_import_from_a_host_that_does_not_exist_puts_the_server_in_error(
+    made: Made, cluster: Cluster, namespace: str
+) -> None:
+    made.apply(
         [
             image("it-missing", source={"http": "https://does-not-exist.invalid/cirros.img"}, diskFormat="qcow2"),
             server("lost", namespace, flavor="img.small", image="it-missing", backend="kubevirt"),
@@ -268,8 +277,10 @@ def test_an_import_from_a_host_that_does_not_exist_puts_the_server_in_error(clus
         cluster.kubectl("delete", "image", "it-missing", check=False)
 
 
-def test_a_protected_image_cannot_be_deleted_until_unprotected(cluster: Cluster, operator: Operator) -> None:
-    cluster.apply([image("it-protected", protected=True)])
+def test_a_protected_image_cannot_be_deleted_until_unprotected(
+    made: Made, cluster: Cluster, operator: Operator
+) -> None:
+    made.apply([image("it-protected", protected=True)])
     refused = cluster.kubectl("delete", "image", "it-protected", check=False)
     assert refused.returncode != 0
     assert "Image it-protected is protected and cannot be deleted" in refused.stderr
@@ -278,10 +289,12 @@ def test_a_protected_image_cannot_be_deleted_until_unprotected(cluster: Cluster,
 
 
 @pytest.mark.usefixtures("catalog")
-def test_image_properties_filter_counts_hosts_of_another_architecture(cluster: Cluster, namespace: str) -> None:
-    cluster.apply([image("it-s390x", properties={"hw_architecture": "s390x"})])
+def test_image_properties_filter_counts_hosts_of_another_architecture(
+    made: Made, cluster: Cluster, namespace: str
+) -> None:
+    made.apply([image("it-s390x", properties={"hw_architecture": "s390x"})])
     try:
-        cluster.apply([server("mainframe", namespace, flavor="img.small", image="it-s390x", backend="kubevirt")])
+        made.apply([server("mainframe", namespace, flavor="img.small", image="it-s390x", backend="kubevirt")])
         s = wait_server(cluster, "mainframe", namespace, "ERROR")
         assert s["fault"]["message"].startswith("No valid host was found.")
         assert "ImagePropertiesFilter removed" in s["fault"]["message"]
@@ -291,7 +304,9 @@ def test_image_properties_filter_counts_hosts_of_another_architecture(cluster: C
 
 
 @pytest.mark.usefixtures("catalog")
-def test_a_migration_whose_root_disk_cannot_follow_is_refused_with_the_reason(cluster: Cluster, namespace: str) -> None:
+def test_a_migration_whose_root_disk_cannot_follow_is_refused_with_the_reason(
+    made: Made, cluster: Cluster, namespace: str
+) -> None:
     local = {
         "apiVersion": "storage.k8s.io/v1",
         "kind": "StorageClass",
@@ -301,7 +316,7 @@ def test_a_migration_whose_root_disk_cannot_follow_is_refused_with_the_reason(cl
     }
     flavor = {"apiVersion": API, "kind": "Flavor", "metadata": {"name": "img.local"}}
     flavor["spec"] = {"vcpus": 1, "ram": 256, "disk": 2, "extraSpecs": {"kubenova:storage_class": "it-local"}}
-    cluster.apply([local, flavor, server("pinned", namespace, flavor="img.local", image="it-fits", backend="kubevirt")])
+    made.apply([local, flavor, server("pinned", namespace, flavor="img.local", image="it-fits", backend="kubevirt")])
     try:
         s = wait_server(cluster, "pinned", namespace, "ACTIVE")
         assert s["imageSource"]["storageClass"] == "it-local"
@@ -319,8 +334,10 @@ def test_a_migration_whose_root_disk_cannot_follow_is_refused_with_the_reason(cl
 
 
 @pytest.mark.usefixtures("catalog")
-def test_shelve_offload_keeps_the_root_disk_and_unshelve_boots_it_again(cluster: Cluster, namespace: str) -> None:
-    cluster.apply([server("shelved", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
+def test_shelve_offload_keeps_the_root_disk_and_unshelve_boots_it_again(
+    made: Made, cluster: Cluster, namespace: str
+) -> None:
+    made.apply([server("shelved", namespace, flavor="img.small", image="it-fits", backend="kubevirt")])
     wait_server(cluster, "shelved", namespace, "ACTIVE")
     disk = datavolume(cluster, "shelved-root", namespace)
     assert disk is not None

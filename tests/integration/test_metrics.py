@@ -3,19 +3,20 @@ built and fail to schedule, and every metric the README lists is exposed."""
 
 from __future__ import annotations
 
-import json
 import urllib.request
 import uuid
 
 import pytest
+from lightkube import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from hack.devcluster.cluster import Cluster
 from hack.devcluster.operating import Operator
+from tests import kube as k
 from tests import waiting
+from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
-API = "compute.kubenova.io/v1alpha1"
 LISTED = (
     "kubenova_servers",
     "kubenova_reconcile_duration_seconds",
@@ -49,37 +50,29 @@ def test_every_listed_metric_is_exposed(operator: Operator) -> None:
     assert set(LISTED) <= families(operator)
 
 
-def test_the_numbers_move_as_servers_build_and_fail(cluster: Cluster, operator: Operator, namespace: str) -> None:
+def test_the_numbers_move_as_servers_build_and_fail(
+    cluster: Cluster, kube: Client, operator: Operator, namespace: str, made: Made
+) -> None:
     flavor, huge = f"metrics-{uuid.uuid4().hex[:6]}", f"metrics-huge-{uuid.uuid4().hex[:6]}"
     active = ("kubenova_servers", (("backend", "container"), ("status", "ACTIVE")))
     reconciles = ("kubenova_reconcile_duration_seconds_count", (("kind", "Server"),))
     decisions = ("kubenova_scheduling_duration_seconds_count", ())
     before = scrape(operator)
-    cluster.apply(
+    made.apply(
         [
-            {"apiVersion": API, "kind": "Flavor", "metadata": {"name": flavor}, "spec": {"vcpus": 1, "ram": 128}},
-            {"apiVersion": API, "kind": "Flavor", "metadata": {"name": huge}, "spec": {"vcpus": 4096, "ram": 128}},
+            k.flavor(flavor, vcpus=1, ram=128),
+            k.flavor(huge, vcpus=4096, ram=128),
             # Within quota, so that the huge one fails at scheduling (Nova checks quota first).
-            {
-                "apiVersion": API,
-                "kind": "Quota",
-                "metadata": {"name": "default", "namespace": namespace},
-                "spec": {"cores": -1},
-            },
+            k.manifest("Quota", "default", namespace, cores=-1),
             *(
-                {
-                    "apiVersion": API,
-                    "kind": "Server",
-                    "metadata": {"name": name, "namespace": namespace},
-                    "spec": {"flavor": f, "image": "nginx:1.27", "backend": "container"},
-                }
+                k.server(name, namespace, flavor=f, image="nginx:1.27", backend="container")
                 for name, f in (("m1", flavor), ("m2", flavor), ("big", huge))
             ),
         ]
     )
 
     def active_in_cluster() -> set[str]:
-        items = json.loads(cluster.kubectl("get", "servers", "-A", "-o", "json").stdout)["items"]
+        items = k.items(kube, "server")
         return {
             f"{i['metadata']['namespace']}/{i['metadata']['name']}"
             for i in items

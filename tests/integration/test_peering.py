@@ -4,24 +4,26 @@ stands by, as a rollout or an HA install runs them."""
 from __future__ import annotations
 
 import pytest
+from lightkube import Client
 
 from hack.devcluster import operating
 from hack.devcluster.cluster import Cluster
 from kubenova.api import peering
+from tests import kube as k
 from tests import waiting
 
 pytestmark = pytest.mark.integration
 
 
-def test_the_lower_priority_replica_stands_by(cluster: Cluster) -> None:
+def test_the_lower_priority_replica_stands_by(cluster: Cluster, kube: Client) -> None:
+    # The peering object is the session's (hack.devcluster.installing made it with the CRDs).
     env = {"KUBENOVA_STANDALONE": "false", "KUBENOVA_PEERING": "kubenova"}
     high = operating.start(cluster, env={**env, "KUBENOVA_PEERING_PRIORITY": "200"})
     low = operating.start(cluster, env={**env, "KUBENOVA_PEERING_PRIORITY": "100"})
     try:
 
         def peers() -> dict[str, object] | None:
-            obj = cluster.get_json("clusterkopfpeering", peering.PEERING_NAME)
-            status: dict[str, object] = obj.get("status") or {}
+            status: dict[str, object] = k.status(kube, "clusterkopfpeering", peering.PEERING_NAME)
             return status if len(status) >= 2 else None
 
         waiting.until(peers, what="both replicas to join the peering")

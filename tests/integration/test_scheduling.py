@@ -4,104 +4,60 @@ ServerGroups report their status (and the zone reaches the Nodes)."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections import Counter
 from typing import Any
 
 import pytest
-from lightkube import AsyncClient, KubeConfig
-from lightkube.models.meta_v1 import ObjectMeta
+from lightkube import Client
 
 from hack.devcluster.cluster import Cluster
 from kubenova import labels
-from kubenova.kube import resources
+from tests import kube as k
 from tests import waiting
+from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
-API = "compute.kubenova.io/v1alpha1"
 RESERVED_MB = 512  # the operator's default reserved_host_memory_mb
 
 
-def get(cluster: Cluster, kind: str, name: str, namespace: str | None = None) -> dict[str, Any]:
-    where = ["-n", namespace] if namespace else []
-    result: dict[str, Any] = json.loads(cluster.kubectl("get", kind, name, *where, "-o", "json").stdout)
-    return result
-
-
-def servers(cluster: Cluster, namespace: str) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = json.loads(cluster.kubectl("get", "servers", "-n", namespace, "-o", "json").stdout)[
-        "items"
-    ]
-    return items
-
-
-def pool(cluster: Cluster, name: str, count: int, first: int, *, zone: str | None = None) -> list[str]:
+def pool(made: Made, name: str, count: int, first: int, *, zone: str | None = None) -> list[str]:
     """``count`` small hosts (2 cores, 4 GiB) in an Aggregate of their own, which only flavors
-    asking for ``pool=<name>`` use (AggregateInstanceExtraSpecsFilter)."""
-    hosts = cluster.add_nodes(count, prefix=name, first=first, cpu=2, memory_gib=4, zones=())
+    asking for ``pool=<name>`` use (AggregateInstanceExtraSpecsFilter). ``made`` deletes them."""
+    hosts = made.add_nodes(count, prefix=name, first=first, cpu=2, memory_gib=4, zones=())
     spec: dict[str, Any] = {"hosts": hosts, "metadata": {"pool": name}}
     if zone:
         spec["availabilityZone"] = zone
-    cluster.apply(
+    made.apply(
         [
-            {"apiVersion": API, "kind": "Aggregate", "metadata": {"name": name}, "spec": spec},
-            {
-                "apiVersion": API,
-                "kind": "Flavor",
-                "metadata": {"name": f"{name}.small"},
-                "spec": {"vcpus": 1, "ram": 1024, "extraSpecs": {"aggregate_instance_extra_specs:pool": name}},
-            },
+            k.manifest("Aggregate", name, **spec),
+            k.flavor(f"{name}.small", vcpus=1, ram=1024, extraSpecs={"aggregate_instance_extra_specs:pool": name}),
         ]
     )
     return hosts
 
 
-def unpool(cluster: Cluster, name: str, hosts: list[str]) -> None:
-    cluster.kubectl("delete", "aggregate", name, "--ignore-not-found")
-    cluster.kubectl("delete", "node", *hosts, "--ignore-not-found")
-
-
 def unlimited(cluster: Cluster, namespace: str) -> None:
-    cluster.apply(
-        [
-            {
-                "apiVersion": API,
-                "kind": "Quota",
-                "metadata": {"name": "default", "namespace": namespace},
-                "spec": {"instances": -1, "cores": -1, "ram": -1},
-            }
-        ]
-    )
+    cluster.apply([k.manifest("Quota", "default", namespace, instances=-1, cores=-1, ram=-1)])
 
 
-async def create_all(cluster: Cluster, namespace: str, flavor: str, count: int) -> None:
-    client = AsyncClient(config=KubeConfig.from_file(str(cluster.kubeconfig)), field_manager="it")
-    try:
-        await asyncio.gather(
-            *(
-                client.create(
-                    resources.Server(
-                        metadata=ObjectMeta(name=f"s{i:03d}", namespace=namespace),
-                        spec={"flavor": flavor, "image": "nginx:1.27", "backend": "container"},
-                    )
-                )
-                for i in range(count)
-            )
-        )
-    finally:
-        await client.close()
+def delete_servers(cluster: Cluster, kube: Client, namespace: str) -> None:
+    """Before the pool's Nodes go: a Host with servers on it stays (down) until they are gone."""
+    cluster.kubectl("delete", "servers", "--all", "-n", namespace, "--wait=false")
+    waiting.until(lambda: not k.items(kube, "server", namespace), timeout=60, what="servers deleted")
 
 
 @pytest.mark.usefixtures("operator")
-def test_two_hundred_concurrent_creates_on_twenty_hosts_never_oversubscribe(cluster: Cluster, namespace: str) -> None:
-    hosts = pool(cluster, "p200", 20, first=200)
+def test_two_hundred_concurrent_creates_on_twenty_hosts_never_oversubscribe(
+    cluster: Cluster, kube: Client, namespace: str, made: Made
+) -> None:
+    hosts = pool(made, "p200", 20, first=200)
     try:
         unlimited(cluster, namespace)
-        asyncio.run(create_all(cluster, namespace, "p200.small", 200))
+        spec = {"flavor": "p200.small", "image": "nginx:1.27", "backend": "container"}
+        assert k.create_all(cluster.kubeconfig, namespace, 200, **spec) == []
 
         def settled() -> list[dict[str, Any]] | None:
-            found = servers(cluster, namespace)
+            found = k.items(kube, "server", namespace)
             done = len(found) == 200 and all(
                 (s.get("status") or {}).get("status") in ("ACTIVE", "ERROR") and not s["status"].get("taskState")
                 for s in found
@@ -123,7 +79,7 @@ def test_two_hundred_concurrent_creates_on_twenty_hosts_never_oversubscribe(clus
 
         def hosts_report_it() -> bool:
             for h in hosts:
-                st = get(cluster, "host", h)["status"]
+                st = k.get(kube, "host", h)["status"]
                 # As os-hypervisors: memory_mb_used counts the reserved memory too.
                 used = claimed.get(h, 0) * 1024 + RESERVED_MB
                 if st.get("memoryMbUsed") != used or used > st["memoryMb"] or st["runningVms"] != claimed.get(h, 0):
@@ -132,31 +88,24 @@ def test_two_hundred_concurrent_creates_on_twenty_hosts_never_oversubscribe(clus
 
         waiting.until(hosts_report_it, what="Host status shows the same usage, within capacity")
     finally:
-        cluster.kubectl("delete", "servers", "--all", "-n", namespace, "--wait=false")
-        waiting.until(lambda: not servers(cluster, namespace), timeout=60, what="servers deleted")
-        unpool(cluster, "p200", hosts)
+        delete_servers(cluster, kube, namespace)
 
 
 @pytest.mark.usefixtures("operator")
-def test_a_disabled_host_takes_no_new_server_and_a_forced_down_one_is_down(cluster: Cluster, namespace: str) -> None:
-    (host,) = pool(cluster, "solo", 1, first=300, zone="az-solo")
+def test_a_disabled_host_takes_no_new_server_and_a_forced_down_one_is_down(
+    cluster: Cluster, kube: Client, namespace: str, made: Made
+) -> None:
+    (host,) = pool(made, "solo", 1, first=300, zone="az-solo")
     try:
         unlimited(cluster, namespace)
 
         def server(name: str) -> dict[str, Any]:
-            return {
-                "apiVersion": API,
-                "kind": "Server",
-                "metadata": {"name": name, "namespace": namespace},
-                "spec": {"flavor": "solo.small", "image": "nginx:1.27"},
-            }
+            return k.server(name, namespace, flavor="solo.small", image="nginx:1.27")
 
         def status(name: str, wanted: str) -> dict[str, Any]:
-            def reached() -> dict[str, Any] | None:
-                st: dict[str, Any] = get(cluster, "server", name, namespace).get("status") or {}
-                return st if st.get("status") == wanted else None
-
-            return waiting.until(reached, what=f"{name} {wanted}")
+            return k.wait_for(
+                kube, "server", name, namespace, check=lambda st: st.get("status") == wanted, what=f"{name} {wanted}"
+            )
 
         cluster.apply([server("first")])
         assert status("first", "ACTIVE")["host"] == host
@@ -164,56 +113,44 @@ def test_a_disabled_host_takes_no_new_server_and_a_forced_down_one_is_down(clust
         cluster.kubectl(
             "patch", "host", host, "--type=merge", "-p", '{"spec":{"enabled":false,"disabledReason":"rack swap"}}'
         )
-        waiting.until(lambda: get(cluster, "host", host)["status"].get("status") == "disabled", what="disabled")
+        k.wait_for(kube, "host", host, check=lambda st: st.get("status") == "disabled", what="disabled")
         cluster.apply([server("second")])
         fault = status("second", "ERROR")["fault"]["message"]
         assert fault.startswith("No valid host was found.")
         assert "ComputeFilter removed" in fault  # the disabled host (and any other test's)
-        assert get(cluster, "server", "first", namespace)["status"]["status"] == "ACTIVE"  # untouched
+        assert k.get(kube, "server", "first", namespace)["status"]["status"] == "ACTIVE"  # untouched
 
         cluster.kubectl("patch", "host", host, "--type=merge", "-p", '{"spec":{"forcedDown":true}}')
-        waiting.until(lambda: get(cluster, "host", host)["status"].get("state") == "down", what="down")
-        assert get(cluster, "server", "first", namespace)["status"]["status"] == "ACTIVE"  # until maintenance
+        k.wait_for(kube, "host", host, check=lambda st: st.get("state") == "down", what="down")
+        assert k.get(kube, "server", "first", namespace)["status"]["status"] == "ACTIVE"  # until maintenance
 
         # The aggregate's zone reached the Node, and the aggregate says what it holds.
-        node = get(cluster, "node", host)
+        node = k.get(kube, "node", host)
         assert node["metadata"]["labels"][labels.AVAILABILITY_ZONE] == "az-solo"
-        agg = get(cluster, "aggregate", "solo")["status"]
+        agg = k.get(kube, "aggregate", "solo")["status"]
         assert (agg["hosts"], agg["availabilityZone"], agg["missingHosts"]) == ([host], "az-solo", [])
     finally:
-        cluster.kubectl("delete", "servers", "--all", "-n", namespace, "--wait=false")
-        waiting.until(lambda: not servers(cluster, namespace), timeout=60, what="servers deleted")
-        unpool(cluster, "solo", [host])
+        delete_servers(cluster, kube, namespace)
 
 
 @pytest.mark.usefixtures("operator")
-def test_a_server_group_lists_its_members_and_their_hosts(cluster: Cluster, namespace: str) -> None:
-    cluster.apply(
+def test_a_server_group_lists_its_members_and_their_hosts(kube: Client, namespace: str, made: Made) -> None:
+    made.apply(
         [
-            {"apiVersion": API, "kind": "Flavor", "metadata": {"name": "sg.small"}, "spec": {"vcpus": 1, "ram": 128}},
-            {
-                "apiVersion": API,
-                "kind": "ServerGroup",
-                "metadata": {"name": "spread", "namespace": namespace},
-                "spec": {"policy": "anti-affinity"},
-            },
+            k.flavor("sg.small", vcpus=1, ram=128),
+            k.manifest("ServerGroup", "spread", namespace, policy="anti-affinity"),
             *(
-                {
-                    "apiVersion": API,
-                    "kind": "Server",
-                    "metadata": {"name": name, "namespace": namespace},
-                    "spec": {"flavor": "sg.small", "image": "nginx:1.27", "schedulerHints": {"group": "spread"}},
-                }
+                k.server(name, namespace, flavor="sg.small", image="nginx:1.27", schedulerHints={"group": "spread"})
                 for name in ("a", "b")
             ),
         ]
     )
-    st = waiting.until(
-        lambda: (
-            (s := get(cluster, "servergroup", "spread", namespace).get("status") or {}).get("memberCount") == 2
-            and len(s.get("hosts", [])) == 2
-            and s
-        ),
+    st = k.wait_for(
+        kube,
+        "servergroup",
+        "spread",
+        namespace,
+        check=lambda s: s.get("memberCount") == 2 and len(s.get("hosts", [])) == 2,
         what="two members on two hosts",
     )
     assert [m["name"] for m in st["members"]] == ["a", "b"]
@@ -221,21 +158,9 @@ def test_a_server_group_lists_its_members_and_their_hosts(cluster: Cluster, name
 
 
 @pytest.mark.usefixtures("operator")
-def test_an_aggregate_with_an_unknown_host_says_so(cluster: Cluster) -> None:
-    cluster.apply(
-        [
-            {
-                "apiVersion": API,
-                "kind": "Aggregate",
-                "metadata": {"name": "typo"},
-                "spec": {"hosts": ["compute-0", "nope"]},
-            }
-        ]
-    )
-    try:
-        st = waiting.until(lambda: get(cluster, "aggregate", "typo").get("status"), what="aggregate status")
-        assert (st["hosts"], st["missingHosts"]) == (["compute-0"], ["nope"])
-        ready = next(c for c in st["conditions"] if c["type"] == "Ready")
-        assert (ready["status"], ready["reason"]) == ("False", "HostsMissing")
-    finally:
-        cluster.kubectl("delete", "aggregate", "typo")
+def test_an_aggregate_with_an_unknown_host_says_so(kube: Client, made: Made) -> None:
+    made.apply([k.manifest("Aggregate", "typo", hosts=["compute-0", "nope"])])
+    st = k.wait_for(kube, "aggregate", "typo", check=bool, what="aggregate status")
+    assert (st["hosts"], st["missingHosts"]) == (["compute-0"], ["nope"])
+    ready = next(c for c in st["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("False", "HostsMissing")

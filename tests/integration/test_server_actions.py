@@ -5,16 +5,17 @@ each step, and Nova's errors for what is refused."""
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pytest
+from lightkube import Client
 
 from hack.devcluster.cluster import Cluster
+from tests import kube as k
 from tests import waiting
+from tests.integration.conftest import Made
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("operator", "flavors")]
-API = "compute.kubenova.io/v1alpha1"
 IMAGES = {
     "container": ("nginx:1.27", "nginx:1.28"),
     "kubevirt": ("quay.io/containerdisks/fedora:40", "quay.io/containerdisks/fedora:41"),
@@ -22,10 +23,10 @@ IMAGES = {
 
 
 @pytest.fixture(scope="module")
-def flavors(cluster: Cluster) -> None:
-    cluster.apply(
+def flavors(module_made: Made) -> None:
+    module_made.apply(
         [
-            {"apiVersion": API, "kind": "Flavor", "metadata": {"name": f"act.{size}"}, "spec": spec}
+            k.flavor(f"act.{size}", **spec)
             for size, spec in {
                 "small": {"vcpus": 1, "ram": 512, "disk": 1},
                 "medium": {"vcpus": 2, "ram": 1024, "disk": 2},
@@ -34,95 +35,23 @@ def flavors(cluster: Cluster) -> None:
     )
 
 
-class Srv:
-    """One Server under test, with the few verbs the tests speak."""
-
-    def __init__(self, cluster: Cluster, namespace: str, name: str) -> None:
-        self.cluster, self.namespace, self.name = cluster, namespace, name
-
-    def get(self) -> dict[str, Any]:
-        proc = self.cluster.kubectl("get", "server", self.name, "-n", self.namespace, "-o", "json")
-        obj: dict[str, Any] = json.loads(proc.stdout)
-        return obj
-
-    @property
-    def status(self) -> dict[str, Any]:
-        s: dict[str, Any] = self.get().get("status", {})
-        return s
-
-    def declare(self, **spec: Any) -> None:
-        self.cluster.kubectl(
-            "patch", "server", self.name, "-n", self.namespace, "--type=merge", "-p", json.dumps({"spec": spec})
-        )
-
-    def wait(self, wanted: str, *, actions: int | None = None) -> dict[str, Any]:
-        """Wait until Nova's status is ``wanted`` with no task in flight (and ``actions`` recorded)."""
-
-        def settled() -> dict[str, Any] | None:
-            s = self.status
-            done = s.get("status") == wanted and s.get("taskState") is None
-            return s if done and (actions is None or len(s.get("actions", [])) >= actions) else None
-
-        return waiting.until(settled, what=f"{self.name} {wanted}")
-
-    def act(self, action: str, **spec: Any) -> dict[str, Any]:
-        """Create a ServerAction and wait for it to end; its status."""
-        name = f"{self.name}-{action.lower()}-{uuid.uuid4().hex[:5]}"
-        body = {"server": self.name, "action": action, **spec}
-        self.cluster.apply(
-            [
-                {
-                    "apiVersion": API,
-                    "kind": "ServerAction",
-                    "metadata": {"name": name, "namespace": self.namespace},
-                    "spec": body,
-                }
-            ]
-        )
-
-        def ended() -> dict[str, Any] | None:
-            proc = self.cluster.kubectl("get", "serveraction", name, "-n", self.namespace, "-o", "json")
-            s: dict[str, Any] = json.loads(proc.stdout).get("status", {})
-            return s if s.get("phase") in ("Succeeded", "Failed") else None
-
-        return waiting.until(ended, what=f"serveraction {name}")
-
-    def last_action(self) -> dict[str, Any]:
-        record: dict[str, Any] = self.status["actions"][-1]
-        return record
-
-    def events(self) -> list[tuple[str, str]]:
-        proc = self.cluster.kubectl(
-            "get", "events.events.k8s.io", "-n", self.namespace, "-o", "json",
-            f"--field-selector=regarding.name={self.name}",
-        )  # fmt: skip
-        items = json.loads(proc.stdout)["items"]
-        return [(e["reason"], e.get("note", "")) for e in sorted(items, key=lambda e: e["eventTime"])]
-
-    def reasons(self) -> list[str]:
-        return [r for r, _ in self.events()]
-
-
-def create(cluster: Cluster, namespace: str, backend: str, name: str = "s1", **spec: Any) -> Srv:
+def create(cluster: Cluster, kube: Client, namespace: str, backend: str, name: str = "s1", **spec: Any) -> k.Srv:
     body = {"flavor": "act.small", "image": IMAGES[backend][0], "backend": backend, **spec}
-    cluster.apply(
-        [{"apiVersion": API, "kind": "Server", "metadata": {"name": name, "namespace": namespace}, "spec": body}]
-    )
-    srv = Srv(cluster, namespace, name)
+    cluster.apply([k.server(name, namespace, **body)])
+    srv = k.Srv(kube, namespace, name)
     srv.wait("ACTIVE")
     return srv
 
 
-def workload(srv: Srv, backend: str) -> dict[str, Any]:
-    kind = "pod" if backend == "container" else "virtualmachine"
-    proc = srv.cluster.kubectl("get", kind, srv.name, "-n", srv.namespace, "-o", "json")
-    obj: dict[str, Any] = json.loads(proc.stdout)
-    return obj
+def workload(srv: k.Srv, backend: str) -> dict[str, Any]:
+    return k.get(srv.kube, "pod" if backend == "container" else "virtualmachine", srv.name, srv.namespace)
 
 
 @pytest.mark.parametrize("backend", ["container", "kubevirt"])
-def test_reboot_rebuild_resize_migrate_on_each_backend(cluster: Cluster, namespace: str, backend: str) -> None:
-    srv = create(cluster, namespace, backend)
+def test_reboot_rebuild_resize_migrate_on_each_backend(
+    cluster: Cluster, kube: Client, namespace: str, backend: str
+) -> None:
+    srv = create(cluster, kube, namespace, backend)
     first_host = srv.status["host"]
 
     for kind in ("SOFT", "HARD"):
@@ -183,8 +112,8 @@ def test_reboot_rebuild_resize_migrate_on_each_backend(cluster: Cluster, namespa
 
 
 @pytest.mark.parametrize("backend", ["container", "kubevirt"])
-def test_shelve_offload_unshelve_and_stop_start(cluster: Cluster, namespace: str, backend: str) -> None:
-    srv = create(cluster, namespace, backend)
+def test_shelve_offload_unshelve_and_stop_start(cluster: Cluster, kube: Client, namespace: str, backend: str) -> None:
+    srv = create(cluster, kube, namespace, backend)
     srv.declare(state="shelved")
     s = srv.wait("SHELVED")
     assert (s["vmState"], s["powerState"], s["claim"]["host"]) == ("shelved", "SHUTDOWN", s["host"])
@@ -192,8 +121,8 @@ def test_shelve_offload_unshelve_and_stop_start(cluster: Cluster, namespace: str
     srv.declare(state="shelved_offloaded")
     s = srv.wait("SHELVED_OFFLOADED")
     assert (s["powerState"], s.get("host"), s.get("claim")) == ("NOSTATE", None, None)  # the host is given back
-    gone = srv.cluster.kubectl("get", "pod,vm", srv.name, "-n", srv.namespace, check=False)
-    assert gone.returncode != 0
+    assert not k.get(kube, "pod", srv.name, namespace)
+    assert not k.get(kube, "virtualmachine", srv.name, namespace)
 
     srv.declare(state="active")
     s = srv.wait("ACTIVE")
@@ -211,8 +140,8 @@ def test_shelve_offload_unshelve_and_stop_start(cluster: Cluster, namespace: str
     assert {"Shelved", "Offloaded", "Unshelved", "Stopped", "Started"} <= set(reasons), reasons
 
 
-def test_kubevirt_rescue_pause_and_suspend(cluster: Cluster, namespace: str) -> None:
-    srv = create(cluster, namespace, "kubevirt")
+def test_kubevirt_rescue_pause_and_suspend(cluster: Cluster, kube: Client, namespace: str) -> None:
+    srv = create(cluster, kube, namespace, "kubevirt")
     srv.declare(rescue=True, rescueImage="quay.io/containerdisks/rescue:1")
     s = srv.wait("RESCUE")
     assert (s["vmState"], s["powerState"]) == ("rescued", "RUNNING")
@@ -236,8 +165,10 @@ def test_kubevirt_rescue_pause_and_suspend(cluster: Cluster, namespace: str) -> 
 
 
 @pytest.mark.parametrize("action", ["paused", "suspended"])
-def test_the_container_backend_refuses_what_a_pod_cannot_do(cluster: Cluster, namespace: str, action: str) -> None:
-    srv = create(cluster, namespace, "container")
+def test_the_container_backend_refuses_what_a_pod_cannot_do(
+    cluster: Cluster, kube: Client, namespace: str, action: str
+) -> None:
+    srv = create(cluster, kube, namespace, "container")
     srv.declare(state=action)
 
     def refused() -> dict[str, Any] | None:
@@ -254,8 +185,10 @@ def test_the_container_backend_refuses_what_a_pod_cannot_do(cluster: Cluster, na
     assert (live["phase"], live["fault"]["code"]) == ("Failed", 501)
 
 
-def test_a_locked_server_refuses_server_actions_with_novas_message(cluster: Cluster, namespace: str) -> None:
-    srv = create(cluster, namespace, "container", locked=True)
+def test_a_locked_server_refuses_server_actions_with_novas_message(
+    cluster: Cluster, kube: Client, namespace: str
+) -> None:
+    srv = create(cluster, kube, namespace, "container", locked=True)
     result = srv.act("reboot")
     assert (result["phase"], result["fault"]["code"]) == ("Failed", 409)
     assert result["fault"]["message"] == f"Instance {srv.status['id']} is locked"
@@ -263,8 +196,8 @@ def test_a_locked_server_refuses_server_actions_with_novas_message(cluster: Clus
     assert srv.act("reboot")["phase"] == "Succeeded"
 
 
-def test_host_maintenance_stops_or_moves_the_servers_on_it(cluster: Cluster, namespace: str) -> None:
-    srv = create(cluster, namespace, "container")
+def test_host_maintenance_stops_or_moves_the_servers_on_it(cluster: Cluster, kube: Client, namespace: str) -> None:
+    srv = create(cluster, kube, namespace, "container")
     host = srv.status["host"]
 
     def maintenance(mode: str | None) -> None:
@@ -294,8 +227,8 @@ def test_host_maintenance_stops_or_moves_the_servers_on_it(cluster: Cluster, nam
         maintenance(None)
 
 
-def test_evacuate_only_from_a_host_that_is_down(cluster: Cluster, namespace: str) -> None:
-    srv = create(cluster, namespace, "container")
+def test_evacuate_only_from_a_host_that_is_down(cluster: Cluster, kube: Client, namespace: str) -> None:
+    srv = create(cluster, kube, namespace, "container")
     host = srv.status["host"]
     refused = srv.act("evacuate")
     assert (refused["phase"], refused["fault"]["code"]) == ("Failed", 400)
@@ -307,7 +240,7 @@ def test_evacuate_only_from_a_host_that_is_down(cluster: Cluster, namespace: str
     forced_down(True)
     try:
         waiting.until(
-            lambda: json.loads(cluster.kubectl("get", "host", host, "-o", "json").stdout)["status"]["state"] == "down",
+            lambda: k.get(kube, "host", host)["status"]["state"] == "down",
             what="host down",
         )
         result = srv.act("evacuate")
@@ -318,3 +251,4 @@ def test_evacuate_only_from_a_host_that_is_down(cluster: Cluster, namespace: str
         assert "Evacuated" in srv.reasons()
     finally:
         forced_down(False)
+        k.wait_for(kube, "host", host, check=lambda st: st.get("state") == "up", what="host up again")

@@ -9,10 +9,12 @@ import json
 from typing import Any
 
 import pytest
+from lightkube import Client
 
 from hack.devcluster.cluster import Cluster
+from tests import kube as k
 from tests import waiting
-from tests.integration.test_server_actions import Srv
+from tests.integration.conftest import Made
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("operator", "flavors")]
 API = "compute.kubenova.io/v1alpha1"
@@ -20,10 +22,8 @@ VM_IMAGE = "quay.io/containerdisks/fedora:41"
 
 
 @pytest.fixture(scope="module")
-def flavors(cluster: Cluster) -> None:
-    cluster.apply(
-        [{"apiVersion": API, "kind": "Flavor", "metadata": {"name": "vol.small"}, "spec": {"vcpus": 1, "ram": 256}}]
-    )
+def flavors(module_made: Made) -> None:
+    module_made.apply([k.flavor("vol.small", vcpus=1, ram=256)])
 
 
 def claim(cluster: Cluster, namespace: str, name: str, mode: str = "ReadWriteOnce") -> None:
@@ -40,16 +40,16 @@ def claim(cluster: Cluster, namespace: str, name: str, mode: str = "ReadWriteOnc
     )
 
 
-def server(cluster: Cluster, namespace: str, name: str, backend: str = "kubevirt", **spec: Any) -> Srv:
+def server(cluster: Cluster, kube: Client, namespace: str, name: str, backend: str = "kubevirt", **spec: Any) -> k.Srv:
     image = VM_IMAGE if backend == "kubevirt" else "nginx:1.27"
     body = {"flavor": "vol.small", "backend": backend, **({"image": image} if "bootVolume" not in spec else {}), **spec}
     cluster.apply(
         [{"apiVersion": API, "kind": "Server", "metadata": {"name": name, "namespace": namespace}, "spec": body}]
     )
-    return Srv(cluster, namespace, name)
+    return k.Srv(kube, namespace, name)
 
 
-def attached(srv: Srv, *claims: str) -> dict[str, Any] | None:
+def attached(srv: k.Srv, *claims: str) -> dict[str, Any] | None:
     """The status once exactly ``claims`` are attached (no task, no change in flight)."""
     s = srv.status
     entries = [a for a in s.get("volumeAttachments", []) if not a.get("root")]
@@ -58,8 +58,8 @@ def attached(srv: Srv, *claims: str) -> dict[str, Any] | None:
     return s if done and ids == list(claims) else None
 
 
-def vm_claims(srv: Srv) -> list[str]:
-    vm = json.loads(srv.cluster.kubectl("get", "vm", srv.name, "-n", srv.namespace, "-o", "json").stdout)
+def vm_claims(srv: k.Srv) -> list[str]:
+    vm = k.get(srv.kube, "virtualmachine", srv.name, srv.namespace)
     return [
         v["persistentVolumeClaim"]["claimName"]
         for v in vm["spec"]["template"]["spec"]["volumes"]
@@ -67,16 +67,16 @@ def vm_claims(srv: Srv) -> list[str]:
     ]
 
 
-def fault(srv: Srv, text: str) -> dict[str, Any] | None:
+def fault(srv: k.Srv, text: str) -> dict[str, Any] | None:
     s = srv.status
     return s if text in (s.get("fault") or {}).get("message", "") else None
 
 
 def test_a_volume_is_hot_plugged_into_a_running_vm_detached_and_attached_to_a_second_server(
-    cluster: Cluster, namespace: str
+    cluster: Cluster, kube: Client, namespace: str
 ) -> None:
     claim(cluster, namespace, "data")
-    one = server(cluster, namespace, "one")
+    one = server(cluster, kube, namespace, "one")
     one.wait("ACTIVE")
     one.declare(volumes=[{"claimName": "data", "tag": "db"}])
     s = waiting.until(lambda: attached(one, "data"), what="data attached to one")
@@ -97,7 +97,7 @@ def test_a_volume_is_hot_plugged_into_a_running_vm_detached_and_attached_to_a_se
     assert "VolumeAttached" in one.reasons()
 
     # In use by one: a second server is refused with Cinder's words, and waits.
-    two = server(cluster, namespace, "two")
+    two = server(cluster, kube, namespace, "two")
     two.wait("ACTIVE")
     two.declare(volumes=[{"claimName": "data"}])
     s = waiting.until(lambda: fault(two, "status must be available or downloading to reserve"), what="refusal")
@@ -126,16 +126,18 @@ def test_a_volume_is_hot_plugged_into_a_running_vm_detached_and_attached_to_a_se
     assert vm_claims(two) == ["data", "logs"]
 
 
-def test_a_multiattach_claim_is_attached_to_two_servers(cluster: Cluster, namespace: str) -> None:
+def test_a_multiattach_claim_is_attached_to_two_servers(cluster: Cluster, kube: Client, namespace: str) -> None:
     claim(cluster, namespace, "shared", mode="ReadWriteMany")
-    a = server(cluster, namespace, "a", volumes=[{"claimName": "shared"}])
-    b = server(cluster, namespace, "b", volumes=[{"claimName": "shared"}])
+    a = server(cluster, kube, namespace, "a", volumes=[{"claimName": "shared"}])
+    b = server(cluster, kube, namespace, "b", volumes=[{"claimName": "shared"}])
     waiting.until(lambda: attached(a, "shared"), what="shared on a")
     waiting.until(lambda: attached(b, "shared"), what="shared on b")
 
 
-def test_a_missing_claim_is_a_clear_fault_and_attaches_once_it_exists(cluster: Cluster, namespace: str) -> None:
-    srv = server(cluster, namespace, "waits", volumes=[{"claimName": "later"}])
+def test_a_missing_claim_is_a_clear_fault_and_attaches_once_it_exists(
+    cluster: Cluster, kube: Client, namespace: str
+) -> None:
+    srv = server(cluster, kube, namespace, "waits", volumes=[{"claimName": "later"}])
     s = waiting.until(lambda: fault(srv, "Volume later could not be found."), what="not found")
     assert s["fault"]["code"] == 404
     assert s["status"] == "ACTIVE"
@@ -144,9 +146,9 @@ def test_a_missing_claim_is_a_clear_fault_and_attaches_once_it_exists(cluster: C
     assert vm_claims(srv) == ["later"]
 
 
-def test_attach_in_a_state_nova_refuses_gives_novas_409(cluster: Cluster, namespace: str) -> None:
+def test_attach_in_a_state_nova_refuses_gives_novas_409(cluster: Cluster, kube: Client, namespace: str) -> None:
     claim(cluster, namespace, "data")
-    srv = server(cluster, namespace, "asleep", state="suspended")
+    srv = server(cluster, kube, namespace, "asleep", state="suspended")
     srv.wait("SUSPENDED")
     srv.declare(volumes=[{"claimName": "data"}])
     uid = srv.status["id"]
@@ -160,9 +162,9 @@ def test_attach_in_a_state_nova_refuses_gives_novas_409(cluster: Cluster, namesp
     waiting.until(lambda: attached(srv, "data"), what="attached after resume")
 
 
-def test_the_root_volume_cannot_be_detached(cluster: Cluster, namespace: str) -> None:
+def test_the_root_volume_cannot_be_detached(cluster: Cluster, kube: Client, namespace: str) -> None:
     claim(cluster, namespace, "root")
-    srv = server(cluster, namespace, "bfv", bootVolume={"claimName": "root"})
+    srv = server(cluster, kube, namespace, "bfv", bootVolume={"claimName": "root"})
     s = srv.wait("ACTIVE")
     assert s["volumesAttached"] == [{"id": "root", "deleteOnTermination": False}]
     assert s["volumeAttachments"][0]["root"] is True
@@ -177,9 +179,11 @@ def test_the_root_volume_cannot_be_detached(cluster: Cluster, namespace: str) ->
     assert "the bootVolume's claim is the server's root device volume" in proc.stderr
 
 
-def test_the_container_backend_applies_a_volume_at_the_pods_next_start(cluster: Cluster, namespace: str) -> None:
+def test_the_container_backend_applies_a_volume_at_the_pods_next_start(
+    cluster: Cluster, kube: Client, namespace: str
+) -> None:
     claim(cluster, namespace, "data")
-    srv = server(cluster, namespace, "pod", backend="container")
+    srv = server(cluster, kube, namespace, "pod", backend="container")
     srv.wait("ACTIVE")
     pod_uid = cluster.get_json("pod", "pod", "-n", namespace)["metadata"]["uid"]
     srv.declare(volumes=[{"claimName": "data", "deleteOnTermination": True}])
@@ -208,11 +212,11 @@ def test_the_container_backend_applies_a_volume_at_the_pods_next_start(cluster: 
     assert claims == ["data"]
 
     # A server made with a volume has it in its first Pod (attached while it builds, as Nova does).
-    born = server(cluster, namespace, "born", backend="container", volumes=[{"claimName": "boot-data"}])
+    born = server(cluster, kube, namespace, "born", backend="container", volumes=[{"claimName": "boot-data"}])
     claim(cluster, namespace, "boot-data")  # made after: the server waits, then attaches it
     waiting.until(lambda: attached(born, "boot-data"), what="boot-data attached")
     claim(cluster, namespace, "early")
-    early = server(cluster, namespace, "early", backend="container", volumes=[{"claimName": "early"}])
+    early = server(cluster, kube, namespace, "early", backend="container", volumes=[{"claimName": "early"}])
     s = early.wait("ACTIVE")
     assert [(a["id"], a.get("pendingRestart")) for a in s["volumeAttachments"]] == [("early", None)]
     pod = cluster.get_json("pod", "early", "-n", namespace)
@@ -229,7 +233,7 @@ def test_the_container_backend_applies_a_volume_at_the_pods_next_start(cluster: 
     )
 
 
-def test_two_servers_racing_for_one_claim_cannot_both_take_it(cluster: Cluster, namespace: str) -> None:
+def test_two_servers_racing_for_one_claim_cannot_both_take_it(cluster: Cluster, kube: Client, namespace: str) -> None:
     claim(cluster, namespace, "contested")
     spec = {"flavor": "vol.small", "backend": "kubevirt", "image": VM_IMAGE, "volumes": [{"claimName": "contested"}]}
     cluster.apply(
@@ -238,7 +242,7 @@ def test_two_servers_racing_for_one_claim_cannot_both_take_it(cluster: Cluster, 
             for n in ("left", "right")
         ]
     )
-    left, right = Srv(cluster, namespace, "left"), Srv(cluster, namespace, "right")
+    left, right = k.Srv(kube, namespace, "left"), k.Srv(kube, namespace, "right")
     left.wait("ACTIVE")
     right.wait("ACTIVE")
 

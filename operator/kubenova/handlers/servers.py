@@ -111,7 +111,7 @@ async def host_maintenance_event(*, name: str, spec: kopf.Spec, memo: kopf.Memo,
     if seen.get(name) == mode:
         return
     seen[name] = mode
-    for held in kw["host_servers"].get(name, []):
+    for held in list(kw["host_servers"].get(name, [])):  # a live view, which the reconciles change
         namespace, server = held.namespace, held.name
         try:
             await reconcile(namespace, server, memo=memo, indexes=kw)

@@ -1,7 +1,8 @@
 """The chart's templates, rendered by `helm template` (no cluster): the parts the installed test
 does not run (the admission webhook with either certificate provider, the ServiceMonitor), the
 values schema's strictness, and the security and RBAC properties every rendering keeps.
-Needs the helm binary the dev control plane builds, hence under integration/.
+Needs only the helm binary the dev control plane builds (once, into its cache), no cluster:
+unit-speed once helm is built.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from cryptography import x509
 
 from hack.devcluster import building
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.helm
 CHART = Path(__file__).resolve().parents[2] / "charts" / "kubenova"
 NAMESPACE = "kubenova-system"
 # Values that take Kubernetes' own types, whose fields the API server checks (the dry run).

@@ -1,0 +1,102 @@
+"""Fixtures of the integration tests: ``kube``, the run-wide lightkube client on the session's
+cluster (readers and waiters in :mod:`tests.kube`), and ``made`` / ``module_made``, which
+remember the cluster-scoped objects a test (or a module) makes and delete them when it ends.
+
+Namespaced objects go with the test's namespace; everything else a test makes (Flavors,
+Aggregates, Nodes and their Hosts, extra namespaces) goes through ``made``, so that no test sees
+what another left, whatever the order (``pytest -p randomly`` shuffles it; see pyproject.toml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import pytest
+from lightkube import Client
+
+from hack.devcluster.cluster import Cluster
+from tests import kube as k
+from tests import waiting
+
+
+@pytest.fixture(scope="session")
+def kube(cluster: Cluster) -> Iterator[Client]:
+    client = k.connect(cluster.kubeconfig)
+    yield client
+    client.close()
+
+
+class Made:
+    """Cluster-scoped objects made through it, deleted newest first by :meth:`clean`, which
+    waits until they are gone and until what they changed is undone: a deleted Node's Host is
+    gone (the operator deletes a Host left with no Node and no server), and the Hosts a deleted
+    Aggregate named no longer list it (so their zone is back)."""
+
+    def __init__(self, cluster: Cluster, kube: Client) -> None:
+        self.cluster, self.kube = cluster, kube
+        self.objects: list[tuple[str, str]] = []
+
+    def track(self, kind: str, name: str) -> None:
+        """Remember ``kind`` (kubectl's singular name) ``name`` for deletion."""
+        if (kind, name) not in self.objects:
+            self.objects.append((kind, name))
+
+    def apply(self, objects: Iterable[Mapping[str, Any]]) -> None:
+        """``cluster.apply``, tracking every object without a namespace."""
+        objects = list(objects)
+        for obj in objects:
+            if not obj["metadata"].get("namespace"):
+                self.track(obj["kind"].lower(), obj["metadata"]["name"])
+        self.cluster.apply(objects)
+
+    def add_nodes(self, count: int, **kwargs: Any) -> list[str]:
+        """``cluster.add_nodes``, tracking the Nodes (and so their Hosts)."""
+        nodes = self.cluster.add_nodes(count, **kwargs)
+        for name in nodes:
+            self.track("node", name)
+        return nodes
+
+    def namespace(self, name: str) -> str:
+        self.cluster.kubectl("create", "namespace", name)
+        self.track("namespace", name)
+        return name
+
+    def clean(self) -> None:
+        if not self.objects:
+            return
+        aggregated = {
+            name: k.get(self.kube, "aggregate", name).get("spec", {}).get("hosts", [])
+            for kind, name in self.objects
+            if kind == "aggregate"
+        }
+        for kind, name in reversed(self.objects):
+            self.cluster.kubectl("delete", kind, name, "--ignore-not-found", "--wait=false")
+        for kind, name in reversed(self.objects):
+            k.wait_gone(self.kube, kind, name, timeout=120)
+            if kind == "node":
+                k.wait_gone(self.kube, "host", name, timeout=120)
+        for aggregate, hosts in aggregated.items():
+            for host in hosts:
+                self._wait_out_of(host, aggregate)
+        self.objects.clear()
+
+    def _wait_out_of(self, host: str, aggregate: str) -> None:
+        def out() -> bool:
+            return aggregate not in k.status(self.kube, "host", host).get("aggregates", [])
+
+        waiting.until(out, timeout=60, what=f"host {host} out of aggregate {aggregate}")
+
+
+@pytest.fixture
+def made(cluster: Cluster, kube: Client) -> Iterator[Made]:
+    m = Made(cluster, kube)
+    yield m
+    m.clean()
+
+
+@pytest.fixture(scope="module")
+def module_made(cluster: Cluster, kube: Client) -> Iterator[Made]:
+    m = Made(cluster, kube)
+    yield m
+    m.clean()
