@@ -1,0 +1,118 @@
+"""Running ``kubenova api`` (the OpenStack Compute API) as a child process against a dev cluster,
+on loopback only, as :mod:`hack.devcluster.operating` runs the operator; and a clouds.yaml for it.
+
+Used by ``tests/integration/test_compute_api.py`` and ``make run``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hack.devcluster.cluster import Cluster, free_ports
+from hack.devcluster.operating import pythonpath_env
+
+
+@dataclasses.dataclass
+class ComputeApi:
+    cluster: Cluster
+    log: Path
+    port: int
+    key: str
+    popen: subprocess.Popen[bytes] | None = None
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait: bool = True) -> None:
+        env = self.cluster.env()
+        env.update(pythonpath_env())
+        env.update(KUBENOVA_API_FERNET_KEY=self.key, PYTHONUNBUFFERED="1", **self.extra_env)
+        fh = open(self.log, "ab")  # noqa: SIM115 - handed to the child
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "kubenova", "api", "--address", f"127.0.0.1:{self.port}"],
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        fh.close()
+        if wait:
+            self.wait_healthy()
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise RuntimeError(f"kubenova api exited with {self.popen.returncode}:\n{self.tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):
+                    return
+            except (urllib.error.URLError, OSError):
+                time.sleep(0.2)
+        raise RuntimeError(f"kubenova api was not healthy within {timeout:.0f}s:\n{self.tail()}")
+
+    def stop(self) -> None:
+        if self.popen and self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=10)
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def start(cluster: Cluster, *, name: str = "compute-api", env: dict[str, str] | None = None) -> ComputeApi:
+    """Start ``kubenova api`` on a free loopback port; its log is ``logs/<name>.log``."""
+    from cryptography.fernet import Fernet
+
+    (port,) = free_ports(1)
+    api = ComputeApi(
+        cluster,
+        cluster.root / "logs" / f"{name}.log",
+        port,
+        Fernet.generate_key().decode(),
+        extra_env=dict(env or {}),
+    )
+    api.start()
+    return api
+
+
+def cloud(api_url: str, *, user: str, token: str, project: str) -> dict[str, Any]:
+    """One cloud of a clouds.yaml: the password method with a Kubernetes token as the password."""
+    return {
+        "auth": {
+            "auth_url": f"{api_url}/identity",
+            "username": user,
+            "password": token,
+            "project_name": project,
+            "user_domain_name": "Default",
+            "project_domain_name": "Default",
+        },
+        "auth_type": "password",
+        "identity_api_version": 3,
+        "region_name": "RegionOne",
+        "interface": "public",
+    }
+
+
+def write_clouds(path: Path, clouds: dict[str, dict[str, Any]]) -> Path:
+    path.write_text(yaml.safe_dump({"clouds": clouds}, sort_keys=False))
+    path.chmod(0o600)
+    return path
