@@ -279,7 +279,7 @@ def test_rbac_refusals_are_novas_403_and_a_bad_token_is_401(clouds: dict[str, An
     proc = run(clouds, "viewer", "server", "create", "--flavor", FLAVOR, "--image", IMAGE, "x")
     assert proc.returncode != 0
     assert "Policy doesn't allow os_compute_api:servers:create to be performed." in proc.stderr
-    assert "HTTP 403" in proc.stderr
+    assert "ForbiddenException: 403" in proc.stderr
     assert osc(clouds, "viewer", "server", "list") == []
 
     conn = connect(clouds, "viewer")
