@@ -13,7 +13,7 @@ import sys
 import time
 from types import FrameType
 
-from hack.devcluster import building, cluster, installing, operating
+from hack.devcluster import building, cluster, computeapi, installing, operating
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,12 +42,17 @@ def _run(nodes: int, *, examples: bool) -> int:
     with cluster.running(cluster.default_root("dev"), nodes=nodes) as c:
         installing.install_crds(c)
         op = operating.start(c, name="operator", webhook=True)
+        api: computeapi.ComputeApi | None = None
         try:
             if examples:
                 installing.apply_examples(c)
                 _settle(c)
             print(c.kubectl("get", "kubenova", "-A").stdout)
             print(c.kubectl("get", "hosts").stdout)
+            api, clouds = computeapi.for_run(c)
+            print(f"kubectl get servers -n demo:\n{c.kubectl('get', 'servers', '-n', 'demo').stdout}")
+            print(f"openstack server list (the OpenStack Compute API at {api.url}):\n{computeapi.server_list(clouds)}")
+            print(f"  OpenStack clients:  export OS_CLIENT_CONFIG_FILE={clouds} OS_CLOUD=kubenova-demo\n")
             kubectl = building.binary("kubectl")
             print(
                 f"kubenova is running ({time.monotonic() - started:.0f}s to get here).\n"
@@ -69,6 +74,8 @@ def _run(nodes: int, *, examples: bool) -> int:
         except KeyboardInterrupt:
             pass
         finally:
+            if api is not None:
+                api.stop()
             op.stop()
             print("stopping the control plane...", file=sys.stderr)
     return 0

@@ -116,3 +116,67 @@ def write_clouds(path: Path, clouds: dict[str, dict[str, Any]]) -> Path:
     path.write_text(yaml.safe_dump({"clouds": clouds}, sort_keys=False))
     path.chmod(0o600)
     return path
+
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "kubenova"
+
+
+def user_roles(cluster: Cluster, release: str = "kubenova") -> list[dict[str, Any]]:
+    """The chart's ClusterRoles for users (aggregated into view, edit and admin), rendered by helm."""
+    from hack.devcluster import building
+
+    proc = subprocess.run(
+        [str(building.binary("helm")), "template", release, str(CHART), "--show-only", "templates/rbac-users.yaml"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return [o for o in yaml.safe_load_all(proc.stdout) if o]
+
+
+def for_run(cluster: Cluster, namespace: str = "demo") -> tuple[ComputeApi, Path]:
+    """``make run``'s API: started on loopback, with the chart's user roles, a ``demo``
+    ServiceAccount with ``edit`` in ``namespace``, an admin ServiceAccount, and a clouds.yaml
+    (clouds ``kubenova``, the admin, and ``kubenova-demo``) in the cluster's folder."""
+    cluster.apply(user_roles(cluster))
+    k = cluster.kubectl
+    if k("get", "namespace", namespace, check=False).returncode != 0:
+        k("create", "namespace", namespace)
+    for ns, sa in ((namespace, "demo"), ("kube-system", "kubenova-admin")):
+        if k("get", "serviceaccount", sa, "-n", ns, check=False).returncode != 0:
+            k("create", "serviceaccount", sa, "-n", ns)
+    if k("get", "rolebinding", "demo-edit", "-n", namespace, check=False).returncode != 0:
+        k(
+            "create",
+            "rolebinding",
+            "demo-edit",
+            "--clusterrole=edit",
+            f"--serviceaccount={namespace}:demo",
+            "-n",
+            namespace,
+        )
+    if k("get", "clusterrolebinding", "kubenova-admin", check=False).returncode != 0:
+        k("create", "clusterrolebinding", "kubenova-admin", "--clusterrole=cluster-admin",
+          "--serviceaccount=kube-system:kubenova-admin")  # fmt: skip
+    demo = k("create", "token", "demo", "-n", namespace, "--duration=24h").stdout.strip()
+    admin = k("create", "token", "kubenova-admin", "-n", "kube-system", "--duration=24h").stdout.strip()
+    api = start(cluster)
+    path = write_clouds(
+        cluster.root / "clouds.yaml",
+        {
+            "kubenova": cloud(api.url, user="kubenova-admin", token=admin, project=namespace),
+            "kubenova-demo": cloud(api.url, user="demo", token=demo, project=namespace),
+        },
+    )
+    return api, path
+
+
+def server_list(clouds: Path, cloud_name: str = "kubenova-demo") -> str:
+    """``openstack server list`` as the demo user, for ``make run``'s banner."""
+    openstack = Path(sys.executable).with_name("openstack")
+    env = {"OS_CLIENT_CONFIG_FILE": str(clouds), "OS_CLOUD": cloud_name, "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
+    proc = subprocess.run(
+        [str(openstack), "server", "list"], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    return proc.stdout or proc.stderr

@@ -17,16 +17,14 @@ from typing import Any
 
 import openstack
 import pytest
-import yaml
 from openstack import exceptions as osexc
 
-from hack.devcluster import building, computeapi
+from hack.devcluster import computeapi
 from hack.devcluster.cluster import Cluster
 from tests import waiting
 
 pytestmark = pytest.mark.integration
 API = "compute.kubenova.io/v1alpha1"
-CHART = Path(__file__).resolve().parents[2] / "charts" / "kubenova"
 RELEASE = "capi"
 FLAVOR = "it.capi"
 FLAVOR_BIG = "it.capi.big"
@@ -38,21 +36,7 @@ OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 def user_roles(cluster: Cluster) -> Iterator[None]:
     """The chart's user-facing ClusterRoles (aggregated into view/edit/admin), rendered by helm;
     removed afterwards, with the flavors this module made."""
-    proc = subprocess.run(
-        [
-            str(building.binary("helm")),
-            "template",
-            RELEASE,
-            str(CHART),
-            "--show-only",
-            "templates/rbac-users.yaml",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    objs = [o for o in yaml.safe_load_all(proc.stdout) if o]
+    objs = computeapi.user_roles(cluster, RELEASE)
     cluster.apply(objs)
     cluster.apply(
         [

@@ -87,13 +87,13 @@ async def flavor(request: web.Request) -> web.Response:
     return ctx.reply({"flavor": views.flavor_view(obj, ctx.compute_base(request), ctx.version(request))})
 
 
-@routes.get(P + "/flavors/{id}/os-extra-specs")
+@routes.get(P + "/flavors/{id}/os-extra_specs")
 async def extra_specs(request: web.Request) -> web.Response:
     obj = await _flavor(request)
     return ctx.reply({"extra_specs": dict((obj.get("spec") or {}).get("extraSpecs") or {})})
 
 
-@routes.get(P + "/flavors/{id}/os-extra-specs/{key}")
+@routes.get(P + "/flavors/{id}/os-extra_specs/{key}")
 async def extra_spec(request: web.Request) -> web.Response:
     obj = await _flavor(request)
     specs = (obj.get("spec") or {}).get("extraSpecs") or {}
