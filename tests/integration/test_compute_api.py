@@ -28,6 +28,8 @@ API = "compute.kubenova.io/v1alpha1"
 RELEASE = "capi"
 FLAVOR = "it.capi"
 FLAVOR_BIG = "it.capi.big"
+FLAVOR_VM = "it.capi.vm"
+VM_IMAGE = "quay.io/containerdisks/fedora:41"
 IMAGE = "docker.io/library/busybox:1.36"
 OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 
@@ -42,12 +44,18 @@ def user_roles(cluster: Cluster) -> Iterator[None]:
         [
             {"apiVersion": API, "kind": "Flavor", "metadata": {"name": FLAVOR}, "spec": {"vcpus": 1, "ram": 256}},
             {"apiVersion": API, "kind": "Flavor", "metadata": {"name": FLAVOR_BIG}, "spec": {"vcpus": 2, "ram": 512}},
+            {
+                "apiVersion": API,
+                "kind": "Flavor",
+                "metadata": {"name": FLAVOR_VM},
+                "spec": {"vcpus": 1, "ram": 512, "extraSpecs": {"kubenova:backend": "kubevirt"}},
+            },
         ]
     )
     yield
     for o in objs:
         cluster.kubectl("delete", o["kind"].lower(), o["metadata"]["name"], "--ignore-not-found", check=False)
-    cluster.kubectl("delete", "flavor", FLAVOR, FLAVOR_BIG, "--ignore-not-found", check=False)
+    cluster.kubectl("delete", "flavor", FLAVOR, FLAVOR_BIG, FLAVOR_VM, "--ignore-not-found", check=False)
 
 
 @pytest.fixture(scope="module")
@@ -300,3 +308,88 @@ def test_admin_sees_hypervisors_services_zones_and_aggregates(clouds: dict[str, 
     assert [g["Name"] for g in osc(clouds, "demo", "server", "group", "list")] == ["spread"]
     ok(clouds, "demo", "server", "group", "delete", group["id"])
     assert osc(clouds, "demo", "server", "group", "list") == []
+
+
+@pytest.mark.usefixtures("operator", "user_roles")
+def test_lasting_state_actions_on_a_virtual_machine_and_what_a_pod_refuses(
+    cluster: Cluster, clouds: dict[str, Any]
+) -> None:
+    conn = connect(clouds, "demo")
+    ns = clouds["namespace"]
+    vm = conn.compute.create_server(name="vm", flavor_id=FLAVOR_VM, image_id=VM_IMAGE, networks="none")
+    vm = conn.compute.wait_for_server(vm, status="ACTIVE", wait=120)
+    name = cluster.get_json("servers", "-n", ns)["items"][0]["metadata"]["name"]
+
+    def spec() -> dict[str, Any]:
+        result: dict[str, Any] = cluster.get_json("server", name, "-n", ns)["spec"]
+        return result
+
+    for act, status, back in (
+        (conn.compute.pause_server, "PAUSED", conn.compute.unpause_server),
+        (conn.compute.suspend_server, "SUSPENDED", conn.compute.resume_server),
+        (conn.compute.rescue_server, "RESCUE", conn.compute.unrescue_server),
+        (conn.compute.shelve_server, "SHELVED", conn.compute.unshelve_server),
+    ):
+        act(vm)
+        conn.compute.wait_for_server(vm, status=status, wait=120)
+        back(vm)
+        conn.compute.wait_for_server(vm, status="ACTIVE", wait=120)
+    assert spec()["state"] == "active"
+    assert spec()["rescue"] is False
+
+    conn.compute.rebuild_server(vm, image=views_image_id("quay.io/containerdisks/fedora:42"), name="vm2")
+    vm = conn.compute.wait_for_server(vm, status="ACTIVE", wait=120)
+    assert (spec()["image"], vm.name) == ("quay.io/containerdisks/fedora:42", "vm2")
+
+    conn.compute.migrate_server(vm)
+    conn.compute.wait_for_server(vm, status="VERIFY_RESIZE", wait=120)
+    conn.compute.revert_server_resize(vm)
+    conn.compute.wait_for_server(vm, status="ACTIVE", wait=120)
+
+    actions = [a.action for a in conn.compute.server_actions(vm)]
+    assert {"create", "pause", "unpause", "suspend", "resume", "rescue", "unrescue", "rebuild", "migrate"} <= set(
+        actions
+    )
+    create = next(a for a in conn.compute.server_actions(vm) if a.action == "create")
+    shown = conn.compute.get_server_action(create.request_id, vm)
+    assert shown.events[0]["result"] == "Success"
+
+    # The container backend cannot pause: Nova's 501, at once, in the operator's words.
+    pod = conn.compute.create_server(name="pod", flavor_id=FLAVOR, image_id=IMAGE, networks="none")
+    pod = conn.compute.wait_for_server(pod, status="ACTIVE", wait=120)
+    with pytest.raises(osexc.HttpException, match="the container backend cannot pause") as exc:
+        conn.compute.pause_server(pod)
+    assert exc.value.status_code == 501
+    for server in (vm, pod):
+        conn.compute.delete_server(server)
+        conn.compute.wait_for_delete(server, wait=120)
+
+
+def views_image_id(reference: str) -> str:
+    from kubenova.compute_api.views import image_id
+
+    return image_id(reference)
+
+
+@pytest.mark.usefixtures("operator", "user_roles")
+def test_microversions_images_and_projects_over_http(api: computeapi.ComputeApi, clouds: dict[str, Any]) -> None:
+    conn = connect(clouds, "demo")
+    token = str(conn.session.get_token())
+    h = {"X-Auth-Token": token}
+    code, body = get(f"{api.url}/compute/v2.1/flavors/{FLAVOR}", {**h, "OpenStack-API-Version": "compute 2.101"})
+    assert (code, next(iter(body))) == (406, "computeFault")
+    assert "Minimum is 2.1 and maximum is 2.100" in body["computeFault"]["message"]
+    code, body = get(f"{api.url}/compute/v2.1/flavors/{FLAVOR}", {**h, "OpenStack-API-Version": "compute 2.61"})
+    assert code == 200
+    assert body["flavor"]["extra_specs"] == {}
+    code, body = get(f"{api.url}/compute/v2.1/servers/no-such", h)
+    assert (code, body) == (404, {"itemNotFound": {"code": 404, "message": "Instance no-such could not be found."}})
+    code, body = get(f"{api.url}/compute/v2.1/os-no-such-thing", h)
+    assert (code, next(iter(body))) == (404, "itemNotFound")
+
+    image = conn.image.find_image(IMAGE, ignore_missing=False)
+    assert (image.name, image.status) == (IMAGE, "active")
+    assert conn.image.get_image(image.id).name == IMAGE
+    identity: Any = conn.identity
+    assert identity.get_project(clouds["namespace"]).name == clouds["namespace"]
+    assert [p.name for p in identity.projects()] == [clouds["namespace"]]

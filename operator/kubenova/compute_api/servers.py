@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kubenova import backends
 from kubenova.api.common import API_VERSION
 from kubenova.compute_api import context as ctx
 from kubenova.compute_api import views
@@ -56,7 +57,14 @@ async def find_flavor(caller: Caller, ref: str) -> dict[str, Any] | None:
     return None
 
 
-def _view(request: web.Request, obj: Mapping[str, Any], flavors: Mapping[str, Any], *, show: bool) -> dict[str, Any]:
+def _view(
+    request: web.Request,
+    obj: Mapping[str, Any],
+    flavors: Mapping[str, Any],
+    *,
+    show: bool,
+    server_actions: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     return views.server_view(
         obj,
         ctx.compute_base(request),
@@ -65,6 +73,7 @@ def _view(request: web.Request, obj: Mapping[str, Any], flavors: Mapping[str, An
         image_base=ctx.image_base(request),
         flavor=flavors.get(str((obj.get("spec") or {}).get("flavor"))),
         show=show,
+        server_actions=server_actions,
     )
 
 
@@ -205,8 +214,10 @@ async def detail(request: web.Request) -> web.Response:
 async def show(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:servers:show")
     obj = await find_server(request, request.match_info["id"])
-    flavors = await flavors_by_name(ctx.caller(request))
-    return ctx.reply({"server": _view(request, obj, flavors, show=True)})
+    caller = ctx.caller(request)
+    flavors = await flavors_by_name(caller)
+    pending = await caller.list("serveractions", obj["metadata"]["namespace"])
+    return ctx.reply({"server": _view(request, obj, flavors, show=True, server_actions=pending)})
 
 
 @routes.put(P + "/servers/{id}")
@@ -249,6 +260,12 @@ def _check(obj: Mapping[str, Any], action: nova.Action) -> None:
         )
     except nova.ActionRefused as exc:
         raise NovaError(exc.code, exc.message) from None
+    if status.get("backend"):  # what the operator's planner refuses for the backend, refused now
+        backend = backends.of(status["backend"])
+        why = backend.UNSUPPORTED.get(action.value)
+        if why:
+            refused = nova.not_supported(action, backend.NAME, why)
+            raise NovaError(refused.code, refused.message)
 
 
 @routes.delete(P + "/servers/{id}")

@@ -12,11 +12,14 @@ import binascii
 import hashlib
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kubenova.compute_api.errors import bad_request
 from kubenova.compute_api.microversions import Version
+from kubenova.nova import actions as nova
+from kubenova.nova.states import api_status
+from kubenova.servers import intent
 
 Obj = Mapping[str, Any]
 
@@ -182,6 +185,45 @@ def _embedded_flavor(obj: Obj, flavor: Obj | None, version: Version) -> dict[str
     return out
 
 
+PENDING_ACTIONS = {
+    "reboot": nova.Action.REBOOT,
+    "migrate": nova.Action.MIGRATE,
+    "liveMigrate": nova.Action.LIVE_MIGRATE,
+    "evacuate": nova.Action.EVACUATE,
+    "revertResize": nova.Action.REVERT_RESIZE,
+}
+
+
+def pending(obj: Obj, server_actions: Sequence[Mapping[str, Any]] | None = None) -> tuple[str, str] | None:
+    """(status, task_state) of a change written but not yet taken up by the operator.
+
+    Nova sets the task state before its API answers, so a client polling right after a rebuild,
+    a resize or a reboot never sees the old state as the outcome. Here the API only writes the
+    spec or a ServerAction, so until the operator has seen it (the spec's generation is not yet
+    ``status.observedGeneration``; a ServerAction has no phase) the view shows the first task
+    state of what the operator will do, which it decides with the same rules
+    (:func:`kubenova.servers.intent.wanted`)."""
+    meta, spec, status = _meta(obj), _spec(obj), _status(obj)
+    if not status.get("vmState") or status.get("taskState"):
+        return None
+    action: nova.Action | None = None
+    for sa in server_actions or []:
+        sspec = sa.get("spec") or {}
+        if sspec.get("server") == meta.get("name") and not (sa.get("status") or {}).get("phase"):
+            action = PENDING_ACTIONS.get(str(sspec.get("action")))
+            if action is nova.Action.REBOOT and sspec.get("type") == "HARD":
+                action = nova.Action.REBOOT_HARD
+    if action is None and meta.get("generation") != status.get("observedGeneration"):
+        wanted = intent.wanted(spec, status, lambda host: None)
+        action = wanted if isinstance(wanted, nova.Action) else None
+    if action is None:
+        return None
+    steps = nova.RULES[action].steps
+    if not steps:
+        return None
+    return api_status(status["vmState"], steps[0]), str(steps[0])
+
+
 def server_view(  # noqa: PLR0915 - a statement per Nova field
     obj: Obj,
     base: str,
@@ -191,9 +233,14 @@ def server_view(  # noqa: PLR0915 - a statement per Nova field
     image_base: str = "",
     flavor: Obj | None = None,
     show: bool = False,
+    server_actions: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``GET /servers/{id}`` and each entry of ``/servers/detail`` at ``version``."""
-    meta, spec, status = _meta(obj), _spec(obj), _status(obj)
+    """``GET /servers/{id}`` and each entry of ``/servers/detail`` at ``version``; a change not
+    yet taken up by the operator shows as its first task state (:func:`pending`)."""
+    meta, spec, status = _meta(obj), _spec(obj), dict(_status(obj))
+    waiting = pending(obj, server_actions)
+    if waiting:
+        status["status"], status["taskState"] = waiting
     project = str(meta.get("namespace", ""))
     ident = uid(obj)
     nova_status = status.get("status") or "BUILD"
@@ -314,15 +361,15 @@ def server_spec(body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any
     image = body.get("imageRef")
     if image:
         spec["image"] = image_reference(last_segment(str(image)) if "/images/" in str(image) else str(image))
-    for nova, ours in (
+    for key, ours in (
         ("key_name", "keyName"),
         ("user_data", "userData"),
         ("availability_zone", "availabilityZone"),
         ("description", "description"),
         ("hostname", "hostname"),
     ):
-        if body.get(nova):
-            spec[ours] = body[nova]
+        if body.get(key):
+            spec[ours] = body[key]
     if body.get("metadata"):
         spec["metadata"] = {str(k): str(v) for k, v in body["metadata"].items()}
     if body.get("tags"):

@@ -297,3 +297,18 @@ def test_instance_actions_newest_first() -> None:
             "details": "boom",
         }
     ]
+
+
+def test_a_change_the_operator_has_not_taken_up_shows_its_first_task_state() -> None:
+    obj = server()
+    obj["metadata"]["generation"] = 2
+    obj["status"].update(observedGeneration=1, image="nginx:1.26")
+    v = views.server_view(obj, BASE, Version(2, 1))
+    assert (v["status"], v["OS-EXT-STS:task_state"]) == ("REBUILD", "rebuilding")
+    obj["status"]["observedGeneration"] = 2  # seen: the operator's status is the truth again
+    assert views.server_view(obj, BASE, Version(2, 1))["status"] == "ACTIVE"
+    reboot = {"spec": {"server": "my-web-abc123", "action": "reboot", "type": "HARD"}, "status": {}}
+    v = views.server_view(obj, BASE, Version(2, 1), server_actions=[reboot])
+    assert (v["status"], v["OS-EXT-STS:task_state"]) == ("HARD_REBOOT", "rebooting_hard")
+    reboot["status"] = {"phase": "Succeeded"}
+    assert views.pending(obj, [reboot]) is None
