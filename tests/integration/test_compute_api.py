@@ -393,3 +393,59 @@ def test_microversions_images_and_projects_over_http(api: computeapi.ComputeApi,
     identity: Any = conn.identity
     assert identity.get_project(clouds["namespace"]).name == clouds["namespace"]
     assert [p.name for p in identity.projects()] == [clouds["namespace"]]
+
+
+@pytest.mark.usefixtures("operator", "user_roles")
+def test_admin_writes_flavors_aggregates_services_and_quotas(cluster: Cluster, clouds: dict[str, Any]) -> None:
+    ns = clouds["namespace"]
+    flavor_name = f"it.capi.{ns}"
+    agg_name = f"capi-{ns}"
+    try:
+        made = osc(
+            clouds, "admin", "flavor", "create", "--vcpus", "2", "--ram", "128", "--id", flavor_name, flavor_name
+        )
+        assert (made["id"], made["vcpus"]) == (flavor_name, 2)
+        ok(clouds, "admin", "flavor", "set", "--property", "hw:cpu_policy=dedicated", flavor_name)
+        assert cluster.get_json("flavor", flavor_name)["spec"]["extraSpecs"] == {"hw:cpu_policy": "dedicated"}
+        # A namespace user may read flavors but not make them: RBAC's answer, in Nova's words.
+        proc = run(clouds, "demo", "flavor", "create", "--vcpus", "1", "--ram", "64", "nope")
+        assert "Policy doesn't allow os_compute_api:os-flavor-manage:create to be performed." in proc.stderr
+        ok(clouds, "admin", "flavor", "delete", flavor_name)
+        assert cluster.kubectl("get", "flavor", flavor_name, check=False).returncode != 0
+
+        host = cluster.get_json("hosts")["items"][0]["metadata"]["name"]
+        agg = osc(clouds, "admin", "aggregate", "create", "--zone", "az-capi", agg_name)
+        ok(clouds, "admin", "aggregate", "add", "host", agg_name, host)
+        ok(clouds, "admin", "aggregate", "set", "--property", "ssd=true", agg_name)
+        spec = cluster.get_json("aggregate", agg_name)["spec"]
+        assert (spec["hosts"], spec["metadata"], spec["availabilityZone"]) == ([host], {"ssd": "true"}, "az-capi")
+        ok(clouds, "admin", "aggregate", "remove", "host", agg_name, host)
+        ok(clouds, "admin", "aggregate", "delete", str(agg["id"]))
+
+        ok(clouds, "admin", "compute", "service", "set", "--disable", "--disable-reason", "capi", host, "nova-compute")
+        hspec = cluster.get_json("host", host)["spec"]
+        assert (hspec["enabled"], hspec["disabledReason"]) == (False, "capi")
+        ok(clouds, "admin", "compute", "service", "set", "--enable", host, "nova-compute")
+        assert cluster.get_json("host", host)["spec"]["enabled"] is True
+
+        ok(clouds, "admin", "quota", "set", "--instances", "7", "--cores", "9", ns)
+        assert cluster.get_json("quota", "default", "-n", ns)["spec"] == {"instances": 7, "cores": 9}
+        assert connect(clouds, "demo").compute.get_quota_set(ns).instances == 7
+    finally:
+        cluster.kubectl("delete", "flavor", flavor_name, "--ignore-not-found", check=False)
+        cluster.kubectl("delete", "aggregate", agg_name, "--ignore-not-found", check=False)
+
+
+@pytest.mark.usefixtures("operator", "user_roles")
+def test_server_metadata_and_tags(clouds: dict[str, Any]) -> None:
+    conn = connect(clouds, "demo")
+    server = conn.compute.create_server(name="tagged", flavor_id=FLAVOR, image_id=IMAGE, networks="none")
+    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
+    conn.compute.set_server_metadata(server, a="1", b="2")
+    conn.compute.delete_server_metadata(server, ["a"])
+    assert conn.compute.get_server_metadata(server).metadata == {"b": "2"}
+    ok(clouds, "demo", "--os-compute-api-version", "2.26", "server", "set", "--tag", "blue", server.id)
+    shown = osc(clouds, "demo", "--os-compute-api-version", "2.26", "server", "show", server.id)
+    assert shown["tags"] == ["blue"]
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=120)

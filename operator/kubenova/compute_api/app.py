@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import errors, identity, images, microversions, resources, servers
+from kubenova.compute_api import errors, identity, images, microversions, resources, servers, writes
 from kubenova.compute_api.errors import NovaError
 from kubenova.compute_api.tokens import BadToken, Tokens, new_key
 from kubenova.kube.caller import Door, Refused
@@ -170,6 +170,7 @@ def make_app(door: Door, tokens: Tokens, settings: ctx.Settings | None = None) -
     app.router.add_routes(images.routes)
     app.router.add_routes(servers.routes)
     app.router.add_routes(resources.routes)
+    app.router.add_routes(writes.routes)
 
     async def close(app: web.Application) -> None:
         await app[ctx.DOOR].close()

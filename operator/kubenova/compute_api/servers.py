@@ -431,9 +431,3 @@ async def instance_action(request: web.Request) -> web.Response:
     raise NovaError(
         404, f"Action for request_id {request.match_info['request_id']} on instance {views.uid(obj)} not found"
     )
-
-
-@routes.get(P + "/servers/{id}/metadata")
-async def metadata(request: web.Request) -> web.Response:
-    obj = await find_server(request, request.match_info["id"])
-    return ctx.reply({"metadata": dict((obj.get("spec") or {}).get("metadata") or {})})
