@@ -447,5 +447,8 @@ def test_server_metadata_and_tags(clouds: dict[str, Any]) -> None:
     ok(clouds, "demo", "--os-compute-api-version", "2.26", "server", "set", "--tag", "blue", server.id)
     shown = osc(clouds, "demo", "--os-compute-api-version", "2.26", "server", "show", server.id)
     assert shown["tags"] == ["blue"]
+    # The console is the Pod's log, read as the caller; kwok's simulated Pods may have none yet.
+    console = run(clouds, "demo", "console", "log", "show", server.id)
+    assert console.returncode == 0 or "console is not available yet" in console.stderr, console.stderr
     conn.compute.delete_server(server)
     conn.compute.wait_for_delete(server, wait=120)

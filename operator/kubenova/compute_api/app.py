@@ -196,6 +196,7 @@ def fernet_key() -> str:
 def run(address: str, *, public_url: str | None = None, ttl: int | None = None) -> None:
     """Serve on ``address`` (HOST:PORT) until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # one line per call to the API server otherwise
     host, _, port = address.rpartition(":")
     tokens = Tokens(fernet_key(), ttl=ttl or int(os.environ.get("KUBENOVA_API_TOKEN_TTL", "3600")))
     settings = ctx.Settings(public_url=public_url or os.environ.get("KUBENOVA_API_PUBLIC_URL") or None)

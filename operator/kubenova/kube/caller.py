@@ -199,6 +199,17 @@ class Caller:
             raise _refused(exc) from exc
         return True
 
+    async def pod_log(self, name: str, namespace: str, *, tail_lines: int | None = None) -> str | None:
+        """The log of a Pod's (first) container, or None if there is no such Pod, it has not
+        started, or its node cannot serve it (a simulated node has no kubelet)."""
+        try:
+            lines = [line async for line in self._client.log(name, namespace=namespace, tail_lines=tail_lines)]
+        except ApiError as exc:
+            if exc.status.code in (400, 404, 500, 502, 503):  # no such Pod, not started, kubelet unreachable
+                return None
+            raise _refused(exc) from exc
+        return "".join(lines)
+
     async def secret_data(self, name: str, namespace: str) -> dict[str, str] | None:
         """A Secret's data decoded as text, or None if there is none."""
         import base64
