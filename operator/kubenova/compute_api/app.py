@@ -101,7 +101,7 @@ def _from_refused(request: web.Request, exc: Refused) -> web.Response:
     if exc.code == 401:
         return _unauthorized(request)
     if exc.code == 403:
-        policy = request.get("policy") or f"{request.method} {request.path}"
+        policy = request.get(ctx.POLICY) or f"{request.method} {request.path}"
         return _fault(403, f"Policy doesn't allow {policy} to be performed.")
     if exc.code in (400, 422):
         return _fault(400, exc.message)
@@ -128,10 +128,10 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
                 claims = ctx.tokens(request).read(tok)
             except BadToken:
                 return _unauthorized(request)
-            request["claims"] = claims
-            request["caller"] = ctx.door(request).as_caller(claims.bearer)
+            request[ctx.CLAIMS] = claims
+            request[ctx.CALLER] = ctx.door(request).as_caller(claims.bearer)
         if compute:
-            request["version"] = microversions.requested(request.headers)
+            request[ctx.VERSION] = microversions.requested(request.headers)
         response = await handler(request)
     except NovaError as exc:
         response = _fault(exc.code, exc.message)
@@ -147,8 +147,8 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         response = _fault(500, UNEXPECTED)
     for k, v in ids.items():
         response.headers[k] = v
-    if compute and "version" in request:
-        response.headers.update(microversions.response_headers(request["version"]))
+    if compute and ctx.VERSION in request:
+        response.headers.update(microversions.response_headers(request[ctx.VERSION]))
     return response
 
 

@@ -27,6 +27,10 @@ class Settings:
 DOOR: web.AppKey[Door] = web.AppKey("door", Door)
 TOKENS: web.AppKey[Tokens] = web.AppKey("tokens", Tokens)
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+CLAIMS: web.RequestKey[Claims] = web.RequestKey("claims", Claims)
+CALLER: web.RequestKey[Caller] = web.RequestKey("caller", Caller)
+VERSION: web.RequestKey[Version] = web.RequestKey("version", Version)
+POLICY: web.RequestKey[str] = web.RequestKey("policy", str)
 
 
 def door(request: web.Request) -> Door:
@@ -54,13 +58,11 @@ def image_base(request: web.Request) -> str:
 
 
 def claims(request: web.Request) -> Claims:
-    value: Claims = request["claims"]
-    return value
+    return request[CLAIMS]
 
 
 def caller(request: web.Request) -> Caller:
-    value: Caller = request["caller"]
-    return value
+    return request[CALLER]
 
 
 def project(request: web.Request) -> str:
@@ -72,13 +74,13 @@ def project(request: web.Request) -> str:
 
 
 def version(request: web.Request) -> Version:
-    value: Version = request.get("version", MIN)
+    value: Version = request.get(VERSION, MIN)
     return value
 
 
 def set_policy(request: web.Request, name: str) -> None:
     """The Nova policy a refusal by RBAC is reported under (``os_compute_api:servers:create``)."""
-    request["policy"] = name
+    request[POLICY] = name
 
 
 async def json_body(request: web.Request) -> Any:
