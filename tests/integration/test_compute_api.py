@@ -17,6 +17,7 @@ from typing import Any
 
 import openstack
 import pytest
+import yaml
 from openstack import exceptions as osexc
 
 from hack.devcluster import computeapi
@@ -452,3 +453,49 @@ def test_server_metadata_and_tags(clouds: dict[str, Any]) -> None:
     assert console.returncode == 0 or "console is not available yet" in console.stderr, console.stderr
     conn.compute.delete_server(server)
     conn.compute.wait_for_delete(server, wait=120)
+
+
+def test_the_chart_deploys_the_api_with_tokenreview_as_its_only_right(cluster: Cluster, namespace: str) -> None:
+    proc = subprocess.run(
+        [
+            str(computeapi_helm()), "template", "kubenova", str(computeapi.CHART), "-n", namespace,
+            "--set", "computeApi.enabled=true", "--set", "computeApi.ingress.enabled=true",
+            "--set", "computeApi.ingress.host=nova.example", "--show-only", "templates/compute-api.yaml",
+        ],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    docs = [d for d in yaml.safe_load_all(proc.stdout) if d]
+    kinds = {d["kind"]: d for d in docs}
+    assert set(kinds) == {
+        "ServiceAccount",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Secret",
+        "Deployment",
+        "Service",
+        "Ingress",
+    }
+    assert kinds["ClusterRole"]["rules"] == [
+        {"apiGroups": ["authentication.k8s.io"], "resources": ["tokenreviews"], "verbs": ["create"]}
+    ]
+    import base64
+
+    from cryptography.fernet import Fernet
+
+    Fernet(base64.b64decode(kinds["Secret"]["data"]["key"]))  # a valid Fernet key
+    pod = kinds["Deployment"]["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert (c["command"], c["args"]) == (["kubenova"], ["api", "--address", "0.0.0.0:8774"])
+    assert (c["livenessProbe"]["httpGet"]["path"], c["readinessProbe"]["httpGet"]["path"]) == ("/healthz", "/readyz")
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert kinds["Deployment"]["spec"]["replicas"] == 2
+    # Not the operator's Pods: its selector must not pick the API's.
+    assert kinds["Deployment"]["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"].endswith("-compute-api")
+    namespaced = [d for d in docs if d["kind"] not in ("ClusterRole", "ClusterRoleBinding")]
+    cluster.kubectl("apply", "--dry-run=server", "-n", namespace, "-f", "-", input=yaml.safe_dump_all(namespaced))
+
+
+def computeapi_helm() -> Path:
+    from hack.devcluster import building
+
+    return building.binary("helm")
