@@ -13,7 +13,7 @@ import sys
 import time
 from types import FrameType
 
-from hack.devcluster import building, cluster, installing, operating, processes
+from hack.devcluster import building, cluster, computeapi, installing, operating, processes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -42,6 +42,7 @@ def _run(nodes: int, *, examples: bool) -> int:
     with cluster.running(cluster.default_root("dev"), nodes=nodes) as c:
         installing.install_crds(c)
         op = operating.start(c, name="operator", webhook=True)
+        api: computeapi.ComputeApi | None = None
         try:
             if examples:
                 installing.apply_examples(c)
@@ -51,6 +52,10 @@ def _run(nodes: int, *, examples: bool) -> int:
             if examples:  # 09-volumes: the servers' attached volumes, as `openstack server show` lists them
                 columns = "SERVER:.metadata.name,VOLUMES ATTACHED:.status.volumesAttached[*].id"
                 print(c.kubectl("get", "servers", "-n", "demo", "-o", f"custom-columns={columns}").stdout)
+            api, clouds = computeapi.for_run(c)
+            print(f"kubectl get servers -n demo:\n{c.kubectl('get', 'servers', '-n', 'demo').stdout}")
+            print(f"openstack server list (the OpenStack Compute API at {api.url}):\n{computeapi.server_list(clouds)}")
+            print(f"  OpenStack clients:  export OS_CLIENT_CONFIG_FILE={clouds} OS_CLOUD=kubenova-demo\n")
             kubectl = building.binary("kubectl")
             print(
                 f"kubenova is running ({time.monotonic() - started:.0f}s to get here).\n"
@@ -74,6 +79,8 @@ def _run(nodes: int, *, examples: bool) -> int:
             print(exc, file=sys.stderr)
             return 1
         finally:
+            if api is not None:
+                api.stop()
             op.stop()
             print("stopping the control plane...", file=sys.stderr)
     return 0

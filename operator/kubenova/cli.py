@@ -1,5 +1,6 @@
-"""The ``kubenova`` command: ``kubenova operator`` runs the operator; ``kubenova crds`` prints
-the CustomResourceDefinitions (``kubectl apply -f <(kubenova crds)`` installs them).
+"""The ``kubenova`` command: ``kubenova operator`` runs the operator; ``kubenova api`` serves the
+OpenStack Compute API; ``kubenova crds`` prints the CustomResourceDefinitions
+(``kubectl apply -f <(kubenova crds)`` installs them).
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="HOST:PORT",
         help="serve Prometheus metrics here; empty turns them off (KUBENOVA_METRICS_ADDRESS, default 0.0.0.0:9090)",
     )
+    api = sub.add_parser("api", help="serve the OpenStack Compute, Identity and Image APIs over kubenova's kinds")
+    api.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        default="0.0.0.0:8774",
+        help="listen here (KUBENOVA_API_ADDRESS, default 0.0.0.0:8774)",
+    )
+    api.add_argument("--public-url", metavar="URL", help="the base URL clients reach (KUBENOVA_API_PUBLIC_URL)")
     sub.add_parser("crds", help="print every CustomResourceDefinition as YAML")
     sub.add_parser("version", help="print the version")
     args = parser.parse_args(argv)
@@ -33,6 +42,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.metrics_address is not None:
             conf = conf.model_copy(update={"metrics_address": args.metrics_address})
         operator.run(conf)
+    elif args.command == "api":
+        import os
+
+        from kubenova.compute_api import app
+
+        address = os.environ.get("KUBENOVA_API_ADDRESS") if args.address == "0.0.0.0:8774" else None
+        app.run(address or args.address, public_url=args.public_url)
     elif args.command == "crds":
         from kubenova.api import crds
 

@@ -194,6 +194,9 @@ class ServerSpec(ApiModel):
     """The guest's hostname (defaults to the server's name)."""
     description: str | None = Field(default=None, max_length=255)
     """Free text."""
+    display_name: str | None = Field(default=None, min_length=1, max_length=255)
+    """Nova's server name, which may be any string and need not be unique (the Compute API sets it
+    and renames change only it); left out, the server's Nova name is its Kubernetes name."""
     tags: list[Tag] = Field(default_factory=list, max_length=50, json_schema_extra={"x-kubernetes-list-type": "set"})
     """Nova's server tags: at most 50, each at most 60 characters without '/' or ','."""
     config_drive: bool = False
@@ -425,6 +428,7 @@ KIND = Kind(
     spec=ServerSpec,
     status=ServerStatus,
     columns=(
+        Column("Display Name", ".spec.displayName", priority=1),
         Column("Status", ".status.status"),
         Column("Task State", ".status.taskState"),
         Column("Power State", ".status.powerState"),

@@ -1,0 +1,78 @@
+"""Nova's microversions: the range served, and the version a request asks for.
+
+The request header is ``OpenStack-API-Version: compute 2.X`` or the legacy
+``X-OpenStack-Nova-API-Version: 2.X``; ``latest`` is the maximum, no header is 2.1 (Nova's
+default), a version outside the range is 406 and one that does not parse is 400
+(``nova/api/openstack/wsgi.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import NamedTuple
+
+from kubenova.compute_api.errors import NovaError
+
+
+class Version(NamedTuple):
+    major: int
+    minor: int
+
+    def __str__(self) -> str:
+        return f"{self.major}.{self.minor}"
+
+    def at_least(self, text: str) -> bool:
+        return self >= parse(text)
+
+
+MIN = Version(2, 1)
+MAX = Version(2, 100)
+"""2.100 is what openstacksdk asks for every server call; Nova itself is at 2.104."""
+
+_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+
+
+def parse(text: str) -> Version:
+    m = _VERSION.match(text.strip())
+    if not m:
+        raise ValueError(text)
+    return Version(int(m.group(1)), int(m.group(2)))
+
+
+def requested(headers: Mapping[str, str], service: str = "compute") -> Version:
+    """The version a request asks for (see the module's docstring)."""
+    text: str | None = None
+    modern = headers.get("OpenStack-API-Version")
+    if modern:
+        for part in modern.split(","):
+            words = part.strip().split()
+            if len(words) == 2 and words[0].lower() == service:
+                text = words[1]
+    if text is None:
+        text = headers.get("X-OpenStack-Nova-API-Version")
+    if not text:
+        return MIN
+    if text.strip().lower() == "latest":
+        return MAX
+    try:
+        version = parse(text)
+    except ValueError:
+        raise NovaError(
+            400, f"API Version String {text} is of invalid format. Must be of format MajorNum.MinorNum."
+        ) from None
+    if not MIN <= version <= MAX:
+        raise NovaError(
+            406,
+            f"Version {version} is not supported by the API. Minimum is {MIN} and maximum is {MAX}.",
+        )
+    return version
+
+
+def response_headers(version: Version) -> dict[str, str]:
+    """What every compute response says of its version (Nova echoes both headers and Vary)."""
+    return {
+        "OpenStack-API-Version": f"compute {version}",
+        "X-OpenStack-Nova-API-Version": str(version),
+        "Vary": "OpenStack-API-Version, X-OpenStack-Nova-API-Version",
+    }
