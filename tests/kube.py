@@ -30,6 +30,7 @@ __all__ = ["API_VERSION"]
 
 KINDS: dict[str, Any] = {
     "flavor": resources.Flavor,
+    "image": resources.Image,
     "host": resources.Host,
     "aggregate": resources.Aggregate,
     "keypair": resources.Keypair,
@@ -38,15 +39,17 @@ KINDS: dict[str, Any] = {
     "servergroup": resources.ServerGroup,
     "quota": resources.Quota,
     "virtualmachine": resources.VirtualMachine,
+    "datavolume": resources.DataVolume,
     "node": core_v1.Node,
     "namespace": core_v1.Namespace,
     "pod": core_v1.Pod,
     "secret": core_v1.Secret,
+    "persistentvolumeclaim": core_v1.PersistentVolumeClaim,
     "clusterkopfpeering": create_global_resource(
         peering.PEERING_GROUP, "v1", "ClusterKopfPeering", "clusterkopfpeerings"
     ),
 }
-CLUSTER_SCOPED = {"flavor", "host", "aggregate", "node", "namespace", "clusterkopfpeering"}
+CLUSTER_SCOPED = {"flavor", "image", "host", "aggregate", "node", "namespace", "clusterkopfpeering"}
 FIELD_MANAGER = "kubenova-tests"
 
 

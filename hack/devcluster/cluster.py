@@ -20,7 +20,9 @@ webhook Services through Services of type ExternalName naming loopback addresses
 kube-controller-manager runs a handful of controllers that kubenova and its tests rely on:
 namespace deletion, garbage collection by owner references, default service accounts (Pods
 cannot be created without one), node lifecycle (a Node without heartbeats goes NotReady) and
-ClusterRole aggregation (the chart's aggregated view/edit roles). kube-scheduler does not run:
+ClusterRole aggregation (the chart's aggregated view/edit roles), and PVC protection (it removes
+the ``kubernetes.io/pvc-protection`` finalizer of a deleted claim no Pod uses, so a namespace
+with volumes can finish deleting). kube-scheduler does not run:
 kubenova binds its Pods to hosts itself.
 """
 
@@ -57,6 +59,7 @@ _CONTROLLERS = (
     "root-ca-certificate-publisher-controller",
     "node-lifecycle-controller",
     "clusterrole-aggregation-controller",
+    "persistentvolumeclaim-protection-controller",
 )
 # kwok manages only the Nodes that carry this annotation, so a test can take one away to
 # simulate a dead host.

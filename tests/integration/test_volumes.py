@@ -224,11 +224,16 @@ def test_the_container_backend_applies_a_volume_at_the_pods_next_start(
         v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"] if "persistentVolumeClaim" in v
     ] == ["early"]
 
-    # deleteOnTermination: the claim is deleted with the server. (It stays Terminating here: the
-    # dev cluster runs no pvc-protection controller to lift the kubernetes.io/pvc-protection finalizer.)
+    # deleteOnTermination: the claim is deleted with the server (gone once the pvc-protection
+    # controller sees no Pod using it, Terminating until then).
     cluster.kubectl("delete", "server", "pod", "-n", namespace, "--timeout=60s")
+
+    def deleted() -> bool:
+        pvc = k.get(kube, "persistentvolumeclaim", "data", namespace)
+        return not pvc or bool(pvc["metadata"].get("deletionTimestamp"))
+
     waiting.until(
-        lambda: cluster.get_json("pvc", "data", "-n", namespace)["metadata"].get("deletionTimestamp"),
+        deleted,
         what="data deleted with the server",
     )
 
