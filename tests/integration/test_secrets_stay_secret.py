@@ -207,3 +207,39 @@ def test_no_private_key_user_data_or_token_outside_secrets(
     assert not leaks, "secrets found outside Secrets:\n" + "\n".join(leaks)
     # The search looked where it should: the user data is where the user put it.
     assert user_data["kubevirt"] in json.dumps(obj(cluster, "server", "kubevirt", namespace)["spec"])
+
+
+def test_a_server_cannot_use_another_namespaces_keypair(
+    cluster: Cluster, operator: Operator, namespace: str, flavor: str
+) -> None:
+    """``keyName`` is looked up in the Server's own namespace: a Keypair of the same name in
+    another namespace is not found (Nova's keypairs are the user's own), so its key reaches no
+    workload and no Secret here."""
+    other = f"{namespace}-other"
+    cluster.kubectl("create", "namespace", other)
+    try:
+        cluster.apply(
+            [{"apiVersion": API, "kind": "Keypair", "metadata": {"name": "theirs", "namespace": other}, "spec": {}}]
+        )
+        cluster.kubectl("wait", "--for=condition=Ready", "--timeout=30s", "keypair/theirs", "-n", other)
+        public = obj(cluster, "keypair", "theirs", other)["status"]["publicKey"]
+        spec = {"flavor": flavor, "image": IMAGES["container"], "backend": "container", "keyName": "theirs"}
+        body = {
+            "apiVersion": API,
+            "kind": "Server",
+            "metadata": {"name": "borrower", "namespace": namespace},
+            "spec": spec,
+        }
+        proc = cluster.kubectl("apply", "-f", "-", input=json.dumps(body), check=False)
+        if proc.returncode != 0:  # the webhook refuses it at once
+            assert "theirs" in proc.stderr, proc.stderr
+            assert "Invalid key_name provided" in proc.stderr, proc.stderr
+        else:  # or the operator does, with a fault
+            s = server_status(cluster, "borrower", namespace, "ERROR")
+            assert "theirs" in s["fault"]["message"], s
+        here = json.dumps(
+            [items(cluster, kind, namespace) for kind in ("pods", "secrets", "servers.compute.kubenova.io")]
+        )
+        assert public.split()[1] not in here, "another namespace's public key reached this one"
+    finally:
+        cluster.kubectl("delete", "namespace", other, "--wait=false", check=False)
