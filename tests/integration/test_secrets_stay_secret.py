@@ -194,6 +194,7 @@ def test_no_private_key_user_data_or_token_outside_secrets(
         for o in items(cluster, kind, namespace):
             places[f"{kind}/{o['metadata']['name']}"] = json.dumps(o)
     places["the operator's log"] = operator.log.read_text(errors="replace")
+    assert namespace in places["the operator's log"], "the operator's log says nothing of this test's objects"
     assert any(k.startswith("events") for k in places), "no Event was found to search"
 
     sought = needles(private_pem, public, private_b64, user_data, token)
