@@ -11,8 +11,9 @@ WORKDIR /src
 COPY requirements.lock pyproject.toml ./
 COPY operator/kubenova ./operator/kubenova
 # Wheels of exactly the locked versions (--no-deps: the lock is complete, nothing else may
-# sneak in), then kubenova's own wheel.
-RUN pip wheel --no-deps --wheel-dir /wheels -r requirements.lock \
+# sneak in), each file checked against the lock's sha256 digests (--require-hashes: a file
+# the lock does not name is refused), then kubenova's own wheel.
+RUN pip wheel --no-deps --require-hashes --wheel-dir /wheels -r requirements.lock \
     && pip wheel --no-deps --wheel-dir /wheels .
 
 FROM python:3.11.13-slim-bookworm

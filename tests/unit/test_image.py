@@ -48,15 +48,23 @@ def instruction(name: str) -> list[str]:
     return re.findall(rf"^{name}\s+(.+)$", re.sub(r"\\\n", " ", DOCKERFILE.read_text()), re.M)
 
 
-def lock() -> dict[str, str]:
-    pins: dict[str, str] = {}
-    for line in LOCK.read_text().splitlines():
+def lock_entries() -> dict[str, tuple[str, list[str]]]:
+    """Each locked requirement: its version and its ``--hash`` digests (continuation lines joined)."""
+    entries: dict[str, tuple[str, list[str]]] = {}
+    for line in re.sub(r"\\\n", " ", LOCK.read_text()).splitlines():
         if line and not line.startswith("#"):
-            name, sep, version = line.partition("==")
+            requirement, *options = line.split()
+            name, sep, version = requirement.partition("==")
             assert sep, f"{line!r} is not pinned with =="
             assert version, f"{line!r} has no version"
-            pins[canonicalize_name(name)] = version
-    return pins
+            hashes = [o.removeprefix("--hash=") for o in options if o.startswith("--hash=")]
+            assert len(hashes) == len(options), f"{requirement}: only --hash options belong in the lock"
+            entries[canonicalize_name(name)] = (version, hashes)
+    return entries
+
+
+def lock() -> dict[str, str]:
+    return {name: version for name, (version, _) in lock_entries().items()}
 
 
 def test_the_dockerfile_passes_hadolint() -> None:
@@ -103,6 +111,24 @@ def test_installs_only_the_lock() -> None:
     runs = " ".join(instruction("RUN"))
     assert "-r requirements.lock" in runs
     assert "--no-deps" in runs
+
+
+def test_every_locked_requirement_carries_a_sha256_hash() -> None:
+    entries = lock_entries()
+    assert len(entries) >= len(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    for name, (version, hashes) in entries.items():
+        assert hashes, f"{name}=={version} has no --hash in requirements.lock"
+        for digest in hashes:
+            assert re.fullmatch(r"sha256:[0-9a-f]{64}", digest), f"{name}=={version}: {digest!r} is not a sha256"
+
+
+def test_the_image_installs_the_lock_with_require_hashes() -> None:
+    """pip refuses any file whose digest the lock does not name (and any requirement without one)."""
+    runs = [r for r in instruction("RUN") if "-r requirements.lock" in r]
+    assert runs, "no RUN installs requirements.lock"
+    for run in runs:
+        pip = next(c for c in run.split("&&") if "-r requirements.lock" in c)
+        assert "--require-hashes" in pip.split(), f"{pip.strip()!r} does not pass --require-hashes"
 
 
 def test_the_lock_pins_pyprojects_dependencies() -> None:
