@@ -18,7 +18,7 @@ from typing import Any
 from lightkube import ALL_NS, ApiError, AsyncClient, Client, KubeConfig
 from lightkube.generic_resource import create_global_resource
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources import core_v1, events_v1
+from lightkube.resources import core_v1, events_v1, storage_v1
 from lightkube.types import PatchType
 
 from kubenova.api import peering
@@ -45,11 +45,12 @@ KINDS: dict[str, Any] = {
     "pod": core_v1.Pod,
     "secret": core_v1.Secret,
     "persistentvolumeclaim": core_v1.PersistentVolumeClaim,
+    "storageclass": storage_v1.StorageClass,
     "clusterkopfpeering": create_global_resource(
         peering.PEERING_GROUP, "v1", "ClusterKopfPeering", "clusterkopfpeerings"
     ),
 }
-CLUSTER_SCOPED = {"flavor", "image", "host", "aggregate", "node", "namespace", "clusterkopfpeering"}
+CLUSTER_SCOPED = {"flavor", "image", "storageclass", "host", "aggregate", "node", "namespace", "clusterkopfpeering"}
 FIELD_MANAGER = "kubenova-tests"
 
 

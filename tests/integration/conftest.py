@@ -73,7 +73,10 @@ class Made:
         for kind, name in reversed(self.objects):
             self.cluster.kubectl("delete", kind, name, "--ignore-not-found", "--wait=false")
         for kind, name in reversed(self.objects):
-            k.wait_gone(self.kube, kind, name, timeout=120)
+            if kind in k.KINDS:
+                k.wait_gone(self.kube, kind, name, timeout=120)
+            else:  # a kind tests.kube does not read: kubectl waits for it
+                self.cluster.kubectl("wait", "--for=delete", f"{kind}/{name}", "--timeout=120s", check=False)
             if kind == "node":
                 k.wait_gone(self.kube, "host", name, timeout=120)
         for aggregate, hosts in aggregated.items():
