@@ -28,7 +28,6 @@ kubenova binds its Pods to hosts itself.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import dataclasses
 import json
@@ -47,7 +46,7 @@ from typing import Any
 
 import yaml
 
-from hack.devcluster import building, certs, nodes, processes, routing, virtapi
+from hack.devcluster import building, certs, kubeconfigs, nodes, processes, routing, virtapi
 
 free_ports = routing.free_ports  # for the tests and operating
 _START_TIMEOUT = 90.0
@@ -164,7 +163,7 @@ class Cluster:
         """A kubeconfig that authenticates as a ServiceAccount, with a token from the TokenRequest
         API (``kubectl create token``), as a Pod running as that account would."""
         token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={hours}h").stdout.strip()
-        return write_kubeconfig(path, self.api_url, self.bundle.ca, f"{namespace}-{name}", {"token": token})
+        return kubeconfigs.write_kubeconfig(path, self.api_url, self.bundle.ca, f"{namespace}-{name}", {"token": token})
 
     def env(self) -> dict[str, str]:
         """Environment for a child process (the operator, a benchmark) that talks to this cluster."""
@@ -251,10 +250,10 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             "--audit-log-mode=blocking",  # each event is on disk when its request returns
             "--audit-log-maxbackup=0",
         ]
-    write_kubeconfig(cluster.kubeconfig, api_url, bundle.ca, "admin", _client_cert(bundle.admin))
-    kcm_kubeconfig = write_kubeconfig(
+    kubeconfigs.write_kubeconfig(cluster.kubeconfig, api_url, bundle.ca, "admin", kubeconfigs.client_cert(bundle.admin))
+    kcm_kubeconfig = kubeconfigs.write_kubeconfig(
         root / "controller-manager.kubeconfig", api_url, bundle.ca, "controller-manager",
-        _client_cert(bundle.controller_manager),
+        kubeconfigs.client_cert(bundle.controller_manager),
     )  # fmt: skip
     try:
         cluster.spawn("etcd", [
@@ -370,33 +369,7 @@ def running(root: Path | None = None, **kwargs: Any) -> Iterator[Cluster]:
         cluster.stop(keep=failed or bool(os.environ.get("KUBENOVA_KEEP_CLUSTER")))
 
 
-def write_kubeconfig(path: Path, server: str, ca: certs.Pair, user: str, credentials: Mapping[str, str]) -> Path:
-    """A kubeconfig for ``server`` (trusting ``ca``) as ``user``: a client certificate's
-    ``client-certificate-data``/``client-key-data``, or a ``token``."""
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {"name": "kubenova-dev", "cluster": {"server": server, "certificate-authority-data": _b64(ca.cert)}}
-        ],
-        "users": [{"name": user, "user": dict(credentials)}],
-        "contexts": [{"name": "kubenova-dev", "context": {"cluster": "kubenova-dev", "user": user}}],
-        "current-context": "kubenova-dev",
-    }
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
-
-
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _b64(path: Path) -> str:
-    return base64.b64encode(path.read_bytes()).decode()
-
-
-def _client_cert(pair: certs.Pair) -> dict[str, str]:
-    return {"client-certificate-data": _b64(pair.cert), "client-key-data": _b64(pair.key)}
 
 
 def _has_openapi(cluster: Cluster, path: str) -> bool:

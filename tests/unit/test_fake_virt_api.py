@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hack.devcluster import virtapi
+from hack.devcluster import virtapi, vmactions
 
 NOW = "2026-11-24T12:00:00Z"
 
@@ -18,7 +18,7 @@ def vm(printable: str, *conditions: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_pause_shows_paused_by_user_and_not_ready_and_unpause_undoes_it() -> None:
-    paused = virtapi.status_patch(vm("Running", {"type": "Ready", "status": "True"}), "pause", now=NOW)
+    paused = vmactions.status_patch(vm("Running", {"type": "Ready", "status": "True"}), "pause", now=NOW)
     assert paused is not None
     assert (paused["printableStatus"], paused["ready"]) == ("Paused", False)
     by_type = {c["type"]: c for c in paused["conditions"]}
@@ -26,7 +26,7 @@ def test_pause_shows_paused_by_user_and_not_ready_and_unpause_undoes_it() -> Non
     assert by_type["Ready"]["status"] == "False"
     assert by_type["AgentConnected"]["status"] == "True"  # the others are kept (a merge patch replaces lists)
 
-    running = virtapi.status_patch({"metadata": {"name": "vm"}, "status": paused}, "unpause", now=NOW)
+    running = vmactions.status_patch({"metadata": {"name": "vm"}, "status": paused}, "unpause", now=NOW)
     assert running is not None
     assert (running["printableStatus"], running["ready"]) == ("Running", True)
     assert sorted(c["type"] for c in running["conditions"]) == ["AgentConnected", "Ready"]
@@ -43,14 +43,14 @@ def test_pause_shows_paused_by_user_and_not_ready_and_unpause_undoes_it() -> Non
     ],
 )
 def test_refusals_are_virt_apis_conflicts(printable: str, action: str, why: str) -> None:
-    with pytest.raises(virtapi.Refused) as info:
-        virtapi.status_patch(vm(printable), action, now=NOW)
+    with pytest.raises(vmactions.Refused) as info:
+        vmactions.status_patch(vm(printable), action, now=NOW)
     assert (info.value.code, info.value.status["reason"]) == (409, "Conflict")
     assert info.value.status["message"].endswith(f": {why}")
 
 
 def test_a_soft_reboot_of_a_running_vm_changes_no_status() -> None:
-    assert virtapi.status_patch(vm("Running"), "softreboot", now=NOW) is None
+    assert vmactions.status_patch(vm("Running"), "softreboot", now=NOW) is None
 
 
 def test_registration_points_the_apiservice_at_an_external_name_service_on_loopback() -> None:
@@ -95,7 +95,7 @@ ADD = {
 
 def test_addvolume_writes_a_hotpluggable_volume_and_its_disk_guarded_by_test_ops() -> None:
     vm = running_vm()
-    ops = virtapi.volume_patch(vm, "addvolume", ADD)
+    ops = vmactions.volume_patch(vm, "addvolume", ADD)
     assert [o["op"] for o in ops] == ["test", "test", "replace", "replace"]
     volumes, disks = ops[2]["value"], ops[3]["value"]
     assert volumes[-1] == {"name": "vol-data", "persistentVolumeClaim": {"claimName": "data", "hotpluggable": True}}
@@ -105,15 +105,15 @@ def test_addvolume_writes_a_hotpluggable_volume_and_its_disk_guarded_by_test_ops
 def test_addvolume_and_removevolume_refuse_as_virt_api_does() -> None:
     hot = {"name": "vol-data", "persistentVolumeClaim": {"claimName": "data", "hotpluggable": True}}
     with pytest.raises(
-        virtapi.Refused, match=r"Unable to add volume \[vol-data\] because volume with that name already exists"
+        vmactions.Refused, match=r"Unable to add volume \[vol-data\] because volume with that name already exists"
     ):
-        virtapi.volume_patch(running_vm(hot), "addvolume", ADD)
-    with pytest.raises(virtapi.Refused, match=r"Unable to remove volume \[gone\] because it does not exist"):
-        virtapi.volume_patch(running_vm(), "removevolume", {"name": "gone"})
-    with pytest.raises(virtapi.Refused, match=r"Unable to remove volume \[root\] because it is not hotpluggable"):
-        virtapi.volume_patch(running_vm(), "removevolume", {"name": "root"})
-    with pytest.raises(virtapi.Refused, match="AddVolumeOptions requires disk to not be nil"):
-        virtapi.volume_patch(running_vm(), "addvolume", {"name": "x"})
-    ops = virtapi.volume_patch(running_vm(hot), "removevolume", {"name": "data"})  # by claim name too
+        vmactions.volume_patch(running_vm(hot), "addvolume", ADD)
+    with pytest.raises(vmactions.Refused, match=r"Unable to remove volume \[gone\] because it does not exist"):
+        vmactions.volume_patch(running_vm(), "removevolume", {"name": "gone"})
+    with pytest.raises(vmactions.Refused, match=r"Unable to remove volume \[root\] because it is not hotpluggable"):
+        vmactions.volume_patch(running_vm(), "removevolume", {"name": "root"})
+    with pytest.raises(vmactions.Refused, match="AddVolumeOptions requires disk to not be nil"):
+        vmactions.volume_patch(running_vm(), "addvolume", {"name": "x"})
+    ops = vmactions.volume_patch(running_vm(hot), "removevolume", {"name": "data"})  # by claim name too
     assert [v["name"] for v in ops[2]["value"]] == ["root"]
     assert [d["name"] for d in ops[3]["value"]] == ["root"]

@@ -14,7 +14,21 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import errors, identity, images, microversions, resources, servers, writes
+from kubenova.compute_api import (
+    errors,
+    flavors,
+    hosts,
+    identity,
+    images,
+    keypairs,
+    limits,
+    microversions,
+    migrations,
+    server_actions,
+    server_groups,
+    server_metadata,
+    servers,
+)
 from kubenova.compute_api.errors import NovaError
 from kubenova.compute_api.tokens import BadToken, Tokens, new_key
 from kubenova.kube.caller import Door, Refused
@@ -169,8 +183,14 @@ def make_app(door: Door, tokens: Tokens, settings: ctx.Settings | None = None) -
     app.router.add_routes(identity.routes)
     app.router.add_routes(images.routes)
     app.router.add_routes(servers.routes)
-    app.router.add_routes(resources.routes)
-    app.router.add_routes(writes.routes)
+    app.router.add_routes(server_actions.routes)
+    app.router.add_routes(server_metadata.routes)
+    app.router.add_routes(flavors.routes)
+    app.router.add_routes(keypairs.routes)
+    app.router.add_routes(limits.routes)
+    app.router.add_routes(hosts.routes)
+    app.router.add_routes(server_groups.routes)
+    app.router.add_routes(migrations.routes)
 
     async def close(app: web.Application) -> None:
         await app[ctx.DOOR].close()

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
-from kubenova.compute_api.errors import NovaError
+from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.microversions import MIN, Version
 from kubenova.compute_api.tokens import Claims, Tokens
 from kubenova.kube.caller import Caller, Door
@@ -90,6 +92,18 @@ async def json_body(request: web.Request) -> Any:
         return await request.json(loads=json.loads)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise NovaError(400, "Malformed request body") from None
+
+
+KUBE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+"""A valid Kubernetes object name: an id or name the API may look up as one."""
+
+
+async def keyed_body(request: web.Request, key: str) -> Any:
+    """The request body's ``key`` member, or Nova's 400 for a body without it."""
+    body = await json_body(request)
+    if not isinstance(body, Mapping) or key not in body:
+        raise bad_request(f"Invalid input for field/attribute {key}. '{key}' is a required property")
+    return body[key]
 
 
 def reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

@@ -1,7 +1,8 @@
 """The shapes of a Server's raw body, as the operator reads and writes them: TypedDicts over the
 JSON (zero run-time cost; the operator is CPU-bound), mirroring the pydantic models in
-:mod:`kubenova.api.servers` that generate the CRD. A status read from the API server is one of
-these; a patch (:data:`Patch`) is a JSON merge patch of ``status``, where None clears a field.
+:mod:`kubenova.api.servers` and :mod:`kubenova.api.server_status` that generate the CRD. A
+status read from the API server is one of these; a patch (:data:`Patch`) is a JSON merge patch
+of ``status``, where None clears a field.
 """
 
 from __future__ import annotations

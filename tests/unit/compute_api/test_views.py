@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from kubenova.compute_api import views
+from kubenova.compute_api import host_views, server_views, views
 from kubenova.compute_api.errors import NovaError
 from kubenova.compute_api.microversions import Version
 
@@ -51,7 +51,7 @@ def server(**status: Any) -> dict[str, Any]:
 
 
 def test_a_server_at_2_1_has_novas_base_fields() -> None:
-    v = views.server_view(server(), BASE, Version(2, 1), image_base="http://x/image")
+    v = server_views.server_view(server(), BASE, Version(2, 1), image_base="http://x/image")
     assert v["id"] == UID
     assert v["name"] == "My Web"
     assert (v["status"], v["tenant_id"], v["user_id"]) == ("ACTIVE", "demo", "u-1")
@@ -70,7 +70,7 @@ def test_a_server_at_2_1_has_novas_base_fields() -> None:
 
 
 def test_a_server_at_2_100_for_an_admin() -> None:
-    v = views.server_view(server(), BASE, Version(2, 100), admin=True, show=True)
+    v = server_views.server_view(server(), BASE, Version(2, 100), admin=True, show=True)
     assert v["flavor"] == {
         "vcpus": 1,
         "ram": 2048,
@@ -90,10 +90,10 @@ def test_a_server_at_2_100_for_an_admin() -> None:
 
 def test_building_has_no_addresses_and_only_error_a_fault() -> None:
     fault = {"code": 500, "message": "No valid host was found.", "created": "2026-12-01T09:00:01Z"}
-    building = views.server_view(server(status="BUILD", fault=fault), BASE, Version(2, 1))
+    building = server_views.server_view(server(status="BUILD", fault=fault), BASE, Version(2, 1))
     assert building["addresses"] == {}
     assert "fault" not in building
-    error = views.server_view(server(status="ERROR", fault=fault), BASE, Version(2, 1))
+    error = server_views.server_view(server(status="ERROR", fault=fault), BASE, Version(2, 1))
     assert error["fault"] == {"code": 500, "created": "2026-12-01T09:00:01Z", "message": "No valid host was found."}
     assert "progress" not in error
 
@@ -102,7 +102,7 @@ def test_a_server_not_yet_placed_takes_its_flavor_from_the_flavor() -> None:
     obj = server()
     obj["status"] = {}
     flavor = {"metadata": {"name": "m1.small"}, "spec": {"vcpus": 2, "ram": 4096}}
-    v = views.server_view(obj, BASE, Version(2, 47), flavor=flavor)
+    v = server_views.server_view(obj, BASE, Version(2, 47), flavor=flavor)
     assert (v["status"], v["flavor"]["vcpus"], v["flavor"]["original_name"]) == ("BUILD", 2, "m1.small")
     assert v["OS-EXT-STS:vm_state"] == "building"
 
@@ -141,7 +141,7 @@ def test_create_body_to_spec() -> None:
         "availability_zone": "az1",
         "tags": ["t"],
     }
-    spec = views.server_spec(body, flavor="m1.small", hints={"group": "g", "different_host": "x"})
+    spec = server_views.server_spec(body, flavor="m1.small", hints={"group": "g", "different_host": "x"})
     assert spec == {
         "flavor": "m1.small",
         "displayName": "web",
@@ -157,7 +157,7 @@ def test_create_body_to_spec() -> None:
 
 def test_create_validation() -> None:
     ok: dict[str, Any] = {"server": {"name": "a", "flavorRef": "f", "imageRef": "i", "networks": "auto"}}
-    assert views.validate_create(ok, Version(2, 100))["name"] == "a"
+    assert server_views.validate_create(ok, Version(2, 100))["name"] == "a"
     bad: list[Any] = [
         None,
         {"server": {"flavorRef": "f", "imageRef": "i"}},
@@ -176,11 +176,11 @@ def test_create_validation() -> None:
     ]
     for body in bad:
         with pytest.raises(NovaError) as exc:
-            views.validate_create(body, Version(2, 100))
+            server_views.validate_create(body, Version(2, 100))
         assert exc.value.code == 400
     image_bdm = {"source_type": "image", "destination_type": "local", "boot_index": 0}
     ok["server"]["block_device_mapping_v2"] = [image_bdm]
-    views.validate_create(ok, Version(2, 100))
+    server_views.validate_create(ok, Version(2, 100))
 
 
 def flavor(**spec: Any) -> dict[str, Any]:
@@ -230,26 +230,26 @@ def host() -> dict[str, Any]:
 
 
 def test_hypervisor_ids_are_integers_before_2_53_and_stable() -> None:
-    old = views.hypervisor_view(host(), Version(2, 1), detail=True)
+    old = host_views.hypervisor_view(host(), Version(2, 1), detail=True)
     assert isinstance(old["id"], int)
-    assert old["id"] == views.hypervisor_view(host(), Version(2, 1), detail=True)["id"]
+    assert old["id"] == host_views.hypervisor_view(host(), Version(2, 1), detail=True)["id"]
     assert (old["vcpus"], old["vcpus_used"], old["free_ram_mb"]) == (8, 2, 1000)
-    new = views.hypervisor_view(host(), Version(2, 88), detail=True)
+    new = host_views.hypervisor_view(host(), Version(2, 88), detail=True)
     assert new["id"] == "h-uid"
     assert "vcpus" not in new
     assert new["service"]["host"] == "compute-0"
 
 
 def test_services_and_aggregates() -> None:
-    s = views.service_view(host(), Version(2, 53))
+    s = host_views.service_view(host(), Version(2, 53))
     assert (s["binary"], s["host"], s["state"], s["forced_down"]) == ("nova-compute", "compute-0", "up", False)
-    assert isinstance(views.service_view(host(), Version(2, 1))["id"], int)
+    assert isinstance(host_views.service_view(host(), Version(2, 1))["id"], int)
     agg = {
         "metadata": {"name": "fast", "uid": "a-uid", "creationTimestamp": "2026-12-01T09:00:00Z"},
         "spec": {"hosts": ["compute-0"], "availabilityZone": "az1", "metadata": {"ssd": "true"}},
         "status": {"hosts": ["compute-0"]},
     }
-    a = views.aggregate_view(agg, Version(2, 41))
+    a = host_views.aggregate_view(agg, Version(2, 41))
     assert isinstance(a["id"], int)
     assert (a["uuid"], a["availability_zone"], a["hosts"]) == ("a-uid", "az1", ["compute-0"])
     assert a["metadata"] == {"ssd": "true", "availability_zone": "az1"}
@@ -262,14 +262,14 @@ def test_server_groups_per_microversion() -> None:
         "spec": {"policy": "anti-affinity", "maxServerPerHost": 2},
         "status": {"members": [{"name": "s", "uid": "s-uid", "namespace": "demo"}]},
     }  # fmt: skip
-    old = views.server_group_view(g, Version(2, 1))
+    old = host_views.server_group_view(g, Version(2, 1))
     assert (old["name"], old["policies"], old["members"], old["metadata"]) == (
         "spread",
         ["anti-affinity"],
         ["s-uid"],
         {},
     )
-    new = views.server_group_view(g, Version(2, 64))
+    new = host_views.server_group_view(g, Version(2, 64))
     assert (new["policy"], new["rules"], new["project_id"]) == ("anti-affinity", {"max_server_per_host": 2}, "demo")
 
 
@@ -281,11 +281,11 @@ def test_instance_actions_newest_first() -> None:
              "message": "boom", "finishTime": "2026-12-01T09:01:01Z"},
         ]
     )  # fmt: skip
-    acts = views.instance_actions(obj, Version(2, 84))
+    acts = server_views.instance_actions(obj, Version(2, 84))
     assert [a["request_id"] for a in acts] == ["req-2", "req-1"]
     assert (acts[0]["message"], acts[1]["message"]) == ("boom", None)
     assert acts[0]["updated_at"] == "2026-12-01T09:01:01.000000"
-    ev = views.instance_action_events(acts[0]["_record"], Version(2, 84), host="compute-0")
+    ev = server_views.instance_action_events(acts[0]["_record"], Version(2, 84), host="compute-0")
     assert ev == [
         {
             "event": "compute_stop",
@@ -303,12 +303,12 @@ def test_a_change_the_operator_has_not_taken_up_shows_its_first_task_state() -> 
     obj = server()
     obj["metadata"]["generation"] = 2
     obj["status"].update(observedGeneration=1, image="nginx:1.26")
-    v = views.server_view(obj, BASE, Version(2, 1))
+    v = server_views.server_view(obj, BASE, Version(2, 1))
     assert (v["status"], v["OS-EXT-STS:task_state"]) == ("REBUILD", "rebuilding")
     obj["status"]["observedGeneration"] = 2  # seen: the operator's status is the truth again
-    assert views.server_view(obj, BASE, Version(2, 1))["status"] == "ACTIVE"
+    assert server_views.server_view(obj, BASE, Version(2, 1))["status"] == "ACTIVE"
     reboot = {"spec": {"server": "my-web-abc123", "action": "reboot", "type": "HARD"}, "status": {}}
-    v = views.server_view(obj, BASE, Version(2, 1), server_actions=[reboot])
+    v = server_views.server_view(obj, BASE, Version(2, 1), server_actions=[reboot])
     assert (v["status"], v["OS-EXT-STS:task_state"]) == ("HARD_REBOOT", "rebooting_hard")
     reboot["status"] = {"phase": "Succeeded"}
-    assert views.pending(obj, [reboot]) is None
+    assert server_views.pending(obj, [reboot]) is None

@@ -1,0 +1,172 @@
+"""``/flavors``: list, show, extra specs and flavor access read from the Flavor kind, and (admin)
+create, delete and extra-spec writes, each as the caller: RBAC says who may (writes need
+cluster-scoped rights on Flavors)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from kubenova.api.common import API_VERSION
+from kubenova.compute_api import context as ctx
+from kubenova.compute_api import views
+from kubenova.compute_api.errors import NovaError, bad_request, not_found
+from kubenova.compute_api.servers import P
+
+routes = web.RouteTableDef()
+
+
+# ---- flavors -------------------------------------------------------------------------------
+
+
+async def _flavors(request: web.Request) -> list[dict[str, Any]]:
+    objs = await ctx.caller(request).list("flavors")
+    project, admin = ctx.claims(request).project, ctx.claims(request).admin
+    is_public = request.query.get("is_public", "true").lower()
+    out = []
+    for f in objs:
+        spec = f.get("spec") or {}
+        if admin and is_public in ("none", "false"):
+            if is_public == "false" and spec.get("isPublic", True):
+                continue
+        elif not views.flavor_visible(f, project, admin=False):
+            continue
+        out.append(f)
+    for key, field in (("minRam", "ram"), ("minDisk", "disk")):
+        if request.query.get(key):
+            try:
+                floor = int(request.query[key])
+            except ValueError:
+                raise bad_request(f"Invalid {key} filter [{request.query[key]}]") from None
+            out = [f for f in out if (f.get("spec") or {}).get(field, 0) >= floor]
+    out.sort(key=lambda f: f["metadata"]["name"])
+    marker = request.query.get("marker")
+    if marker:
+        names = [views.flavor_id(f) for f in out]
+        if marker not in names:
+            raise bad_request(f"marker [{marker}] not found")
+        out = out[names.index(marker) + 1 :]
+    if request.query.get("limit"):
+        out = out[: int(request.query["limit"])]
+    return out
+
+
+@routes.get(P + "/flavors")
+async def flavors(request: web.Request) -> web.Response:
+    base, v = ctx.compute_base(request), ctx.version(request)
+    return ctx.reply({"flavors": [views.flavor_brief(f, base, v) for f in await _flavors(request)]})
+
+
+@routes.get(P + "/flavors/detail")
+async def flavors_detail(request: web.Request) -> web.Response:
+    base, v = ctx.compute_base(request), ctx.version(request)
+    return ctx.reply({"flavors": [views.flavor_view(f, base, v) for f in await _flavors(request)]})
+
+
+async def _flavor(request: web.Request) -> dict[str, Any]:
+    ident = request.match_info["id"]
+    caller = ctx.caller(request)
+    obj = await caller.get("flavors", ident) if ctx.KUBE_NAME.match(ident) else None
+    if obj is None:
+        obj = next((f for f in await caller.list("flavors") if views.uid(f) == ident), None)
+    if obj is None or not views.flavor_visible(obj, ctx.claims(request).project, admin=ctx.claims(request).admin):
+        raise not_found("Flavor", ident)
+    return obj
+
+
+@routes.get(P + "/flavors/{id}")
+async def flavor(request: web.Request) -> web.Response:
+    obj = await _flavor(request)
+    return ctx.reply({"flavor": views.flavor_view(obj, ctx.compute_base(request), ctx.version(request))})
+
+
+@routes.get(P + "/flavors/{id}/os-extra_specs")
+async def extra_specs(request: web.Request) -> web.Response:
+    obj = await _flavor(request)
+    return ctx.reply({"extra_specs": dict((obj.get("spec") or {}).get("extraSpecs") or {})})
+
+
+@routes.get(P + "/flavors/{id}/os-extra_specs/{key}")
+async def extra_spec(request: web.Request) -> web.Response:
+    obj = await _flavor(request)
+    specs = (obj.get("spec") or {}).get("extraSpecs") or {}
+    key = request.match_info["key"]
+    if key not in specs:
+        raise NovaError(404, f"Flavor {views.flavor_id(obj)} has no extra specs with key {key}.")
+    return ctx.reply({key: specs[key]})
+
+
+@routes.get(P + "/flavors/{id}/os-flavor-access")
+async def flavor_access(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-flavor-access")
+    obj = await _flavor(request)
+    spec = obj.get("spec") or {}
+    if spec.get("isPublic", True):
+        raise NovaError(404, "Access list not available for public flavors.")
+    fid = views.flavor_id(obj)
+    return ctx.reply({"flavor_access": [{"flavor_id": fid, "tenant_id": t} for t in spec.get("access") or []]})
+
+
+@routes.post(P + "/flavors")
+async def create_flavor(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-flavor-manage:create")
+    f = await ctx.keyed_body(request, "flavor")
+    if not isinstance(f, Mapping) or not isinstance(f.get("name"), str):
+        raise bad_request("Invalid input for field/attribute flavor. 'name' is a required property")
+    name = str(f.get("id") or f["name"])
+    if name == "auto" or not ctx.KUBE_NAME.match(name):
+        raise bad_request(
+            f"Invalid flavor id {name!r}: kubenova's flavor ids are their Kubernetes names "
+            "(lowercase letters, digits, '-' and '.'); give a valid id"
+        )
+    try:
+        spec: dict[str, Any] = {"vcpus": int(f["vcpus"]), "ram": int(f["ram"]), "disk": int(f.get("disk", 0))}
+    except (KeyError, TypeError, ValueError):
+        raise bad_request("Invalid input for field/attribute flavor: vcpus, ram and disk are integers") from None
+    for nova, ours in (("OS-FLV-EXT-DATA:ephemeral", "ephemeral"), ("swap", "swap")):
+        if f.get(nova):
+            spec[ours] = int(f[nova])
+    if "os-flavor-access:is_public" in f:
+        spec["isPublic"] = bool(f["os-flavor-access:is_public"])
+    if f.get("description"):
+        spec["description"] = f["description"]
+    caller = ctx.caller(request)
+    if await caller.get("flavors", name) is not None:
+        raise NovaError(409, f"Flavor with ID {name} already exists.")
+    obj = await caller.create(
+        "flavors", {"apiVersion": API_VERSION, "kind": "Flavor", "metadata": {"name": name}, "spec": spec}
+    )
+    return ctx.reply({"flavor": views.flavor_view(obj, ctx.compute_base(request), ctx.version(request))})
+
+
+@routes.delete(P + "/flavors/{id}")
+async def delete_flavor(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-flavor-manage:delete")
+    obj = await _flavor(request)
+    await ctx.caller(request).delete("flavors", obj["metadata"]["name"])
+    return web.Response(status=202)
+
+
+@routes.post(P + "/flavors/{id}/os-extra_specs")
+async def set_extra_specs(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-flavor-extra-specs:create")
+    specs = await ctx.keyed_body(request, "extra_specs")
+    if not isinstance(specs, Mapping):
+        raise bad_request("Invalid input for field/attribute extra_specs.")
+    obj = await _flavor(request)
+    values = {str(k): str(v) for k, v in specs.items()}
+    await ctx.caller(request).patch("flavors", obj["metadata"]["name"], {"spec": {"extraSpecs": values}})
+    return ctx.reply({"extra_specs": values})
+
+
+@routes.delete(P + "/flavors/{id}/os-extra_specs/{key}")
+async def delete_extra_spec(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-flavor-extra-specs:delete")
+    obj = await _flavor(request)
+    key = request.match_info["key"]
+    if key not in ((obj.get("spec") or {}).get("extraSpecs") or {}):
+        raise NovaError(404, f"Flavor {views.flavor_id(obj)} has no extra specs with key {key}.")
+    await ctx.caller(request).patch("flavors", obj["metadata"]["name"], {"spec": {"extraSpecs": {key: None}}})
+    return web.Response(status=202)

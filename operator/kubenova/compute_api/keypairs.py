@@ -1,0 +1,113 @@
+"""``/os-keypairs``: list, show, create (generated or imported) and delete, each on the KeyPair
+kind as the caller."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from kubenova.api.common import API_VERSION
+from kubenova.compute_api import context as ctx
+from kubenova.compute_api import views
+from kubenova.compute_api.errors import NovaError, bad_request
+from kubenova.compute_api.servers import P
+
+routes = web.RouteTableDef()
+
+
+@routes.get(P + "/os-keypairs")
+async def keypairs(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-keypairs:index")
+    v = ctx.version(request)
+    objs = sorted(await ctx.caller(request).list("keypairs", ctx.project(request)), key=lambda o: o["metadata"]["name"])
+    return ctx.reply({"keypairs": [{"keypair": views.keypair_view(o, v)} for o in objs]})
+
+
+@routes.get(P + "/os-keypairs/{name}")
+async def keypair(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-keypairs:show")
+    name = request.match_info["name"]
+    obj = await ctx.caller(request).get("keypairs", name, ctx.project(request)) if ctx.KUBE_NAME.match(name) else None
+    if obj is None:
+        raise NovaError(404, f"Keypair {name} not found for user {ctx.claims(request).user_id}")
+    view = views.keypair_view(obj, ctx.version(request), user_id=ctx.claims(request).user_id, detail=True)
+    return ctx.reply({"keypair": view})
+
+
+@routes.delete(P + "/os-keypairs/{name}")
+async def delete_keypair(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-keypairs:delete")
+    name, project = request.match_info["name"], ctx.project(request)
+    caller = ctx.caller(request)
+    if not ctx.KUBE_NAME.match(name) or await caller.get("keypairs", name, project) is None:
+        raise NovaError(404, f"Keypair {name} not found for user {ctx.claims(request).user_id}")
+    await caller.delete("keypairs", name, project)
+    return web.Response(status=204 if ctx.version(request).at_least("2.2") else 202)
+
+
+@routes.post(P + "/os-keypairs")
+async def create_keypair(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-keypairs:create")
+    body = await ctx.json_body(request)
+    kp = body.get("keypair") if isinstance(body, Mapping) else None
+    if not isinstance(kp, Mapping) or not isinstance(kp.get("name"), str):
+        raise bad_request("Invalid input for field/attribute keypair. 'name' is a required property")
+    name = kp["name"]
+    if not ctx.KUBE_NAME.match(name) or len(name) > 253:
+        raise bad_request(
+            f"Keypair data is invalid: kubenova keeps keypairs as Kubernetes objects, so the name {name!r} must be "
+            "lowercase letters, digits, '-' and '.'"
+        )
+    version = ctx.version(request)
+    kind = kp.get("type", "ssh") if version.at_least("2.2") else "ssh"
+    public_key = kp.get("public_key")
+    if not public_key and version.at_least("2.92"):
+        raise bad_request("Invalid input for field/attribute keypair. 'public_key' is a required property")
+    caller, project = ctx.caller(request), ctx.project(request)
+    spec: dict[str, Any] = {"type": kind}
+    if public_key:
+        spec["publicKey"] = public_key
+    if await caller.get("keypairs", name, project) is not None:
+        raise NovaError(409, f"Key pair '{name}' already exists.")
+    await caller.create(
+        "keypairs",
+        {
+            "apiVersion": API_VERSION,
+            "kind": "Keypair",
+            "metadata": {"name": name, "namespace": project},
+            "spec": spec,
+        },
+    )
+    obj = await _ready_keypair(request, name, project)
+    status = obj.get("status") or {}
+    fault = status.get("fault")
+    if fault:
+        await caller.delete("keypairs", name, project)
+        raise bad_request(f"Keypair data is invalid: {fault.get('message', '')}")
+    view = views.keypair_view(obj, version, user_id=ctx.claims(request).user_id)
+    if version.at_least("2.10"):
+        view["user_id"] = ctx.claims(request).user_id
+    if not public_key:
+        ref = (status.get("privateKeySecretRef") or {}).get("name")
+        data = await caller.secret_data(ref, project) if ref else None
+        private = next((v for k, v in (data or {}).items() if "private" in k.lower() or k.startswith("id_")), None)
+        view["private_key"] = private or next(iter((data or {}).values()), "")
+    return ctx.reply({"keypair": view}, 201 if version.at_least("2.2") else 200)
+
+
+async def _ready_keypair(request: web.Request, name: str, project: str, wait: float = 20) -> dict[str, Any]:
+    """The keypair once the operator has filled in its status (fingerprint, generated key)."""
+    caller = ctx.caller(request)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        obj = await caller.get("keypairs", name, project)
+        status = (obj or {}).get("status") or {}
+        if obj and (status.get("fingerprint") or status.get("fault")):
+            return obj
+        if loop.time() > deadline:
+            raise NovaError(503, f"Keypair {name} was not ready in time: is the kubenova operator running?")
+        await asyncio.sleep(0.2)
