@@ -504,4 +504,3 @@ def new_namespace_for_canary(r: Run) -> str:
     if r.token not in _CANARY_NS:
         _CANARY_NS[r.token] = new_namespace(r)
     return _CANARY_NS[r.token]
-
