@@ -504,3 +504,123 @@ def new_namespace_for_canary(r: Run) -> str:
     if r.token not in _CANARY_NS:
         _CANARY_NS[r.token] = new_namespace(r)
     return _CANARY_NS[r.token]
+
+
+# --- references to deleted objects, concurrent writers --------------------------------------
+
+
+def reference_cases(run: Run, ns: str) -> tuple[list[tuple[dict[str, Any], list[str] | None]], list[list[str]]]:
+    """Servers naming a flavor, keypair or server group, each deleted before (done here) or
+    just after (the returned command) the Server's create; and every delete, for the cleanup."""
+    made: list[tuple[str, str, str]] = []  # (kind deleted, when, server)
+    deletes: list[list[str]] = []
+    servers: list[tuple[dict[str, Any], list[str] | None]] = []
+    for kind in ("flavor", "keypair", "servergroup"):
+        for when in ("before", "after"):
+            ref = f"fz{run.token}-{kind}-{when}"
+            obj: dict[str, Any]
+            spec: dict[str, Any]
+            if kind == "flavor":
+                obj = {
+                    "apiVersion": API,
+                    "kind": "Flavor",
+                    "metadata": {"name": ref},
+                    "spec": {"vcpus": 1, "ram": 64},
+                }
+                spec = {"flavor": ref}
+            elif kind == "keypair":
+                obj = keypair_obj(ref, ns, {"publicKey": ED25519})
+                spec = {"flavor": run.flavor, "keyName": ref}
+            else:
+                obj = {
+                    "apiVersion": API,
+                    "kind": "ServerGroup",
+                    "metadata": {"name": ref, "namespace": ns},
+                    "spec": {"policy": "anti-affinity"},
+                }
+                spec = {"flavor": run.flavor, "schedulerHints": {"group": ref}}
+            assert kubectl_create(run.cluster, obj)[0] == 0
+            delete = ["delete", kind, ref, "--wait=false"] + ([] if kind == "flavor" else ["-n", ns])
+            name = f"ref-{kind}-{when}"
+            server = server_obj(name, ns, {**spec, "image": "nginx:1.27", "backend": "container"})
+            if when == "before":
+                run.cluster.kubectl(*delete)
+                servers.append((server, None))
+            else:
+                servers.append((server, delete))
+            made.append((kind, when, name))
+            deletes.append(delete)
+    return servers, deletes
+
+
+def test_references_deleted_just_before_or_after_a_server_names_them(run: Run) -> None:
+    """A flavor, keypair or server group deleted just before or just after a Server names it:
+    the Server is refused with a message, or settles (ACTIVE, or ERROR with a fault)."""
+    ns = new_namespace(run)
+    deletes: list[list[str]] = []
+    try:
+        servers, deletes = reference_cases(run, ns)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=6) as pool:
+
+            def create_then_delete(item: tuple[dict[str, Any], list[str] | None]) -> tuple[int, str]:
+                result = kubectl_create(run.cluster, item[0])
+                if item[1]:
+                    run.cluster.kubectl(*item[1], check=False)
+                return result
+
+            results = list(pool.map(create_then_delete, servers))
+        accepted = []
+        problems = []
+        for (server, _), (code, stderr) in zip(servers, results, strict=True):
+            FIGURES["tried"] += 1
+            if code == 0:
+                accepted.append(server)
+            elif p := check_refusal(stderr):
+                problems.append(f"{server['metadata']['name']}: {p}")
+        outcome, late = wait_settled(run, ns, accepted)
+        problems += late
+        problems += [f"{k} {n}: {how}" for (k, n), o in outcome.items() if (how := settled(o)) != "ok"]
+        canary(run, new_namespace_for_canary(run))
+        problems += operator_problems(run)
+        assert not problems, "\n".join(problems)
+    finally:
+        for delete in deletes:
+            run.cluster.kubectl(*delete, check=False)
+        run.cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
+
+
+def test_two_writers_changing_one_servers_state_at_once_end_in_the_last_written_state(run: Run) -> None:
+    """Two field managers patch spec.state at the same moment, several rounds: the Server ends in
+    the state its final spec asks for, and only the writers own its spec."""
+    ns = new_namespace(run)
+    try:
+        assert (
+            kubectl_create(run.cluster, server_obj("contended", ns, {"flavor": run.flavor, "image": "nginx:1.27"}))[0]
+            == 0
+        )
+        rounds = [("stopped", "active"), ("paused", "stopped"), ("active", "suspended"), ("stopped", "active")]
+
+        def write(manager: str, state: str) -> None:
+            patch = json.dumps({"spec": {"state": state}})
+            run.cluster.kubectl(
+                "patch", "server", "contended", "-n", ns, "--type=merge", f"--field-manager={manager}", "-p", patch
+            )
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            for a, b in rounds:
+                list(pool.map(lambda args: write(*args), [("writer-a", a), ("writer-b", b)]))
+                time.sleep(0.5)
+        FIGURES["tried"] += len(rounds) * 2
+
+        def done() -> dict[str, Any] | None:
+            obj = listed(run.cluster, "Server", ns)["contended"]
+            st = obj.get("status") or {}
+            return obj if settled(obj) and st.get("observedGeneration") == obj["metadata"]["generation"] else None
+
+        obj = waiting.until(done, timeout=SETTLE, what="the contended server to settle")
+        assert settled(obj) == "ok", obj.get("status")
+        assert spec_owners(obj) <= {MANAGER, "writer-a", "writer-b"}, obj["metadata"]["managedFields"]
+        assert obj["metadata"]["generation"] <= 1 + len(rounds) * 2
+        assert not operator_problems(run)
+    finally:
+        run.cluster.kubectl("delete", "namespace", ns, "--wait=false", check=False)
