@@ -7,8 +7,10 @@ A fixed seed in CI; ``KUBENOVA_FUZZ_EXAMPLES=500`` (examples per property) for a
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
+import re
 import struct
 from typing import Any
 
@@ -207,3 +209,48 @@ def test_admission_of_any_aggregate_is_none_or_a_refusal(name: str, zone: str | 
     spec: dict[str, Any] = {"hosts": hosts} | ({"availabilityZone": zone} if zone is not None else {})
     answer = admission.aggregate(name, spec, fuzz_view(quotas.limits({}), quotas.Usage()))
     assert answer is None or answer.message
+
+
+# Defects the integration fuzz found (tests/integration/test_fuzz.py), kept as regressions.
+
+SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+@FUZZ
+@given(name=st.from_regex(SUBDOMAIN, fullmatch=True).filter(lambda n: len(n) <= 253))
+def test_a_keypairs_secret_has_a_valid_name_and_labels_whatever_its_name(name: str) -> None:
+    """A Keypair named with 200 characters got no key: its Secret's label (and past 245
+    characters its name) was invalid, so the create was refused and retried for ever."""
+    secret = keypairs.secret_name(name)
+    assert len(secret) <= 253
+    assert SUBDOMAIN.match(secret)
+    if len(name) <= 245:
+        assert secret == f"keypair-{name}"  # unchanged: a restart finds the Secret it made
+    for value in keypairs.secret_labels(name).values():
+        assert len(value) <= 63
+
+
+def test_a_253_character_keypair_name_gets_a_distinct_short_secret_name() -> None:
+    a, b = "a" * 252 + "b", "a" * 252 + "c"
+    assert keypairs.secret_name(a) != keypairs.secret_name(b)
+    assert len(keypairs.secret_name(a)) <= 253
+    assert "compute.kubenova.io/keypair" not in keypairs.secret_labels("a" * 64)
+    assert keypairs.secret_labels("web")["compute.kubenova.io/keypair"] == "web"
+
+
+def test_an_aggregate_event_reconciles_each_host_by_its_own_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kopf passes the aggregate's ``name``; it collided with reconcile's (a TypeError logged
+    for every Aggregate with hosts)."""
+    from kubenova.handlers import hosts as host_handlers
+
+    seen: list[str] = []
+
+    async def reconcile(name: str, **kwargs: Any) -> None:
+        seen.append(name)
+
+    monkeypatch.setattr(host_handlers, "reconcile", reconcile)
+    event: Any = {"type": "ADDED"}
+    spec: Any = {"hosts": ["compute-1", "compute-2"]}
+    handler: Any = host_handlers.aggregate_event
+    asyncio.run(handler(event=event, spec=spec, memo=None, name="agg", node_facts={}))
+    assert seen == ["compute-1", "compute-2"]
