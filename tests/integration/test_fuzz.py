@@ -400,6 +400,7 @@ def new_namespace(r: Run) -> str:
 # --- the properties -------------------------------------------------------------------------
 
 
+@pytest.mark.timeout(120 + BATCHES * (SETTLE + 90))  # pytest-timeout's 300 s would cut the large size short
 @FUZZ
 @given(batch=batches())
 def test_generated_objects_are_refused_with_a_message_or_settle(run: Run, batch: list[Any]) -> None:
