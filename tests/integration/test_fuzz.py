@@ -503,7 +503,15 @@ _CANARY_NS: dict[str, str] = {}
 def new_namespace_for_canary(r: Run) -> str:
     """One namespace for every canary, free of the generated Quotas."""
     if r.token not in _CANARY_NS:
-        _CANARY_NS[r.token] = new_namespace(r)
+        _CANARY_NS[r.token] = ns = new_namespace(r)
+        unlimited = {"instances": -1, "cores": -1, "ram": -1}  # one canary a batch: past Nova's 10 in the large size
+        quota = {
+            "apiVersion": API,
+            "kind": "Quota",
+            "metadata": {"name": "default", "namespace": ns},
+            "spec": unlimited,
+        }
+        assert kubectl_create(r.cluster, quota)[0] == 0
     return _CANARY_NS[r.token]
 
 
