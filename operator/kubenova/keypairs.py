@@ -105,8 +105,22 @@ def public_from_private(private_key: str, key_type: str = "ssh", *, subject: str
 
 
 def secret_name(keypair: str) -> str:
-    """The Secret that keeps a generated key pair: one per Keypair, so a retry finds it."""
-    return f"keypair-{keypair}"
+    """The Secret that keeps a generated key pair: one per Keypair, so a retry finds it. A
+    Keypair's name may be 253 characters, a Secret's too: past that, the name is cut and a hash
+    of the Keypair's name keeps it unique (shorter names are unchanged)."""
+    name = f"keypair-{keypair}"
+    if len(name) <= 253:
+        return name
+    digest = hashlib.sha256(keypair.encode()).hexdigest()[:12]
+    return f"{name[:240].rstrip('.-')}-{digest}"
+
+
+def secret_labels(keypair: str) -> dict[str, str]:
+    """The Secret's labels: the Keypair's name only when it fits a label value (63 characters)."""
+    labels = {"app.kubernetes.io/managed-by": "kubenova"}
+    if len(keypair) <= 63:
+        labels["compute.kubenova.io/keypair"] = keypair
+    return labels
 
 
 def public_field(key_type: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +40,27 @@ def test_api_errors_are_named_by_their_code(code: int, not_found: bool, conflict
     exc = ApiError(status=meta_v1.Status(code=code, message="m"))
     assert kube_client.is_not_found(exc) is not_found
     assert kube_client.is_conflict(exc) is conflict
+
+
+class StatusClient:
+    """Just lightkube's AsyncClient.patch, answering with ``code`` (0: the patched object)."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+    async def patch(self, res: Any, name: str, body: Any, **kw: Any) -> Any:
+        if self.code:
+            raise ApiError(status=meta_v1.Status(code=self.code, message="m"))
+        return body
+
+
+def test_a_status_patch_of_an_object_deleted_meanwhile_is_none_not_an_error() -> None:
+    """Found by tests/integration/test_fuzz.py: a ServerGroup deleted just after its create made
+    the status handler log a 404 Traceback."""
+    from kubenova.kube.resources import ServerGroup
+
+    patch = kube_client.patch_status_if_exists
+    assert asyncio.run(patch(StatusClient(404), ServerGroup, "gone", {"a": 1})) is None  # type: ignore[arg-type]
+    assert asyncio.run(patch(StatusClient(0), ServerGroup, "here", {"a": 1})) == {"status": {"a": 1}}  # type: ignore[arg-type]
+    with pytest.raises(ApiError):
+        asyncio.run(patch(StatusClient(500), ServerGroup, "broken", {"a": 1}))  # type: ignore[arg-type]

@@ -40,7 +40,7 @@ async def aggregate_event(
         now=common.now(),
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(state.of(memo).client, resources.Aggregate, name, desired)
+        await kube.patch_status_if_exists(state.of(memo).client, resources.Aggregate, name, desired)
 
 
 @kopf.on.event(GROUP, VERSION, "servergroups", id="server-group-status")
@@ -84,4 +84,6 @@ async def reconcile(
         now=common.now(),
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(state.of(memo).client, resources.ServerGroup, name, desired, namespace=namespace)
+        await kube.patch_status_if_exists(
+            state.of(memo).client, resources.ServerGroup, name, desired, namespace=namespace
+        )

@@ -80,10 +80,10 @@ async def host_event(*, event: kopf.RawEvent, name: str, memo: kopf.Memo, **kwar
 
 
 @kopf.on.event(GROUP, VERSION, "aggregates", id="aggregate-hosts")
-async def aggregate_event(*, event: kopf.RawEvent, spec: kopf.Spec, memo: kopf.Memo, **kwargs: Any) -> None:
+async def aggregate_event(*, event: kopf.RawEvent, spec: kopf.Spec, memo: kopf.Memo, name: str, **kwargs: Any) -> None:
+    # ``name`` is the aggregate's, kept out of ``kwargs``: reconcile takes the host's name.
     # A host leaving an aggregate is not in the index any more; recompute all named hosts and
     # let the comparison skip those that did not change.
-    kwargs.pop("name")  # the aggregate's: reconcile's name is the host's
     for host in spec.get("hosts", []):
         await reconcile(host, memo=memo, **kwargs)
 

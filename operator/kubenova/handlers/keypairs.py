@@ -83,7 +83,7 @@ async def _generated_key(memo: kopf.Memo, body: kopf.Body, name: str, namespace:
             owner,
             secret_type=secret_type,
             data=fields,
-            labels={"app.kubernetes.io/managed-by": "kubenova", f"{GROUP}/keypair": name},
+            labels=keypairs.secret_labels(name),
         )
         log.info("keypair %s/%s: generated a %s key; private key in Secret %s", namespace, name, key_type, sname)
     return data[keypairs.public_field(key_type)], sname

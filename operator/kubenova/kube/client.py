@@ -68,6 +68,25 @@ async def patch_status(
     )
 
 
+async def patch_status_if_exists(
+    client: AsyncClient,
+    res: type[Resource],
+    name: str,
+    status: dict[str, Any],
+    *,
+    namespace: str | None = None,
+) -> Any:
+    """:func:`patch_status`, or None if the object (or its namespace) was deleted meanwhile: an
+    event handler may run after the object is gone (created and deleted at once), and there is
+    then no status to write."""
+    try:
+        return await patch_status(client, res, name, status, namespace=namespace)
+    except ApiError as exc:
+        if not is_not_found(exc):
+            raise
+    return None
+
+
 async def create_or_adopt(client: AsyncClient, obj: Any) -> Any:
     """Create ``obj``; if one of that name exists already (a retry, a restart), return it."""
     try:
