@@ -52,29 +52,8 @@ async def vmi_subresource(client: AsyncClient, namespace: str, name: str, action
 
     Raises :class:`SubresourceUnavailable` if the API group is not served and
     :class:`SubresourceFailed` for any other refusal."""
-    # lightkube has no public call for a path that is not a resource; its httpx client carries the
-    # kubeconfig's server, TLS and credentials (lightkube is pinned, so this private attribute is
-    # stable). The path is relative, like lightkube's own, so a server URL with a path prefix works.
-    http = client._client._client
     path = f"apis/{GROUP}/{VERSION}/namespaces/{namespace}/virtualmachineinstances/{name}/{action}"
-    resp = await http.put(path, content=b"{}", headers={"Content-Type": "application/json"})
-    if resp.is_success:
-        return
-    status = _status(resp.content)
-    message = str(status.get("message") or resp.text.strip() or resp.reason_phrase)
-    if resp.status_code == 409 and _ALREADY_DONE.get(action, "\0") in message:
-        return
-    if resp.status_code == 404 and not (status.get("details") or {}).get("name"):
-        # The API server's own 404 (no such group) names nothing; virt-api's names the instance.
-        raise SubresourceUnavailable(
-            action,
-            namespace,
-            name,
-            404,
-            f"the API group {GROUP}/{VERSION} is not served (is KubeVirt's virt-api installed and its "
-            f"APIService v1.{GROUP} Available?)",
-        )
-    raise SubresourceFailed(action, namespace, name, resp.status_code, message)
+    await _put(client, path, action, namespace, name, body=b"{}", already=_ALREADY_DONE.get(action))
 
 
 VolumeAction = Literal["addvolume", "removevolume"]
@@ -86,16 +65,27 @@ _VOLUME_DONE: dict[str, str] = {"addvolume": "already exists", "removevolume": "
 async def vm_volume(client: AsyncClient, namespace: str, name: str, action: VolumeAction, body: dict[str, Any]) -> None:
     """``addvolume`` or ``removevolume`` on the VirtualMachine ``namespace/name`` (persistent:
     kept in the VM's spec, so it survives a restart). Raises as :func:`vmi_subresource`."""
-    http = client._client._client
     path = f"apis/{GROUP}/{VERSION}/namespaces/{namespace}/virtualmachines/{name}/{action}"
-    resp = await http.put(path, content=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    await _put(client, path, action, namespace, name, body=json.dumps(body).encode(), already=_VOLUME_DONE[action])
+
+
+async def _put(
+    client: AsyncClient, path: str, action: str, namespace: str, name: str, *, body: bytes, already: str | None
+) -> None:
+    """PUT a subresource; a 409 that says it is so ``already`` is success."""
+    # lightkube has no public call for a path that is not a resource; its httpx client carries the
+    # kubeconfig's server, TLS and credentials (lightkube is pinned, so this private attribute is
+    # stable). The path is relative, like lightkube's own, so a server URL with a path prefix works.
+    http = client._client._client
+    resp = await http.put(path, content=body, headers={"Content-Type": "application/json"})
     if resp.is_success:
         return
     status = _status(resp.content)
     message = str(status.get("message") or resp.text.strip() or resp.reason_phrase)
-    if resp.status_code == 409 and _VOLUME_DONE[action] in message:
+    if resp.status_code == 409 and already is not None and already in message:
         return
     if resp.status_code == 404 and not (status.get("details") or {}).get("name"):
+        # The API server's own 404 (no such group) names nothing; virt-api's names the instance.
         raise SubresourceUnavailable(
             action,
             namespace,
