@@ -32,30 +32,30 @@ COMPUTE = {labels.COMPUTE_HOST: "true"}
 
 
 @kopf.index("", "v1", "nodes", labels=COMPUTE)
-def node_facts(*, body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
+async def node_facts(*, body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
     facts = hosts.NodeFacts.from_node(body)
     return {facts.name: facts}
 
 
 @kopf.index(GROUP, VERSION, "hosts")
-def host_bodies(
+async def host_bodies(
     *, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any
 ) -> dict[str, hosts.HostBody]:
     return {name: hosts.HostBody(dict(spec), dict(status), meta.get("generation"))}
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
-def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
+async def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
     zone = spec.get("availabilityZone")
     return dict.fromkeys(spec.get("hosts", []), (name, zone))
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def host_servers(
+async def host_servers(
     *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
-) -> dict[str, hosts.ServerOnHost] | None:
+) -> dict[str, hosts.ServerOnHost]:
     # A host's usage is its claims (a server being moved holds its source host too).
-    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values()) or None
+    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values())
 
 
 # --- handlers ---------------------------------------------------------------------------------
