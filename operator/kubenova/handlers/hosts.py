@@ -13,6 +13,7 @@ with no servers on it the Host is deleted, as Nova removes a compute service tha
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -140,15 +141,14 @@ async def _create_host(memo: kopf.Memo, name: str) -> None:
     log.info("host %s: discovered a compute Node; created its Host", name)
 
 
-@kopf.on.event(GROUP, VERSION, "servers", id="server-host-usage")
-async def server_usage_event(
-    *, name: str, namespace: str | None, status: kopf.Status, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any
+def server_changed(
+    key: str, status: Mapping[str, Any], *, deleted: bool, memo: kopf.Memo, kwargs: dict[str, Any]
 ) -> None:
     """A server placed on (or gone from) a host changes that host's usage: the hosts it claims now
-    and those it claimed at its last event (a release leaves no trace in the new status)."""
+    and those it claimed at its last event (a release leaves no trace in the new status). Called
+    for each Server event by :mod:`kubenova.handlers.servers`' one handler."""
     seen: dict[str, set[str]] = state.of(memo).server_hosts
-    key = f"{namespace}/{name}"
-    now = set() if event["type"] == "DELETED" else {c.host for c in claims.claims_of(status).values()}
+    now = set() if deleted else {c.host for c in claims.claims_of(status).values()}
     before = seen.pop(key, set())
     if now:
         seen[key] = now
