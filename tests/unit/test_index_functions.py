@@ -26,6 +26,11 @@ EMPTY: dict[str, Any] = {
 }
 
 
+def test_there_are_no_change_handlers() -> None:
+    """kubenova.operator.NoDiffBase keeps no diff base: a change handler would see no changes."""
+    assert not list(kopf.get_default_registry()._changing.get_all_handlers())
+
+
 def test_there_are_indexes() -> None:
     assert len(INDEXERS) >= 10
 
