@@ -10,7 +10,9 @@ removed on a clean stop and kept when something failed, so its logs can be read.
 are started with a parent-death signal: if the Python process dies, so does its control plane.
 
 With ``kubevirt=True`` (the default) the cluster also has KubeVirt's CRDs, kwok Stages that move a
-VirtualMachine's status as virt-controller would, and a fake virt-api
+VirtualMachine's status as virt-controller would, a simulated virt-controller that keeps each
+running VM's VirtualMachineInstance and runs live migrations
+(:mod:`hack.devcluster.virtcontroller`), and a fake virt-api
 (:mod:`hack.devcluster.virtapi`) registered through the real aggregation layer for the
 ``subresources.kubevirt.io`` actions (pause, unpause, soft reboot). All traffic stays on
 loopback: every component listens on 127.0.0.1, and kube-apiserver reaches the fake virt-api and
@@ -46,7 +48,7 @@ from typing import Any
 
 import yaml
 
-from hack.devcluster import building, certs, kubeconfigs, nodes, processes, routing, virtapi
+from hack.devcluster import building, certs, kubeconfigs, nodes, processes, routing, virtapi, virtcontroller
 
 free_ports = routing.free_ports  # for the tests and operating
 _START_TIMEOUT = 90.0
@@ -330,6 +332,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             cluster.wait_for("KubeVirt CRDs", lambda: _has_openapi(cluster, "apis/kubevirt.io/v1"))
             cluster.wait_for("CDI CRDs", lambda: _has_openapi(cluster, "apis/cdi.kubevirt.io/v1beta1"))
             virtapi.start(cluster, routing.LOCALHOST, virt_api_port)
+            virtcontroller.start(cluster)
         stages = ("nodes", "pods", "kubevirt", "cdi") if kubevirt else ("nodes", "pods")
         cluster.spawn("kwok", [
             str(building.binary("kwok")),
