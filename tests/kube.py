@@ -39,6 +39,8 @@ KINDS: dict[str, Any] = {
     "servergroup": resources.ServerGroup,
     "quota": resources.Quota,
     "virtualmachine": resources.VirtualMachine,
+    "virtualmachineinstance": resources.VirtualMachineInstance,
+    "virtualmachineinstancemigration": resources.VirtualMachineInstanceMigration,
     "datavolume": resources.DataVolume,
     "node": core_v1.Node,
     "namespace": core_v1.Namespace,

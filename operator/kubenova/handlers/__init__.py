@@ -15,6 +15,7 @@ from kubenova.handlers import (
     quotas,
     serveractions,
     servers,
+    vmis,
     volumes,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "quotas",
     "serveractions",
     "servers",
+    "vmis",
     "volumes",
 ]

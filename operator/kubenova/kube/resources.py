@@ -23,3 +23,9 @@ Quota = create_namespaced_resource(GROUP, VERSION, "Quota", "quotas")
 
 VirtualMachine = create_namespaced_resource("kubevirt.io", "v1", "VirtualMachine", "virtualmachines")
 DataVolume = create_namespaced_resource("cdi.kubevirt.io", "v1beta1", "DataVolume", "datavolumes")
+VirtualMachineInstance = create_namespaced_resource(
+    "kubevirt.io", "v1", "VirtualMachineInstance", "virtualmachineinstances"
+)
+VirtualMachineInstanceMigration = create_namespaced_resource(
+    "kubevirt.io", "v1", "VirtualMachineInstanceMigration", "virtualmachineinstancemigrations"
+)
