@@ -115,7 +115,8 @@ def test_a_deleted_migration_is_aborted() -> None:
     vmi = running()
     vmi["status"]["migrationState"] = {"migrationUid": "m1"}
     step = instances.next_migration_step(m, vmi, NODES, now=NOW)
-    assert step is not None and step.migration_status["phase"] == "Failed"
+    assert step is not None
+    assert step.migration_status["phase"] == "Failed"
     assert step.vmi_status == {
         "migrationState": {
             "migrationUid": "m1",
