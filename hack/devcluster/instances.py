@@ -22,6 +22,9 @@ RUNNING_STRATEGIES = ("Always", "RerunOnFailure")
 FAIL_LABEL = "kubenova.dev/fail-live-migration"
 """A Node carrying this label (value "true") fails every live migration to it: the simulation's
 deterministic trigger for a failed VirtualMachineInstanceMigration."""
+HOLD_LABEL = "kubenova.dev/hold-live-migration"
+"""A Node carrying this label (value "true") holds every live migration to it in Running until the
+label goes: a test's way to look at a migration in flight, and to abort it."""
 CREATED_BY = "kubevirt.io/created-by"
 """virt-launcher Pods carry their VMI's uid under this label (as KubeVirt's do)."""
 MIGRATION_FINALIZER = "kubevirt.io/migrationJobFinalize"
@@ -243,7 +246,7 @@ def _phase(status: Mapping[str, Any], phase: str, now: str) -> dict[str, Any]:
 def next_migration_step(
     migration: Mapping[str, Any], vmi: Mapping[str, Any] | None, nodes: Sequence[Node], *, now: str
 ) -> Step | None:
-    """The next phase of a migration (None when it has ended): Pending, Scheduling, Running,
+    """The next phase of a migration (None when it has ended or is held): Pending, Scheduling, Running,
     then Succeeded, or Failed (no instance, no node fits, the target carries :data:`FAIL_LABEL`,
     or it was deleted (aborted) before it ended)."""
     status = dict(migration.get("status") or {})
@@ -280,6 +283,8 @@ def next_migration_step(
         return Step(_phase(status, "Running", now))
     target = str(state.get("targetNode"))
     node = next((n for n in nodes if n.name == target), None)
+    if node is not None and node.labels.get(HOLD_LABEL) == "true":
+        return None  # held in Running; the resync finds it again once the label goes
     if node is None or node.labels.get(FAIL_LABEL) == "true":
         why = f"simulated failure: node {target} carries {FAIL_LABEL}=true" if node else f"node {target} is gone"
         state |= {"failed": True, "failureReason": why, "endTimestamp": now}

@@ -11,7 +11,8 @@ A change of the VM's node selector reaches the running instance (KubeVirt's Live
 
 A VirtualMachineInstanceMigration moves through Pending, Scheduling, Running and Succeeded; the
 instance's ``migrationState`` follows and, on success, its ``nodeName`` and launcher Pod move to
-the target. It fails when no node fits (the instance's selector with the migration's
+the target (a target Node labelled ``kubenova.dev/hold-live-migration=true`` holds it in Running
+until the label goes). It fails when no node fits (the instance's selector with the migration's
 ``addedNodeSelector``), when the target Node carries ``kubenova.dev/fail-live-migration=true``,
 or when the migration is deleted before it ends (KubeVirt's abort: a finalizer holds it until the
 instance says the abort succeeded).
@@ -51,7 +52,7 @@ VMIM = create_namespaced_resource(
 )
 STEP_DELAY = 0.1
 """Seconds between a migration's phases, so the operator can observe each."""
-RESYNC = 5.0
+RESYNC = 2.0
 log = logging.getLogger("virt-controller")
 
 

@@ -58,10 +58,7 @@ OS_LABELS = {"os_distro": "compute.kubenova.io/os-distro", "os_type": "compute.k
 DISK_BUSES = ("virtio", "sata", "scsi", "usb")
 VIF_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "pcnet", "ne2k_pci")
 
-UNSUPPORTED = {
-    "live_migrate": "kubenova pins a VirtualMachine to its host with a node selector, which a KubeVirt "
-    "live migration cannot move; migrate it (cold) instead",
-}
+UNSUPPORTED: dict[str, str] = {}
 """Nova actions this backend refuses, and why."""
 
 

@@ -21,10 +21,10 @@ import kopf
 
 from kubenova import zones
 from kubenova.handlers import common, indexes, placement, state
-from kubenova.kube import finalizers, workloads
+from kubenova.kube import finalizers, vmis, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
-from kubenova.servers import build, plan, tasks, volumes
+from kubenova.servers import build, live, plan, tasks, volumes
 from kubenova.servers.outcome import Event, Outcome
 from kubenova.servers.view import Facts, Server
 
@@ -142,6 +142,10 @@ class Executor:
 
     async def converge(self) -> None:
         """Make the workload what the task in flight needs, and end the task once it is."""
+        flight = tasks.in_flight(self.server.status)
+        if flight is not None and flight.action is Action.LIVE_MIGRATE:
+            await self.live_migration()
+            return
         target = plan.workload(self.server, self.facts)
         if target is None:
             return
@@ -160,6 +164,30 @@ class Executor:
             self.state.servers.cache.observed[self.server.key] = obs
             outcome = plan.converge(self.server, obs, self.now)
         await self.record(outcome)
+        await self.announce(outcome)
+
+    async def live_migration(self) -> None:
+        """One step of a live migration (see :mod:`kubenova.servers.live`): pin the VM to the
+        destination and create KubeVirt's migration, or follow it to its end."""
+        s = self.server
+        name = live.migration_name(s.name, live.request_of(s.status) or "")
+        vmim = await vmis.migration(self.client, s.namespace, name)
+        vmi = await vmis.instance(self.client, s.namespace, s.name)
+        step = live.converge(s, vmi, vmim, now=self.now)
+        if step.pin is not None:
+            await vmis.pin(self.client, s.namespace, s.name, {live.HOSTNAME: step.pin})
+        if step.start is not None:
+            await vmis.create_migration(self.client, step.start)
+        async with self._placing(bool(step.outcome.claims)):
+            await self.record(step.outcome)
+        await self.announce(step.outcome)
+
+    async def control(self, action: live.Control) -> None:
+        """force_complete or abort of the live migration in flight, or ActionRefused."""
+        name, outcome = live.control(self.server, action, now=self.now)
+        await self.record(outcome)
+        if name:
+            await vmis.delete_migration(self.client, self.server.namespace, name)
         await self.announce(outcome)
 
     async def begin(

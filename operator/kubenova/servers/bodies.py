@@ -91,6 +91,7 @@ class MigrationBody(TypedDict, total=False):
     previousVmState: str | None
     sourceClaim: ClaimBody | None
     sourceFlavor: FlavorCopy | None
+    abortRequested: bool | None
 
 
 class ActionRecord(TypedDict, total=False):
