@@ -24,7 +24,8 @@ namespace deletion, garbage collection by owner references, default service acco
 cannot be created without one), node lifecycle (a Node without heartbeats goes NotReady) and
 ClusterRole aggregation (the chart's aggregated view/edit roles), and PVC protection (it removes
 the ``kubernetes.io/pvc-protection`` finalizer of a deleted claim no Pod uses, so a namespace
-with volumes can finish deleting). kube-scheduler does not run:
+with volumes can finish deleting), and disruption (PodDisruptionBudgets' status, which the
+eviction a drain makes checks). kube-scheduler does not run:
 kubenova binds its Pods to hosts itself.
 """
 
@@ -61,6 +62,7 @@ _CONTROLLERS = (
     "node-lifecycle-controller",
     "clusterrole-aggregation-controller",
     "persistentvolumeclaim-protection-controller",
+    "disruption-controller",
 )
 # kwok manages only the Nodes that carry this annotation, so a test can take one away to
 # simulate a dead host.

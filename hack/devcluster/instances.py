@@ -202,6 +202,20 @@ def protected(vmi: Mapping[str, Any]) -> bool:
     return (vmi.get("spec") or {}).get("evictionStrategy") in ("LiveMigrate", "External")
 
 
+def evacuation(vmi: Mapping[str, Any], nodes: Sequence[Node]) -> dict[str, Any] | None:
+    """The status patch virt-api's eviction webhook makes when a drain evicts the launcher Pod
+    of an instance with evictionStrategy External (``evacuationNodeName``), or None. The
+    simulation has no webhook: a cordoned node stands for the drain (``kubectl drain`` cordons
+    before it evicts)."""
+    status = vmi.get("status") or {}
+    node = status.get("nodeName")
+    if (vmi.get("spec") or {}).get("evictionStrategy") != "External" or status.get("evacuationNodeName"):
+        return None
+    if any(n.name == node and not n.schedulable for n in nodes):
+        return {"evacuationNodeName": node}
+    return None
+
+
 # --- migrations ---------------------------------------------------------------------------
 
 
@@ -290,9 +304,10 @@ def next_migration_step(
         state |= {"failed": True, "failureReason": why, "endTimestamp": now}
         return Step(_failed(status, why, now) | {"migrationState": state}, {"migrationState": state})
     state |= {"completed": True, "endTimestamp": now}
+    moved = {"nodeName": target, "migrationState": state, "evacuationNodeName": None}
     return Step(
         _phase(status, "Succeeded", now) | {"migrationState": state},
-        {"nodeName": target, "migrationState": state},
+        moved,
         target,
     )
 

@@ -5,9 +5,14 @@ While a VirtualMachine asks to run, a VirtualMachineInstance of its name exists 
 Running on the VM's pinned node, its interfaces (addresses from the VM's uid: see
 :mod:`hack.devcluster.instances`) and a virt-launcher Pod on that node (kwok runs it), protected by
 a PodDisruptionBudget when the instance's eviction strategy is LiveMigrate or External, as
-virt-controller keeps one. The instance goes (its Pod and budget with it, by owner reference)
-when the VM halts or is deleted, and is made again when the VM was restarted with a new boot.
-A change of the VM's node selector reaches the running instance (KubeVirt's LiveUpdate).
+virt-controller keeps one. On a cordoned node (a drain), an External instance is marked with
+``status.evacuationNodeName``, as virt-api's eviction webhook marks it when the drain evicts its
+launcher Pod; the budget keeps refusing the eviction until a migration has moved the instance
+and its Pod (kubenova starts it), and then the drain completes.
+
+The instance goes (its Pod and budget with it, by owner reference) when the VM halts or is
+deleted, and is made again when the VM was restarted with a new boot. A change of the VM's node
+selector reaches the running instance (KubeVirt's LiveUpdate).
 
 A VirtualMachineInstanceMigration moves through Pending, Scheduling, Running and Succeeded; the
 instance's ``migrationState`` follows and, on success, its ``nodeName`` and launcher Pod move to
@@ -70,6 +75,8 @@ class Controller:
     def __init__(self, kubeconfig: Path) -> None:
         self.client = lightkube.Client(KubeConfig.from_file(kubeconfig), field_manager="virt-controller")
         self.work: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.nodes: dict[str, instances.Node] = {}
+        """The Nodes as the watch last showed them (a drain cordons one)."""
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -82,15 +89,15 @@ class Controller:
             raise
 
     def _nodes(self) -> list[instances.Node]:
-        nodes = [_d(n) for n in self.client.list(Node)]
-        return [
-            instances.Node(
-                n["metadata"]["name"],
-                dict(n["metadata"].get("labels") or {}),
-                not n.get("spec", {}).get("unschedulable"),
-            )
-            for n in nodes
-        ]
+        return list(self.nodes.values())
+
+    def _node_event(self, kind: str, node: dict[str, Any]) -> None:
+        meta = node["metadata"]
+        if kind == "DELETED":
+            self.nodes.pop(meta["name"], None)
+            return
+        schedulable = not (node.get("spec") or {}).get("unschedulable")
+        self.nodes[meta["name"]] = instances.Node(meta["name"], dict(meta.get("labels") or {}), schedulable)
 
     # --- one VM -------------------------------------------------------------------------------
 
@@ -114,6 +121,8 @@ class Controller:
             return
         if (patch := instances.live_update(vm, vmi)) is not None:
             self.client.patch(VMI, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
+        if (marked := instances.evacuation(vmi, self._nodes())) is not None:
+            self.client.patch(VMI.Status, name, {"status": marked}, namespace=namespace, patch_type=PatchType.MERGE)
         self._migrate(namespace, name)
 
     def _start(self, vm: dict[str, Any], vmi: dict[str, Any] | None) -> None:
@@ -207,6 +216,15 @@ class Controller:
                 log.exception("watch of %s ended", res.__name__)
                 time.sleep(1)
 
+    def watch_nodes(self) -> None:
+        while True:
+            try:
+                for kind, obj in self.client.watch(Node):
+                    self._node_event(kind, _d(obj))
+            except Exception:
+                log.exception("watch of Nodes ended")
+                time.sleep(1)
+
     def resync(self) -> None:
         while True:
             time.sleep(RESYNC)
@@ -220,6 +238,9 @@ class Controller:
     def run(self) -> None:
         name_key = lambda b: (b["metadata"]["namespace"], b["metadata"]["name"])  # noqa: E731
         vmim_key = lambda b: (b["metadata"]["namespace"], (b.get("spec") or {}).get("vmiName", ""))  # noqa: E731
+        for node in self.client.list(Node):
+            self._node_event("ADDED", _d(node))
+        threading.Thread(target=self.watch_nodes, daemon=True).start()
         for res, key in ((VM, name_key), (VMI, name_key), (VMIM, vmim_key)):
             threading.Thread(target=self.watch, args=(res, key), daemon=True).start()
         threading.Thread(target=self.resync, daemon=True).start()

@@ -166,3 +166,56 @@ def test_the_container_backend_still_refuses_live_migration(cluster: Cluster, ku
     assert result["phase"] == "Failed"
     assert result["fault"]["code"] == 501
     assert json.dumps(result["message"]).count("cannot os-migrateLive")
+
+
+def on_node(kube: Client, namespace: str, node: str) -> list[str]:
+    return [p["metadata"]["name"] for p in k.items(kube, "pod", namespace) if p["spec"].get("nodeName") == node]
+
+
+def test_kubectl_drain_of_a_compute_node_with_a_vm_live_migrates_it_and_completes(
+    cluster: Cluster, kube: Client, namespace: str, made: Made
+) -> None:
+    (node,) = made.add_nodes(1, prefix="drain")
+    k.wait_for(kube, "host", node, check=lambda s: s.get("state") == "up", what=f"host {node} up")
+    srv = create(cluster, kube, namespace)
+    if srv.status["host"] != node:  # the empty new host is the scheduler's choice, else move it there
+        assert ended(srv, start(srv, "liveMigrate", host=node))["phase"] == "Succeeded"
+        assert srv.wait("ACTIVE")["host"] == node
+    vm = k.get(kube, "virtualmachine", srv.name, namespace)
+    assert vm["spec"]["template"]["spec"]["evictionStrategy"] == "External"
+    launchers = waiting.until(lambda: on_node(kube, namespace, node), what=f"a launcher Pod on {node}")
+    budgets = cluster.get_json("poddisruptionbudgets", "-n", namespace)["items"]
+    assert [b["spec"]["minAvailable"] for b in budgets] == [1]  # the Pod cannot just be evicted
+
+    drained = cluster.kubectl("drain", node, "--ignore-daemonsets", "--timeout=90s", check=False, timeout=120)
+    assert drained.returncode == 0, drained.stderr
+    s = srv.wait("ACTIVE")
+    assert s["host"] != node
+    assert (s["migration"]["kind"], s["migration"]["sourceHost"], s["migration"]["status"]) == (
+        "live-migration",
+        node,
+        "completed",
+    )
+    assert not set(launchers) & set(on_node(kube, namespace, node))
+    assert k.get(kube, "virtualmachineinstance", srv.name, namespace)["status"]["nodeName"] == s["host"]
+
+
+def test_host_maintenance_migrate_moves_a_vm_live(cluster: Cluster, kube: Client, namespace: str) -> None:
+    srv = create(cluster, kube, namespace)
+    host = srv.status["host"]
+
+    def maintenance(mode: str | None) -> None:
+        cluster.kubectl("patch", "host", host, "--type=merge", "-p", json.dumps({"spec": {"maintenance": mode}}))
+
+    maintenance("migrate")
+    try:
+
+        def moved() -> dict[str, Any] | None:
+            st = srv.status
+            return st if st.get("status") == "ACTIVE" and st.get("host") not in (None, host) else None
+
+        s = waiting.until(moved, what="moved live off the host")
+    finally:
+        maintenance(None)
+    assert s["migration"]["kind"] == "live-migration"
+    assert [a["action"] for a in s["actions"]][-1] == "live-migration"

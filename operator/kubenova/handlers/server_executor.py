@@ -77,6 +77,7 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         storage_class=lambda name: common.first(ix["storage_classes"], name or ""),
         claim=lambda namespace, name: common.first(ix["volume_claims"], (namespace, name)),
         claim_holders=lambda namespace, name: claim_holders(p, ix, namespace, name),
+        evacuating=lambda namespace, name: common.first(ix["evacuating_instances"], (namespace, name)),
     )
 
 

@@ -141,3 +141,17 @@ def test_force_complete_and_abort_as_nova_checks_them() -> None:
     assert name == "s1-abcdef01"
     assert out.patch is not None
     assert out.patch["migration"]["abortRequested"] is True
+
+
+def test_maintenance_and_drains_move_a_running_vm_live_and_the_rest_cold() -> None:
+    from kubenova.servers import intent
+
+    vm = active(backend="kubevirt")
+    migrate = lambda host: "migrate"  # noqa: E731
+    none = lambda host: None  # noqa: E731
+    assert intent.wanted({}, vm, migrate) is Action.LIVE_MIGRATE
+    assert intent.wanted({}, vm, none, evacuating=True) is Action.LIVE_MIGRATE
+    assert intent.wanted({}, active(), migrate) is Action.MIGRATE  # a Pod cannot move live
+    stopped = vm | {"vmState": "stopped", "powerState": "SHUTDOWN", "status": "SHUTOFF"}
+    assert intent.wanted({"state": "stopped"}, stopped, migrate) is Action.MIGRATE
+    assert intent.wanted({}, vm, none) is None
