@@ -38,6 +38,7 @@ KINDS: dict[str, Any] = {
     "serveraction": resources.ServerAction,
     "servergroup": resources.ServerGroup,
     "quota": resources.Quota,
+    "migration": resources.Migration,
     "virtualmachine": resources.VirtualMachine,
     "virtualmachineinstance": resources.VirtualMachineInstance,
     "virtualmachineinstancemigration": resources.VirtualMachineInstanceMigration,

@@ -92,6 +92,10 @@ class Migration(ApiModel):
     """What the server held on the source host; kept until the move is confirmed or reverted."""
     source_flavor: EmbeddedFlavor | None = None
     """The flavor before a resize, restored by a revert."""
+    request_id: str | None = Field(default=None, max_length=64)
+    """The request id of the action that made the move (its Migration record is named after it)."""
+    created: str | None = Field(default=None, json_schema_extra=DATE_TIME)
+    """When the move started."""
     abort_requested: bool | None = None
     """A live migration's abort was asked for (its KubeVirt migration is deleted)."""
 

@@ -1,4 +1,5 @@
-"""``/os-migrations`` and ``/servers/{id}/migrations``: read from the servers' moves."""
+"""``/os-migrations`` and ``/servers/{id}/migrations``: read from the Migration records (one
+per move, :mod:`kubenova.api.migrations`)."""
 
 from __future__ import annotations
 
@@ -14,30 +15,33 @@ from kubenova.compute_api.servers import P, find_server
 routes = web.RouteTableDef()
 
 
+IN_PROGRESS = ("accepted", "queued", "preparing", "running")
+"""A live migration's statuses before it ends (the ones ``/servers/{id}/migrations`` lists)."""
+
+
 def migration_view(obj: Mapping[str, Any], version: Any) -> dict[str, Any] | None:
+    """One Migration record (kubenova's kind, one per move) as Nova's os-migrations entry."""
+    meta, spec = obj["metadata"], obj.get("spec") or {}
     status = obj.get("status") or {}
-    m = status.get("migration")
-    if not m:
+    if not spec.get("migrationType"):
         return None
-    meta = obj["metadata"]
-    ident = f"{views.uid(obj)}/{m.get('kind')}/{m.get('sourceHost')}/{m.get('destHost')}"
     out: dict[str, Any] = {
-        "id": host_views.stable_int(ident),
-        "instance_uuid": views.uid(obj),
-        "source_compute": m.get("sourceHost"),
-        "source_node": m.get("sourceHost"),
-        "dest_compute": m.get("destHost"),
-        "dest_node": m.get("destHost"),
+        "id": host_views.stable_int(str(meta.get("uid") or meta.get("name"))),
+        "instance_uuid": spec.get("serverUid"),
+        "source_compute": spec.get("sourceCompute"),
+        "source_node": spec.get("sourceCompute"),
+        "dest_compute": spec.get("destCompute"),
+        "dest_node": spec.get("destCompute"),
         "dest_host": None,
-        "old_instance_type_id": host_views.stable_int(str(m.get("oldFlavor"))),
-        "new_instance_type_id": host_views.stable_int(str(m.get("newFlavor"))),
-        "status": m.get("status"),
-        "migration_type": m.get("kind"),
-        "created_at": views.timestamp(status.get("updated")),
-        "updated_at": views.timestamp(status.get("updated")),
+        "old_instance_type_id": host_views.stable_int(str(spec.get("oldFlavor"))),
+        "new_instance_type_id": host_views.stable_int(str(spec.get("newFlavor"))),
+        "status": status.get("status"),
+        "migration_type": spec.get("migrationType"),
+        "created_at": views.timestamp(spec.get("createdAt")),
+        "updated_at": views.timestamp(status.get("updatedAt") or spec.get("createdAt")),
     }
     if version.at_least("2.59"):
-        out["uuid"] = host_views.uuid_from(ident)
+        out["uuid"] = host_views.uuid_from(str(meta.get("uid") or meta.get("name")))
     if version.at_least("2.80"):
         out["project_id"] = meta.get("namespace")
         out["user_id"] = (meta.get("annotations") or {}).get(views.USER_ANNOTATION, "")
@@ -48,9 +52,9 @@ def migration_view(obj: Mapping[str, Any], version: Any) -> dict[str, Any] | Non
 async def migrations(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:os-migrations:index")
     admin = ctx.claims(request).admin
-    servers = await ctx.caller(request).list("servers", "*" if admin else ctx.project(request))
+    records = await ctx.caller(request).list("migrations", "*" if admin else ctx.project(request))
     v, q = ctx.version(request), request.query
-    items = [m for m in (migration_view(s, v) for s in servers) if m]
+    items = [m for m in (migration_view(r, v) for r in records) if m]
     if q.get("instance_uuid"):
         items = [m for m in items if m["instance_uuid"] == q["instance_uuid"]]
     if q.get("host"):
@@ -64,6 +68,16 @@ async def migrations(request: web.Request) -> web.Response:
 
 @routes.get(P + "/servers/{id}/migrations")
 async def server_migrations(request: web.Request) -> web.Response:
-    # Only live migrations in progress are listed here; kubenova's are done by KubeVirt at once.
-    await find_server(request, request.match_info["id"])
-    return ctx.reply({"migrations": []})
+    """The server's live migrations in progress (the only ones Nova lists here)."""
+    server = await find_server(request, request.match_info["id"])
+    records = await ctx.caller(request).list("migrations", server["metadata"]["namespace"])
+    v = ctx.version(request)
+    items = [
+        m
+        for m in (migration_view(r, v) for r in records)
+        if m
+        and m["instance_uuid"] == views.uid(server)
+        and m["migration_type"] == "live-migration"
+        and m["status"] in IN_PROGRESS
+    ]
+    return ctx.reply({"migrations": items})

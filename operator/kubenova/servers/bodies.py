@@ -92,6 +92,8 @@ class MigrationBody(TypedDict, total=False):
     sourceClaim: ClaimBody | None
     sourceFlavor: FlavorCopy | None
     abortRequested: bool | None
+    requestId: str | None
+    created: str | None
 
 
 class ActionRecord(TypedDict, total=False):

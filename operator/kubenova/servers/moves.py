@@ -113,6 +113,8 @@ def live_migrate(server: Server, facts: Facts, *, host: str | None, request_id: 
         previousVmState=status["vmState"],
         sourceClaim=claims.to_status(current) if current else None,
         sourceFlavor=None,
+        requestId=request_id,
+        created=now,
     )
     moved: dict[str, Claim | None] = {server.key: claim}
     if current is not None:
@@ -217,6 +219,8 @@ def _moved(
         previousVmState=status["vmState"],
         sourceClaim=claims.to_status(current) if keep_source and current else None,
         sourceFlavor=status.get("flavor") if keep_source else None,
+        requestId=request_id,
+        created=now,
     )
     moved: dict[str, Claim | None] = {server.key: claim}
     if keep_source and current is not None:
