@@ -16,9 +16,12 @@ from kubenova.compute_api import microversions
 from kubenova.compute_api.migrations import migration_view
 from tests import kube as k
 from tests import waiting
+from tests.integration import test_compute_api as capi
 from tests.integration.conftest import Made
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("operator", "flavors")]
+# The Compute API's fixtures (its process, the chart's user roles, an openstack CLI config).
+api, admin_token, clouds, user_roles = capi.api, capi.admin_token, capi.clouds, capi.user_roles
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +114,25 @@ def test_a_live_migration_leaves_a_completed_record(cluster: Cluster, kube: Clie
     live = record(kube, namespace, "completed", "live-migration")
     assert (live["spec"]["sourceCompute"], live["spec"]["destCompute"]) == (source, s["host"])
     assert live["status"]["updatedAt"]
+
+
+def test_the_compute_api_live_migrates_and_a_project_viewer_lists_the_records(
+    cluster: Cluster, kube: Client, namespace: str, clouds: dict[str, Any], user_roles: None
+) -> None:
+    image = "quay.io/containerdisks/fedora:40"
+    cluster.apply([k.server("vm2", namespace, flavor="mig.small", image=image, backend="kubevirt")])
+    srv = k.Srv(kube, namespace, "vm2")
+    source = srv.wait("ACTIVE")["host"]
+    uid = srv.get()["metadata"]["uid"]
+    capi.ok(clouds, "demo", "server", "migrate", "--live-migration", uid)
+    live = record(kube, namespace, "completed", "live-migration")
+    assert live["spec"]["sourceCompute"] == source
+    # The chart's view role reads the project's records: openstack server migration list.
+    rows = capi.osc(clouds, "viewer", "--os-compute-api-version", "2.80", "server", "migration", "list")
+    assert [(r["Server UUID"], r["Type"], r["Status"], r["Source Compute"]) for r in rows] == [
+        (uid, "live-migration", "completed", source)
+    ]
+    # Nothing in flight: abort is Nova's 404 for a migration the server does not have.
+    proc = capi.run(clouds, "demo", "--os-compute-api-version", "2.24", "server", "migration", "abort", uid, "1")
+    assert proc.returncode != 0
+    assert "not found for instance" in proc.stderr

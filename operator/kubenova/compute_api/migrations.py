@@ -3,14 +3,20 @@ per move, :mod:`kubenova.api.migrations`)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
 
+from kubenova.api.common import API_VERSION
 from kubenova.compute_api import context as ctx
 from kubenova.compute_api import host_views, views
+from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P, find_server
+from kubenova.nova.actions import ActionRefused
+from kubenova.servers import live
+from kubenova.servers.view import Server
 
 routes = web.RouteTableDef()
 
@@ -81,3 +87,54 @@ async def server_migrations(request: web.Request) -> web.Response:
         and m["status"] in IN_PROGRESS
     ]
     return ctx.reply({"migrations": items})
+
+
+async def _in_progress(request: web.Request) -> tuple[dict[str, Any], str]:
+    """The server and its live migration in progress that the path names, or Nova's error."""
+    server = await find_server(request, request.match_info["id"])
+    mid, uuid = request.match_info["mid"], views.uid(server)
+    records = await ctx.caller(request).list("migrations", server["metadata"]["namespace"])
+    views_ = [migration_view(r, ctx.version(request)) for r in records]
+    if not any(m and str(m["id"]) == mid and m["instance_uuid"] == uuid for m in views_):
+        raise NovaError(404, f"Migration {mid} not found for instance {uuid}.")
+    return server, mid
+
+
+async def _control(request: web.Request, control: live.Control) -> web.Response:
+    """force_complete or abort as a ServerAction, once Nova's checks pass (the operator checks
+    again when it acts: the migration may end in between)."""
+    server, _ = await _in_progress(request)
+    try:
+        live.check_control(Server.of(server), control)
+    except ActionRefused as exc:
+        raise NovaError(exc.code, exc.message) from None
+    meta = server["metadata"]
+    await ctx.caller(request).create(
+        "serveractions",
+        {
+            "apiVersion": API_VERSION,
+            "kind": "ServerAction",
+            "metadata": {
+                "name": f"{meta['name'][:40]}-{control.value.lower()}-{secrets.token_hex(3)}",
+                "namespace": meta["namespace"],
+                "annotations": {views.USER_ANNOTATION: ctx.claims(request).user_id},
+            },
+            "spec": {"server": meta["name"], "action": control.value},
+        },
+    )
+    return web.Response(status=202)
+
+
+@routes.post(P + "/servers/{id}/migrations/{mid}/action")
+async def migration_action(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:servers:migrations:force_complete")
+    body = await ctx.json_body(request)
+    if not isinstance(body, Mapping) or "force_complete" not in body:
+        raise bad_request("Invalid input for field/attribute force_complete.")
+    return await _control(request, live.Control.FORCE_COMPLETE)
+
+
+@routes.delete(P + "/servers/{id}/migrations/{mid}")
+async def abort_migration(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:servers:migrations:delete")
+    return await _control(request, live.Control.ABORT)
