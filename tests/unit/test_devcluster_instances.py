@@ -126,3 +126,12 @@ def test_a_deleted_migration_is_aborted() -> None:
             "endTimestamp": NOW,
         }
     }
+
+
+def test_a_cordoned_node_marks_its_external_instances_for_evacuation() -> None:
+    cordoned = [Node("compute-0", {}, False), *NODES[1:]]
+    assert instances.evacuation(running(), cordoned) == {"evacuationNodeName": "compute-0"}
+    assert instances.evacuation(running(), NODES) is None
+    live_migrate = running()
+    live_migrate["spec"]["evictionStrategy"] = "LiveMigrate"  # KubeVirt's own evacuation, not marked
+    assert instances.evacuation(live_migrate, cordoned) is None
