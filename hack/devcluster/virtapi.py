@@ -14,8 +14,9 @@ aggregated API server that kube-apiserver proxies to (an APIService and a Servic
 The dev cluster runs no KubeVirt: kwok Stages move a VirtualMachine's status as virt-controller
 would, and the simulated virt-controller (:mod:`hack.devcluster.virtcontroller`) keeps its
 VirtualMachineInstance (whose phase stays Running while paused, as KubeVirt's does). So this
-stand-in acts on the VirtualMachine of the instance's name, and shows the result in the VM's status as KubeVirt does (printableStatus
-``Paused`` and a ``Paused`` condition, reason ``PausedByUser``), which the kwok Stages leave alone.
+stand-in acts on the VirtualMachine of the instance's name, and shows the result in the VM's
+status as KubeVirt does (printableStatus ``Paused`` and a ``Paused`` condition, reason
+``PausedByUser``), which the kwok Stages leave alone.
 It answers as virt-api does: 404 for an absent VM, 409 ``VMI is not running``, ``VMI is already
 paused``, ``VMI is not paused``.
 

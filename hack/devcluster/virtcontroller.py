@@ -23,7 +23,10 @@ or when the migration is deleted before it ends (KubeVirt's abort: a finalizer h
 instance says the abort succeeded).
 
 Started by :mod:`hack.devcluster.cluster` as ``python -m hack.devcluster.virtcontroller``. It
-watches VMs, VMIs and VMIMs with the cluster's admin credentials and works one VM at a time.
+watches VMs, VMIs, VMIMs and Nodes with the cluster's admin credentials and works one VM at a
+time, each on its own events (a Node's change only when it is cordoned or relabelled, not on its
+heartbeats), so many VMs cost it no periodic reads; only the migrations in flight are listed
+again every few seconds.
 """
 
 from __future__ import annotations
@@ -57,7 +60,8 @@ VMIM = create_namespaced_resource(
 )
 STEP_DELAY = 0.1
 """Seconds between a migration's phases, so the operator can observe each."""
-RESYNC = 2.0
+RESYNC = 5.0
+RETRY = 1.0
 log = logging.getLogger("virt-controller")
 
 
@@ -97,7 +101,29 @@ class Controller:
             self.nodes.pop(meta["name"], None)
             return
         schedulable = not (node.get("spec") or {}).get("unschedulable")
-        self.nodes[meta["name"]] = instances.Node(meta["name"], dict(meta.get("labels") or {}), schedulable)
+        now = instances.Node(meta["name"], dict(meta.get("labels") or {}), schedulable)
+        before = self.nodes.get(meta["name"])
+        self.nodes[meta["name"]] = now
+        if before is not None and before != now:  # cordoned, or relabelled (not a heartbeat)
+            self._touch_node(now.name)
+
+    def _touch_node(self, node: str) -> None:
+        """Work for what a Node's change may move on: its instances (a cordon marks them) and
+        the migrations in flight (a held one goes on once its target's label goes)."""
+        try:
+            for vmi in self.client.list(VMI, namespace=lightkube.ALL_NS):
+                body = _d(vmi)
+                if (body.get("status") or {}).get("nodeName") == node:
+                    self.work.put((body["metadata"]["namespace"], body["metadata"]["name"]))
+            self._unfinished()
+        except Exception:
+            log.exception("node %s: its instances were not looked at", node)
+
+    def _unfinished(self) -> None:
+        for vmim in self.client.list(VMIM, namespace=lightkube.ALL_NS):
+            body = _d(vmim)
+            if (body.get("status") or {}).get("phase") not in ("Succeeded", "Failed"):
+                self.work.put((body["metadata"]["namespace"], (body.get("spec") or {}).get("vmiName", "")))
 
     # --- one VM -------------------------------------------------------------------------------
 
@@ -226,12 +252,11 @@ class Controller:
                 time.sleep(1)
 
     def resync(self) -> None:
+        """Now and then, the migrations in flight again (one list: cheap with many VMs)."""
         while True:
             time.sleep(RESYNC)
             try:
-                for vm in self.client.list(VM, namespace=lightkube.ALL_NS):
-                    meta = _d(vm)["metadata"]
-                    self.work.put((meta["namespace"], meta["name"]))
+                self._unfinished()
             except Exception:
                 log.exception("resync failed")
 
@@ -248,8 +273,9 @@ class Controller:
             namespace, name = self.work.get()
             try:
                 self.reconcile(namespace, name)
-            except Exception:  # a conflict or a namespace going away: the next event tries again
+            except Exception:  # a conflict, a namespace going away: tried again in a moment
                 log.exception("reconcile of %s/%s failed", namespace, name)
+                threading.Timer(RETRY, self.work.put, args=((namespace, name),)).start()
 
 
 def start(cluster: Cluster) -> None:
