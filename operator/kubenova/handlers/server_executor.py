@@ -178,7 +178,13 @@ class Executor:
         if step.pin is not None:
             await vmis.pin(self.client, s.namespace, s.name, {live.HOSTNAME: step.pin})
         if step.start is not None:
-            await vmis.create_migration(self.client, step.start)
+            try:
+                await vmis.create_migration(self.client, step.start)
+            except kube_servers.ApiError as exc:  # KubeVirt's webhook refused it: say why, go back
+                if exc.status.code not in (400, 403, 422):
+                    raise
+                step = live.refused(s, str(exc.status.message), now=self.now)
+                await vmis.pin(self.client, s.namespace, s.name, {live.HOSTNAME: step.pin or ""})
         async with self._placing(bool(step.outcome.claims)):
             await self.record(step.outcome)
         await self.announce(step.outcome)

@@ -150,7 +150,16 @@ def _completed(server: Server, *, now: str) -> Outcome:
     )
 
 
-def _rolled_back(server: Server, vmim: Mapping[str, Any], *, aborted: bool, now: str) -> Outcome:
+def refused(server: Server, why: str, *, now: str) -> Step:
+    """KubeVirt refused to create the migration (its webhook: the instance is not
+    LiveMigratable, a ReadWriteOnce volume, say): back on the source with KubeVirt's words."""
+    source = str((server.status.get("migration") or {}).get("sourceHost"))
+    return Step(_rolled_back(server, {}, aborted=False, now=now, why=why), pin=source)
+
+
+def _rolled_back(
+    server: Server, vmim: Mapping[str, Any], *, aborted: bool, now: str, why: str | None = None
+) -> Outcome:
     """Back on the source: its claim the server's again, the destination's released."""
     st, gen = server.status, server.generation
     m: dict[str, Any] = dict(st.get("migration") or {})
@@ -164,7 +173,7 @@ def _rolled_back(server: Server, vmim: Mapping[str, Any], *, aborted: bool, now:
         note = f"live-migration to {m.get('destHost')} aborted: the server stays on {m.get('sourceHost')}."
         event = Event("Normal", "LiveMigrationAborted", KIND, note)
     else:
-        why = _failure(vmim)
+        why = why or _failure(vmim)
         message = f"Live migration of instance {server.uid} to {m.get('destHost')} failed: {why}."
         patch["fault"] = faults.workload_failed(message, now=now).to_status()
         event = Event("Warning", "LiveMigrationFailed", KIND, message + f" It stays on {m.get('sourceHost')}.")

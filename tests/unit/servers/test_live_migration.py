@@ -155,3 +155,11 @@ def test_maintenance_and_drains_move_a_running_vm_live_and_the_rest_cold() -> No
     stopped = vm | {"vmState": "stopped", "powerState": "SHUTDOWN", "status": "SHUTOFF"}
     assert intent.wanted({"state": "stopped"}, stopped, migrate) is Action.MIGRATE
     assert intent.wanted({}, vm, none) is None
+
+
+def test_a_migration_kubevirt_refuses_goes_back_with_its_words() -> None:
+    step = live.refused(server(migrating("accepted")), "Cannot migrate VMI, Reason: not LiveMigratable", now=NOW)
+    assert step.pin == "h1"
+    assert step.outcome.patch is not None
+    assert step.outcome.patch["claim"]["host"] == "h1"
+    assert step.outcome.patch["fault"]["message"].endswith("failed: Cannot migrate VMI, Reason: not LiveMigratable.")
