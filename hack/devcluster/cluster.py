@@ -10,7 +10,9 @@ removed on a clean stop and kept when something failed, so its logs can be read.
 are started with a parent-death signal: if the Python process dies, so does its control plane.
 
 With ``kubevirt=True`` (the default) the cluster also has KubeVirt's CRDs, kwok Stages that move a
-VirtualMachine's status as virt-controller would, and a fake virt-api
+VirtualMachine's status as virt-controller would, a simulated virt-controller that keeps each
+running VM's VirtualMachineInstance and runs live migrations
+(:mod:`hack.devcluster.virtcontroller`), and a fake virt-api
 (:mod:`hack.devcluster.virtapi`) registered through the real aggregation layer for the
 ``subresources.kubevirt.io`` actions (pause, unpause, soft reboot). All traffic stays on
 loopback: every component listens on 127.0.0.1, and kube-apiserver reaches the fake virt-api and
@@ -22,7 +24,8 @@ namespace deletion, garbage collection by owner references, default service acco
 cannot be created without one), node lifecycle (a Node without heartbeats goes NotReady) and
 ClusterRole aggregation (the chart's aggregated view/edit roles), and PVC protection (it removes
 the ``kubernetes.io/pvc-protection`` finalizer of a deleted claim no Pod uses, so a namespace
-with volumes can finish deleting). kube-scheduler does not run:
+with volumes can finish deleting), and disruption (PodDisruptionBudgets' status, which the
+eviction a drain makes checks). kube-scheduler does not run:
 kubenova binds its Pods to hosts itself.
 """
 
@@ -46,7 +49,7 @@ from typing import Any
 
 import yaml
 
-from hack.devcluster import building, certs, kubeconfigs, nodes, processes, routing, virtapi
+from hack.devcluster import building, certs, kubeconfigs, nodes, processes, routing, virtapi, virtcontroller
 
 free_ports = routing.free_ports  # for the tests and operating
 _START_TIMEOUT = 90.0
@@ -59,6 +62,7 @@ _CONTROLLERS = (
     "node-lifecycle-controller",
     "clusterrole-aggregation-controller",
     "persistentvolumeclaim-protection-controller",
+    "disruption-controller",
 )
 # kwok manages only the Nodes that carry this annotation, so a test can take one away to
 # simulate a dead host.
@@ -330,6 +334,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             cluster.wait_for("KubeVirt CRDs", lambda: _has_openapi(cluster, "apis/kubevirt.io/v1"))
             cluster.wait_for("CDI CRDs", lambda: _has_openapi(cluster, "apis/cdi.kubevirt.io/v1beta1"))
             virtapi.start(cluster, routing.LOCALHOST, virt_api_port)
+            virtcontroller.start(cluster)
         stages = ("nodes", "pods", "kubevirt", "cdi") if kubevirt else ("nodes", "pods")
         cluster.spawn("kwok", [
             str(building.binary("kwok")),

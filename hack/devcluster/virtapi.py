@@ -12,9 +12,11 @@ operations, and answers 202. Real virt-controller then hot-plugs it into the run
 Real KubeVirt serves pause, unpause and soft reboot of a VirtualMachineInstance from virt-api, an
 aggregated API server that kube-apiserver proxies to (an APIService and a Service).
 The dev cluster runs no KubeVirt: kwok Stages move a VirtualMachine's status as virt-controller
-would, and make no VirtualMachineInstance. So this stand-in acts on the VirtualMachine of the
-instance's name, and shows the result in the VM's status as KubeVirt does (printableStatus
-``Paused`` and a ``Paused`` condition, reason ``PausedByUser``), which the kwok Stages leave alone.
+would, and the simulated virt-controller (:mod:`hack.devcluster.virtcontroller`) keeps its
+VirtualMachineInstance (whose phase stays Running while paused, as KubeVirt's does). So this
+stand-in acts on the VirtualMachine of the instance's name, and shows the result in the VM's
+status as KubeVirt does (printableStatus ``Paused`` and a ``Paused`` condition, reason
+``PausedByUser``), which the kwok Stages leave alone.
 It answers as virt-api does: 404 for an absent VM, 409 ``VMI is not running``, ``VMI is already
 paused``, ``VMI is not paused``.
 

@@ -26,6 +26,7 @@ from kubenova.api import (
     hosts,
     images,
     keypairs,
+    migrations,
     peering,
     quotas,
     serveractions,
@@ -45,6 +46,7 @@ KINDS: tuple[Kind, ...] = (
     aggregates.KIND,
     hosts.KIND,
     servergroups.KIND,
+    migrations.KIND,
 )
 OUT = Path("crds")
 CHART_OUT = Path("charts") / "kubenova" / "templates" / "crds"

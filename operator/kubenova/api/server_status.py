@@ -84,13 +84,20 @@ class Migration(ApiModel):
     new_flavor: str | None = Field(default=None, max_length=253)
     """The flavor after a resize."""
     status: str = Field(max_length=64)
-    """Nova's migration status: migrating, finished, confirmed, reverted, error..."""
+    """Nova's migration status: migrating, finished, confirmed, reverted; for a live migration
+    accepted, queued, preparing, running, completed, error or cancelled."""
     previous_vm_state: str | None = Field(default=None, max_length=32)
     """The vm_state the server returns to on confirm or revert."""
     source_claim: Claim | None = None
     """What the server held on the source host; kept until the move is confirmed or reverted."""
     source_flavor: EmbeddedFlavor | None = None
     """The flavor before a resize, restored by a revert."""
+    request_id: str | None = Field(default=None, max_length=64)
+    """The request id of the action that made the move (its Migration record is named after it)."""
+    created: str | None = Field(default=None, json_schema_extra=DATE_TIME)
+    """When the move started."""
+    abort_requested: bool | None = None
+    """A live migration's abort was asked for (its KubeVirt migration is deleted)."""
 
 
 class ActionRecord(ApiModel):

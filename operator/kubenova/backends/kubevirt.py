@@ -16,7 +16,9 @@
 * Attached volumes (``spec.volumes``) are PersistentVolumeClaims marked ``hotpluggable`` on SCSI
   disks, as KubeVirt's ``addvolume`` writes them: the same render serves a VM made or re-made
   with them and one that got them hot-plugged (see :mod:`kubenova.kube.workloads`).
-* The host the scheduler chose is pinned with a ``kubernetes.io/hostname`` node selector.
+* The host the scheduler chose is pinned with a ``kubernetes.io/hostname`` node selector, which a
+  live migration moves first (KubeVirt's LiveUpdate carries it to the running instance); the
+  eviction strategy is External, so a node drain is answered by kubenova's live migration.
 * The keypair reaches the guest through ``accessCredentials`` propagated by KubeVirt's
   OpenStack-format config drive (``config-2``), which also carries the user data; KubeVirt writes
   that drive's ``meta_data.json`` itself (uuid, hostname, public keys). Nova's full
@@ -58,10 +60,7 @@ OS_LABELS = {"os_distro": "compute.kubenova.io/os-distro", "os_type": "compute.k
 DISK_BUSES = ("virtio", "sata", "scsi", "usb")
 VIF_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "pcnet", "ne2k_pci")
 
-UNSUPPORTED = {
-    "live_migrate": "kubenova pins a VirtualMachine to its host with a node selector, which a KubeVirt "
-    "live migration cannot move; migrate it (cold) instead",
-}
+UNSUPPORTED: dict[str, str] = {}
 """Nova actions this backend refuses, and why."""
 
 
@@ -125,7 +124,11 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         "networks": [{"name": NETWORK, "pod": {}}],
         "volumes": volumes,
         "terminationGracePeriodSeconds": 30,
-        "evictionStrategy": "LiveMigrate",
+        # External, not LiveMigrate: KubeVirt's own evacuation would migrate the instance with
+        # its hostname pin, so the target could go nowhere and a drain would wait forever. With
+        # External, a drain's eviction marks the instance (evacuationNodeName) and kubenova's
+        # scheduler picks the destination and live-migrates it (kubenova.servers.live).
+        "evictionStrategy": "External",
     }
     _apply_properties(template_spec["domain"], props)
     if access_secret:

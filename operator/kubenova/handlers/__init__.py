@@ -17,10 +17,12 @@ from kubenova.handlers import (
     indexes,
     keypairs,
     metering,
+    migrations,
     placement,
     quotas,
     serveractions,
     servers,
+    vmis,
     volumes,
 )
 
@@ -32,9 +34,11 @@ __all__ = [
     "indexes",
     "keypairs",
     "metering",
+    "migrations",
     "placement",
     "quotas",
     "serveractions",
     "servers",
+    "vmis",
     "volumes",
 ]

@@ -43,6 +43,7 @@ KINDS: dict[str, Any] = {
     "serveractions": resources.ServerAction,
     "servergroups": resources.ServerGroup,
     "quotas": resources.Quota,
+    "migrations": resources.Migration,
 }
 """kubenova's kinds by plural, the names the Compute API uses."""
 

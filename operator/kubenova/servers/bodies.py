@@ -91,6 +91,9 @@ class MigrationBody(TypedDict, total=False):
     previousVmState: str | None
     sourceClaim: ClaimBody | None
     sourceFlavor: FlavorCopy | None
+    abortRequested: bool | None
+    requestId: str | None
+    created: str | None
 
 
 class ActionRecord(TypedDict, total=False):

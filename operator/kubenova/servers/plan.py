@@ -144,7 +144,10 @@ def _settle(server: Server, patch: Patch, *, error: str | None) -> Settle | None
 
 def wanted(server: Server, facts: Facts) -> Action | str | None:
     """What the spec asks for now (see :func:`kubenova.servers.intent.wanted`)."""
-    return intent.wanted(server.spec, server.status, facts.maintenance)
+    # Only from the host the server is on: the instance's watch may lag behind a finished move.
+    leave = facts.evacuating(server.namespace, server.name)
+    evacuating = leave is not None and leave == server.status.get("host")
+    return intent.wanted(server.spec, server.status, facts.maintenance, evacuating=evacuating)
 
 
 def needs_lock(server: Server, facts: Facts) -> bool:
