@@ -22,6 +22,7 @@ EMPTY: dict[str, Any] = {
     "spec": {},
     "status": {},
     "meta": {"name": "n", "namespace": "ns"},
+    "labels": {},
     "body": {"metadata": {"name": "n", "namespace": "ns", "labels": {}}, "spec": {}, "status": {}},
 }
 

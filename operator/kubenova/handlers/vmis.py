@@ -21,15 +21,15 @@ from kubenova.servers import addresses
 
 
 @kopf.index("kubevirt.io", "v1", "virtualmachineinstances", labels={SERVER_LABEL: kopf.PRESENT})
-def evacuating_instances(
+async def evacuating_instances(
     *, namespace: str | None, labels: kopf.Labels, status: kopf.Status, **_: Any
-) -> dict[tuple[str, str], str] | None:
+) -> dict[tuple[str, str], str]:
     """The servers whose instance KubeVirt asks to leave its node: with evictionStrategy
     External, virt-api answers a drain's eviction of the launcher Pod by setting
     ``status.evacuationNodeName`` and leaves the move to kubenova (see backends/kubevirt.py)."""
     node = status.get("evacuationNodeName")
     if not node or node != status.get("nodeName"):
-        return None
+        return {}  # not None: kopf would keep the mark of an instance that has moved
     return {(namespace or "", labels[SERVER_LABEL]): str(node)}
 
 
