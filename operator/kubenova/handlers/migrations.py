@@ -1,33 +1,30 @@
 """Migration records follow the Server stream: each Server event whose latest move (its
 ``status.migration``) is new or has a new status makes or updates that move's Migration (see
 :mod:`kubenova.servers.records`). What this process wrote last is remembered, so the many Server
-events of a server that is not moving cost no API call.
+events of a server that is not moving cost no API call. Called for each Server event by
+:mod:`kubenova.handlers.servers`' one handler (one kopf handler per event: see there).
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 
-from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import state
 from kubenova.kube import migrations
 from kubenova.kube import servers as kube_servers
 from kubenova.servers import records
 
 log = logging.getLogger(__name__)
-_WRITTEN = "migration_records"
 
 
-@kopf.on.event(GROUP, VERSION, "servers", id="server-migration-record")
-async def server_migration_record(
-    *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, memo: kopf.Memo, **_: Any
-) -> None:
-    written: dict[str, Any] = memo.setdefault(_WRITTEN, {})
-    key = f"{namespace}/{body['metadata']['name']}"
-    if event["type"] == "DELETED":
+async def server_changed(key: str, body: Mapping[str, Any], *, deleted: bool, memo: kopf.Memo) -> None:
+    written = state.of(memo).migration_records
+    namespace = body["metadata"].get("namespace")
+    if deleted:
         written.pop(key, None)  # its records go with it (owner references)
         return
     record = records.of_server(dict(body))
