@@ -322,6 +322,9 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             f"--controllers={','.join(_CONTROLLERS)}",
             "--v=1",
         ])  # fmt: skip
+        # Multus's NetworkAttachmentDefinition kind, so servers can name secondary networks (the
+        # dev cluster has no CNI to attach them: the kind is here for its objects and schema).
+        cluster.apply((_HERE / "fixtures" / "multus-crds.yaml").read_text())
         if kubevirt:
             cluster.apply((_HERE / "fixtures" / "kubevirt-crds.yaml").read_text())
             cluster.apply((_HERE / "fixtures" / "cdi-crds.yaml").read_text())

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubenova import backends, images, metrics, zones
+from kubenova.backends import networks
 from kubenova.backends.workload import Flavor, PlacedServer, user_data_secret
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim, Ledger
@@ -166,6 +167,8 @@ def placed(server: Server, *, public_key: str | None, running: bool) -> PlacedSe
         rescue_image=(spec.get("rescueImage") or _bootable(status) or spec.get("image")) if rescued else None,
         image_source=status.get("imageSource"),
         volumes=volumes.on_workload(status),
+        networks=networks.requested(spec.get("networks") or [], server.namespace),
+        security_groups=tuple(spec.get("securityGroups", ["default"])),
     )
 
 
