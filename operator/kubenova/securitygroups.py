@@ -205,6 +205,15 @@ def status(
     }
 
 
+def failed_conditions(
+    previous: Mapping[str, Any], message: str, generation: int | None, now: str
+) -> list[dict[str, Any]]:
+    """Ready=False: the policy could not be written (the group's rules are not in force)."""
+    return conditions.ready(
+        previous, ok=False, reason="PolicyNotWritten", message=message, generation=generation, now=now
+    )
+
+
 def label_changes(current: Mapping[str, str], groups: Iterable[str]) -> dict[str, str | None]:
     """A merge patch of ``current`` labels making the member labels those of ``groups`` (None
     removes one); empty when they already are."""

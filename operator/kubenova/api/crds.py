@@ -28,6 +28,7 @@ from kubenova.api import (
     keypairs,
     peering,
     quotas,
+    securitygroups,
     serveractions,
     servergroups,
     servers,
@@ -45,6 +46,7 @@ KINDS: tuple[Kind, ...] = (
     aggregates.KIND,
     hosts.KIND,
     servergroups.KIND,
+    securitygroups.KIND,
 )
 OUT = Path("crds")
 CHART_OUT = Path("charts") / "kubenova" / "templates" / "crds"
