@@ -20,7 +20,9 @@ from kubenova import securitygroups as sg
 from kubenova.backends import networks
 from tests import kube as k
 from tests import waiting
+from tests.integration import test_compute_api as compute_api
 from tests.integration.conftest import Made
+from tests.integration.test_compute_api import admin_token, api, clouds, user_roles  # noqa: F401 - fixtures
 from tests.unit.backends.test_kubevirt_rendering import assert_valid
 from tests.unit.networking.test_server_networks import selection_validator
 
@@ -223,3 +225,64 @@ def launcher_pod(vm: str, namespace: str, groups: list[str]) -> dict[str, Any]:
         "metadata": {"name": f"virt-launcher-{vm}-abcde", "namespace": namespace, "labels": labels},
         "spec": {"containers": [{"name": "compute", "image": "quay.io/kubevirt/virt-launcher:v1.8.0"}]},
     }
+
+
+@pytest.mark.usefixtures("operator", "user_roles")
+def test_the_compute_api_maps_networks_and_security_groups_onto_the_spec(
+    cluster: Cluster,
+    kube: Client,
+    namespace: str,
+    clouds: dict[str, Any],  # noqa: F811
+) -> None:
+    cluster.apply([nad("storage", namespace, {"type": "macvlan", "capabilities": {"ips": True}})])
+    uid = k.get(kube, "networkattachmentdefinition", "storage", namespace)["metadata"]["uid"]
+    conn = compute_api.connect(clouds, "demo")
+    made = conn.compute.post(
+        "/servers",
+        json={
+            "server": {
+                "name": "api-made",
+                "flavorRef": compute_api.FLAVOR,
+                "imageRef": "nginx:1.27",
+                "networks": [{"uuid": "pod"}, {"uuid": uid, "fixed_ip": "192.0.2.9"}],
+                "security_groups": [{"name": "web"}],
+            }
+        },
+        microversion="2.37",
+        raise_exc=False,
+    )
+    assert made.status_code == 202, made.text
+    assert made.json()["server"]["security_groups"] == [{"name": "web"}]
+    spec = by_display_name(kube, namespace, "api-made")["spec"]
+    assert spec["networks"] == [{"network": "pod"}, {"network": "storage", "fixedIp": "192.0.2.9"}]
+    assert spec["securityGroups"] == ["web"]
+    none = conn.compute.post(
+        "/servers",
+        json={
+            "server": {
+                "name": "api-none",
+                "flavorRef": compute_api.FLAVOR,
+                "imageRef": "nginx:1.27",
+                "networks": "none",
+            }
+        },
+        microversion="2.37",
+        raise_exc=False,
+    )
+    assert none.status_code == 202, none.text
+    assert by_display_name(kube, namespace, "api-none")["spec"]["networks"] == [{"network": "none"}]
+    port = conn.compute.post(
+        "/servers",
+        json={"server": {"name": "api-port", "flavorRef": compute_api.FLAVOR, "imageRef": "nginx:1.27",
+                         "networks": [{"port": "p1"}]}},
+        microversion="2.37",
+        raise_exc=False,
+    )  # fmt: skip
+    assert port.status_code == 400
+    shown = conn.compute.get(f"/servers/{made.json()['server']['id']}", microversion="2.37").json()["server"]
+    assert shown["security_groups"] == [{"name": "web"}]
+
+
+def by_display_name(kube: Client, namespace: str, name: str) -> dict[str, Any]:
+    """The Server the Compute API made for Nova's name ``name``."""
+    return next(s for s in k.items(kube, "server", namespace) if s["spec"].get("displayName") == name)
