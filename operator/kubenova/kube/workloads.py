@@ -49,7 +49,8 @@ async def ensure(
     the server was placed a moment ago by this process, so no Pod can exist yet: it is created
     without a read first (a conflict still adopts whatever is there)."""
     kind = backends.of(backend)
-    if goal is not Goal.ABSENT and not server.networks.resolved:
+    renders = goal is not Goal.ABSENT and (kind.KEEPS_STOPPED or goal is not Goal.STOPPED)
+    if renders and not server.networks.resolved:  # a stop or delete needs no network
         try:
             server = dataclasses.replace(
                 server, networks=await networks_api.resolved(client, server.networks, backend=backend)
