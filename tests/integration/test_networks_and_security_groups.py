@@ -211,6 +211,11 @@ def test_security_groups_are_exactly_their_policies_and_follow_rules_and_members
     k.Srv(kube, namespace, "vm").declare(securityGroups=["db"])
     wait_labels(kube, "virtualmachine", "vm", namespace, groups=["db"], template=True)
     wait_labels(kube, "pod", "virt-launcher-vm-abcde", namespace, groups=["db"])
+    # The policy is the operator's: deleted by hand, it is written back at the group's next event.
+    cluster.kubectl("delete", "networkpolicy", sg.policy_name("db"), "-n", namespace)
+    cluster.kubectl("annotate", "securitygroup", "db", "-n", namespace, "touched=yes")
+    wait_policy(kube, "db", namespace, [{"direction": "ingress", "protocol": "tcp", "portRangeMin": 5432,
+                                         "remoteGroup": "web"}])  # fmt: skip
     out = cluster.kubectl("get", "server", "front", "-n", namespace, "-o", "wide").stdout
     assert "SECURITY GROUPS" in out.splitlines()[0]
     assert '["web","db"]' in out

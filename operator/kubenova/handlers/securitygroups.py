@@ -15,7 +15,7 @@ from typing import Any
 
 import kopf
 
-from kubenova import securitygroups
+from kubenova import conditions, securitygroups
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common, state
 from kubenova.kube import client as kube
@@ -51,8 +51,9 @@ async def securitygroup_event(
     if event["type"] == "DELETED" or meta.get("deletionTimestamp") or namespace is None:
         return  # its NetworkPolicy is owned by it: the garbage collector removes it
     generation = meta.get("generation")
-    if status.get("observedGeneration") == generation and status.get("networkPolicy"):
-        return  # our own status write's echo, or a resync: the policy carries this generation
+    # Applied on every event, an unchanged policy included: server-side apply of the same spec
+    # changes nothing, and it puts back a policy deleted or edited by hand (at the latest when
+    # the operator restarts and sees every group again).
     client = state.of(memo).client
     rendered = securitygroups.render(name, namespace, meta["uid"], dict(spec))
     try:
@@ -66,6 +67,8 @@ async def securitygroup_event(
     desired = securitygroups.status(
         meta["uid"], dict(spec), rendered, previous=dict(status), generation=generation, now=common.now()
     )
+    if not conditions.differs(status, desired):
+        return  # the echo of our own status write
     await kube.patch_status_if_exists(client, resources.SecurityGroup, name, desired, namespace=namespace)
     log.info("securitygroup %s/%s: policy %s written", namespace, name, rendered.policy["metadata"]["name"])
 
