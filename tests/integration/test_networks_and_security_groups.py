@@ -284,8 +284,20 @@ def test_the_compute_api_maps_networks_and_security_groups_onto_the_spec(
         raise_exc=False,
     )  # fmt: skip
     assert port.status_code == 400
-    shown = conn.compute.get(f"/servers/{made.json()['server']['id']}", microversion="2.37").json()["server"]
+    ident = made.json()["server"]["id"]
+    shown = conn.compute.get(f"/servers/{ident}", microversion="2.37").json()["server"]
     assert shown["security_groups"] == [{"name": "web"}]
+    # addSecurityGroup / removeSecurityGroup (`openstack server add/remove security group`).
+    cluster.apply([k.manifest("SecurityGroup", "db", namespace, rules=[])])
+
+    def act(body: dict[str, Any]) -> int:
+        return int(conn.compute.post(f"/servers/{ident}/action", json=body, raise_exc=False).status_code)
+
+    assert act({"addSecurityGroup": {"name": "db"}}) == 202
+    assert act({"addSecurityGroup": {"name": "nowhere"}}) == 404
+    assert act({"removeSecurityGroup": {"name": "web"}}) == 202
+    assert act({"removeSecurityGroup": {"name": "web"}}) == 404
+    assert by_display_name(kube, namespace, "api-made")["spec"]["securityGroups"] == ["db"]
 
 
 def by_display_name(kube: Client, namespace: str, name: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from kubenova import backends
 from kubenova.api.common import API_VERSION
-from kubenova.compute_api import consoles, server_views, views
+from kubenova.compute_api import consoles, server_networks, server_views, views
 from kubenova.compute_api import context as ctx
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P, _view, find_flavor, find_server, flavors_by_name
@@ -125,6 +125,12 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
         patch = {"rescue": False, "rescueImage": None}
     elif name in ONE_SHOT:
         return await _one_shot(request, obj, name, arg)
+    elif name in ("addSecurityGroup", "removeSecurityGroup"):
+        groups = server_networks.changed_groups(spec, name, arg, views.uid(obj))
+        added = groups[-1] if name == "addSecurityGroup" else "default"  # default is made for whoever names it
+        if added != "default" and await caller.get("securitygroups", added, meta["namespace"]) is None:
+            raise NovaError(404, f"Unable to find security_group with name or id '{added}'")
+        patch = {"securityGroups": groups}
     elif name == "os-getConsoleOutput":
         return await consoles.console_output(request, obj, arg)
     elif name in UNSUPPORTED:

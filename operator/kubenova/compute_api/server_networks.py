@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubenova.api.servers import NETWORK_REF
-from kubenova.compute_api.errors import bad_request
+from kubenova.compute_api.errors import NovaError, bad_request
 
 _NETWORK = re.compile(NETWORK_REF)
 
@@ -59,3 +59,18 @@ def security_groups(value: Any) -> list[str] | None:
 def shown(spec: Mapping[str, Any]) -> list[dict[str, str]]:
     """A server's ``security_groups`` as Nova shows them."""
     return [{"name": g} for g in spec.get("securityGroups") or ["default"]]
+
+
+def changed_groups(spec: Mapping[str, Any], action: str, arg: Any, ident: str) -> list[str]:
+    """``spec.securityGroups`` after Nova's addSecurityGroup or removeSecurityGroup, or Nova's 400/404."""
+    name = arg.get("name") if isinstance(arg, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise bad_request(f"Invalid input for field/attribute {action}. 'name' is a required property")
+    groups = list(spec.get("securityGroups") or ["default"])
+    if action == "addSecurityGroup":
+        if name in groups:
+            raise bad_request(f"Security group {name} is already associated with the instance {ident}")
+        return [*groups, name]
+    if name not in groups:
+        raise NovaError(404, f"Security group {name} not associated with the instance {ident}")
+    return [g for g in groups if g != name]

@@ -44,6 +44,7 @@ KINDS: dict[str, Any] = {
     "servers": resources.Server,
     "serveractions": resources.ServerAction,
     "servergroups": resources.ServerGroup,
+    "securitygroups": resources.SecurityGroup,
     "quotas": resources.Quota,
     "network-attachment-definitions": networks.NetworkAttachmentDefinition,
 }

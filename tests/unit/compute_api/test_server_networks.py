@@ -53,3 +53,17 @@ def test_security_groups_by_name() -> None:
         sn.security_groups([{"id": "x"}])
     assert sn.shown({}) == [{"name": "default"}]
     assert sn.shown({"securityGroups": ["web"]}) == [{"name": "web"}]
+
+
+def test_add_and_remove_security_group_as_nova() -> None:
+    spec = {"securityGroups": ["default"]}
+    assert sn.changed_groups(spec, "addSecurityGroup", {"name": "web"}, "u") == ["default", "web"]
+    assert sn.changed_groups({}, "removeSecurityGroup", {"name": "default"}, "u") == []
+    with pytest.raises(NovaError, match="already associated") as added:
+        sn.changed_groups(spec, "addSecurityGroup", {"name": "default"}, "u")
+    assert added.value.code == 400
+    with pytest.raises(NovaError, match="not associated with the instance u") as removed:
+        sn.changed_groups(spec, "removeSecurityGroup", {"name": "web"}, "u")
+    assert removed.value.code == 404
+    with pytest.raises(NovaError, match="'name' is a required property"):
+        sn.changed_groups(spec, "addSecurityGroup", None, "u")
