@@ -49,7 +49,17 @@ from typing import Any
 
 import yaml
 
-from hack.devcluster import building, certs, kubeconfigs, nodes, processes, routing, virtapi, virtcontroller
+from hack.devcluster import (
+    building,
+    certs,
+    kubeconfigs,
+    nodes,
+    podlogs,
+    processes,
+    routing,
+    virtapi,
+    virtcontroller,
+)
 
 free_ports = routing.free_ports  # for the tests and operating
 _START_TIMEOUT = 90.0
@@ -302,8 +312,9 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             f"--service-account-signing-key-file={bundle.sa_private}",
             "--service-cluster-ip-range=10.96.0.0/16",
             "--allow-privileged=true",
-            # The simulated Nodes' addresses are made up and off loopback, and no kubelet runs:
-            # with a type none of them has, kube-apiserver never dials one (logs, exec, proxy).
+            # The simulated Nodes' InternalIPs are made up and off loopback, and no kubelet runs:
+            # only their ExternalDNS address, 127.0.0.1 where kwok answers, is ever dialled
+            # (pod logs; see podlogs.py).
             "--kubelet-preferred-address-types=ExternalDNS",
             "--profiling=false",
             "--v=1",
@@ -326,6 +337,9 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             f"--controllers={','.join(_CONTROLLERS)}",
             "--v=1",
         ])  # fmt: skip
+        # Multus's NetworkAttachmentDefinition kind, so servers can name secondary networks (the
+        # dev cluster has no CNI to attach them: the kind is here for its objects and schema).
+        cluster.apply((_HERE / "fixtures" / "multus-crds.yaml").read_text())
         if kubevirt:
             cluster.apply((_HERE / "fixtures" / "kubevirt-crds.yaml").read_text())
             cluster.apply((_HERE / "fixtures" / "cdi-crds.yaml").read_text())
@@ -343,6 +357,11 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             f"--cidr={POD_CIDR}",
             "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{kwok_port}",
+            # kwok answers for each Node's kubelet (pod logs), on loopback: see podlogs.py.
+            f"--node-port={kwok_port}",
+            f"--tls-cert-file={bundle.serving.cert}",
+            f"--tls-private-key-file={bundle.serving.key}",
+            f"--config={podlogs.write(root)}",
             *(f"--config={_HERE / 'stages' / f'{n}.yaml'}" for n in stages),
         ])  # fmt: skip
         # The default ServiceAccount appearing proves the controller manager works.

@@ -88,7 +88,8 @@ def instance(vm: Mapping[str, Any]) -> dict[str, Any]:
         "metadata": {
             "name": meta["name"],
             "namespace": meta["namespace"],
-            "labels": dict(tmeta.get("labels") or {}),
+            # virt-controller adds the VM's name (its launcher Pods carry it too).
+            "labels": {**(tmeta.get("labels") or {}), "vm.kubevirt.io/name": meta["name"]},
             "annotations": dict(tmeta.get("annotations") or {}),
             "ownerReferences": [
                 {
@@ -140,15 +141,19 @@ def live_update(vm: Mapping[str, Any], vmi: Mapping[str, Any]) -> dict[str, Any]
 
 
 def launcher_pod(vmi: Mapping[str, Any], node: str, suffix: str) -> dict[str, Any]:
-    """The virt-launcher Pod of an instance on ``node``, owned by the instance."""
+    """The virt-launcher Pod of an instance on ``node``, owned by the instance. As virt-controller
+    makes it: the instance's labels (a NetworkPolicy selects the Pod by them) with KubeVirt's own,
+    and beside ``compute`` the ``guest-console-log`` container that streams the serial console's
+    log (what ``os-getConsoleOutput`` reads for a VM)."""
     meta = vmi["metadata"]
+    labels = {**(meta.get("labels") or {}), "kubevirt.io": "virt-launcher", CREATED_BY: meta["uid"]}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {
             "name": f"virt-launcher-{meta['name']}-{suffix}"[:63].rstrip("-"),
             "namespace": meta["namespace"],
-            "labels": {"kubevirt.io": "virt-launcher", CREATED_BY: meta["uid"]},
+            "labels": labels,
             "ownerReferences": [
                 {
                     "apiVersion": "kubevirt.io/v1",
@@ -162,7 +167,10 @@ def launcher_pod(vmi: Mapping[str, Any], node: str, suffix: str) -> dict[str, An
         },
         "spec": {
             "nodeName": node,
-            "containers": [{"name": "compute", "image": "quay.io/kubevirt/virt-launcher:simulated"}],
+            "containers": [
+                {"name": "compute", "image": "quay.io/kubevirt/virt-launcher:simulated"},
+                {"name": "guest-console-log", "image": "quay.io/kubevirt/virt-launcher:simulated"},
+            ],
             "tolerations": [{"key": "kwok.x-k8s.io/node", "operator": "Exists", "effect": "NoSchedule"}],
         },
     }

@@ -66,6 +66,12 @@ SERVICE = "virt-api"
 APISERVICE = f"{VERSION}.{GROUP}"
 ACTIONS = ("pause", "unpause", "softreboot")
 VM_ACTIONS = ("addvolume", "removevolume")
+CONSOLES = ("console", "vnc")
+"""The websocket subresources of a VMI: answered as virt-api answers a GET that is no websocket
+upgrade (a simulated VM has no serial port or display to stream)."""
+NOT_WEBSOCKET = (
+    "websocket: the client is not using the websocket protocol: 'upgrade' token not found in 'Connection' header"
+)
 _PORT_NAME = "https"
 _ACTION_PATH = re.compile(
     rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/(?P<ns>[^/]+)/virtualmachineinstances/(?P<name>[^/]+)/(?P<action>[^/]+)$"
@@ -138,6 +144,20 @@ class Kube:
     def __init__(self, kubeconfig: Path) -> None:
         self.client = lightkube.Client(KubeConfig.from_file(kubeconfig))
 
+    def exists(self, namespace: str, name: str) -> None:
+        """Refuse as virt-api does when there is no instance (the VM stands in for it)."""
+        try:
+            self.client.get(VirtualMachine, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                raise Refused(
+                    404,
+                    "NotFound",
+                    f'virtualmachineinstance.kubevirt.io "{name}" not found',
+                    {"name": name, "group": "kubevirt.io", "kind": "virtualmachineinstance"},
+                ) from exc
+            raise
+
     def act(self, namespace: str, name: str, action: str) -> None:
         for _ in range(5):  # kwok may write the status between our read and our write
             try:
@@ -202,19 +222,38 @@ def _document(path: str) -> dict[str, Any] | None:
     if path == f"/apis/{GROUP}":
         return {"kind": "APIGroup", "apiVersion": "v1", **group}
     if path == f"/apis/{GROUP}/{VERSION}":
-        resources = [
-            {
-                "name": f"virtualmachineinstances/{a}",
-                "singularName": "",
-                "namespaced": True,
-                "kind": "",
-                "verbs": ["update"],
-            }
-            for a in ACTIONS
-        ] + [
-            {"name": f"virtualmachines/{a}", "singularName": "", "namespaced": True, "kind": "", "verbs": ["update"]}
-            for a in VM_ACTIONS
-        ]
+        resources = (
+            [
+                {
+                    "name": f"virtualmachineinstances/{a}",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": "",
+                    "verbs": ["update"],
+                }
+                for a in ACTIONS
+            ]
+            + [
+                {
+                    "name": f"virtualmachines/{a}",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": "",
+                    "verbs": ["update"],
+                }
+                for a in VM_ACTIONS
+            ]
+            + [
+                {
+                    "name": f"virtualmachineinstances/{c}",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": "",
+                    "verbs": ["get"],
+                }
+                for c in CONSOLES
+            ]
+        )
         return {
             "kind": "APIResourceList",
             "apiVersion": "v1",
@@ -242,6 +281,15 @@ def make_handler(kube: Kube) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             if path in ("/healthz", "/readyz", "/livez"):
                 self._send(200, b"ok", "text/plain")
+                return
+            console = _ACTION_PATH.match(path)
+            if console and console["action"] in CONSOLES:
+                try:
+                    kube.exists(console["ns"], console["name"])
+                except Refused as refused:
+                    self._refuse(refused)
+                    return
+                self._refuse(Refused(400, "BadRequest", NOT_WEBSOCKET))
                 return
             body = _document(path.rstrip("/") or "/")
             if body is None:

@@ -56,7 +56,7 @@ def test_addresses_are_deterministic_from_the_uid_and_never_routable() -> None:
 
 def test_the_instance_copies_the_template_and_is_owned_by_the_vm() -> None:
     body = instances.instance(vm())
-    assert body["metadata"]["labels"] == {"compute.kubenova.io/server": "web"}
+    assert body["metadata"]["labels"] == {"compute.kubenova.io/server": "web", "vm.kubevirt.io/name": "web"}
     assert body["metadata"]["ownerReferences"][0]["uid"] == "u1"
     assert body["spec"]["nodeSelector"] == {instances.HOSTNAME: "compute-0"}
     assert instances.protected(body)

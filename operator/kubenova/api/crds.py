@@ -29,6 +29,7 @@ from kubenova.api import (
     migrations,
     peering,
     quotas,
+    securitygroups,
     serveractions,
     servergroups,
     servers,
@@ -47,6 +48,7 @@ KINDS: tuple[Kind, ...] = (
     hosts.KIND,
     servergroups.KIND,
     migrations.KIND,
+    securitygroups.KIND,
 )
 OUT = Path("crds")
 CHART_OUT = Path("charts") / "kubenova" / "templates" / "crds"

@@ -163,6 +163,26 @@ class VolumeRef(ApiModel):
     """Whether it is deleted with the server."""
 
 
+class ConsoleAccess(ApiModel):
+    """One way to reach the server's console."""
+
+    protocol: Literal["serial", "vnc", "exec", "attach", "log"]
+    """serial and vnc (KubeVirt's subresources), exec and attach (a Pod), log (console output)."""
+    command: str = Field(max_length=1024)
+    """The command that connects (virtctl or kubectl)."""
+    path: str | None = Field(default=None, max_length=1024)
+    """The Kubernetes API path behind it, where there is one (``kubectl get --raw`` for a log)."""
+
+
+class ServerConsole(ApiModel):
+    """How to reach the server's console (Nova's remote consoles and console output)."""
+
+    type: Literal["serial", "exec"]
+    """serial: a VM's serial console and VNC; exec: a container, reached with kubectl exec."""
+    access: list[ConsoleAccess] = Field(default_factory=list, max_length=8)
+    """Each way in."""
+
+
 class ServerStatus(StatusBase):
     """The server as Nova shows it (openstack server show)."""
 
@@ -200,6 +220,8 @@ class ServerStatus(StatusBase):
     """The Pod or VirtualMachine that runs the server."""
     addresses: list[Address] = Field(default_factory=list, max_length=64)
     """The server's IP addresses."""
+    console: ServerConsole | None = None
+    """How to reach its console (set when it is placed)."""
     flavor: EmbeddedFlavor | None = None
     """The flavor as placed; servers keep it if the Flavor is deleted."""
     image: str | None = Field(default=None, max_length=1024)

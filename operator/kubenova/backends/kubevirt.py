@@ -32,6 +32,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from kubenova.backends import networks
 from kubenova.backends.workload import (
     META_DATA_ANNOTATION,
     REVISION_ANNOTATION,
@@ -51,7 +52,7 @@ KEY_SECRET = True
 """accessCredentials read the public key from a Secret."""
 KEEPS_STOPPED = True
 """A stopped server's VirtualMachine stays, halted."""
-NETWORK = "default"
+NETWORK = networks.POD_NETWORK_NAME
 
 CDI_API_VERSION = "cdi.kubevirt.io/v1beta1"
 DEFAULT_ROOT_DISK_GIB = 10
@@ -118,10 +119,10 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
             "resources": {"requests": {"memory": f"{s.flavor.ram}Mi"}},
             "devices": {
                 "disks": disks,
-                "interfaces": [{"name": NETWORK, "masquerade": {}}],
+                "interfaces": networks.vm_interfaces(s.networks, s.namespace),
             },
         },
-        "networks": [{"name": NETWORK, "pod": {}}],
+        "networks": networks.vm_networks(s.networks, s.namespace),
         "volumes": volumes,
         "terminationGracePeriodSeconds": 30,
         # External, not LiveMigrate: KubeVirt's own evacuation would migrate the instance with
@@ -130,6 +131,8 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         # scheduler picks the destination and live-migrates it (kubenova.servers.live).
         "evictionStrategy": "External",
     }
+    if not template_spec["networks"]:  # Nova's networks: none. KubeVirt would add a pod interface
+        template_spec["domain"]["devices"]["autoattachPodInterface"] = False
     _apply_properties(template_spec["domain"], props)
     if access_secret:
         template_spec["accessCredentials"] = [
@@ -152,7 +155,7 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         "spec": {
             "runStrategy": "Always" if s.running else "Halted",
             "template": {
-                "metadata": {"labels": s.labels(), "annotations": _template_annotations(s)},
+                "metadata": {"labels": s.workload_labels(), "annotations": _template_annotations(s)},
                 "spec": template_spec,
             },
         },
@@ -264,7 +267,9 @@ def _apply_properties(domain: dict[str, Any], props: Mapping[str, str]) -> None:
         domain["machine"] = {"type": props["hw_machine_type"]}
     model = props.get("hw_vif_model")
     if model in VIF_MODELS:
-        domain["devices"]["interfaces"][0]["model"] = model
+        for iface in domain["devices"]["interfaces"]:
+            if "sriov" not in iface:  # an SR-IOV NIC is the device's own, with no model
+                iface["model"] = model
 
 
 def _os_labels(props: Mapping[str, str]) -> dict[str, str]:

@@ -19,6 +19,7 @@ Keypair = create_namespaced_resource(GROUP, VERSION, "Keypair", "keypairs")
 Server = create_namespaced_resource(GROUP, VERSION, "Server", "servers")
 ServerAction = create_namespaced_resource(GROUP, VERSION, "ServerAction", "serveractions")
 ServerGroup = create_namespaced_resource(GROUP, VERSION, "ServerGroup", "servergroups")
+SecurityGroup = create_namespaced_resource(GROUP, VERSION, "SecurityGroup", "securitygroups")
 Quota = create_namespaced_resource(GROUP, VERSION, "Quota", "quotas")
 Migration = create_namespaced_resource(GROUP, VERSION, "Migration", "migrations")
 

@@ -60,6 +60,8 @@ class ServerSpec(TypedDict, total=False):
     rescue: bool
     rescueImage: str
     autoConfirmResize: bool
+    networks: list[dict[str, str]]
+    securityGroups: list[str]
 
 
 class FlavorCopy(TypedDict, total=False):

@@ -87,7 +87,9 @@ def converge(server: Server, obs: Observation, now: str) -> Outcome:
     action = actions.EVENTS[flight.action] if flight.action else tasks.CREATE
     if obs.failure:
         message = f"The {st.get('backend')} workload failed: {obs.failure}."
-        patch = status.fail(st, faults.workload_failed(message, now=now), generation=gen, now=now)
+        patch = status.fail(
+            st, faults.workload_failed(message, now=now, code=obs.failure_code), generation=gen, now=now
+        )
         patch["actions"] = history.finish_action(st, now=now, error=message)
         event = Event("Warning", "WorkloadFailed", action, message)
         return Outcome(patch, events=(event,), settle=_settle(server, patch, error=message))
