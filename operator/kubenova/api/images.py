@@ -164,6 +164,22 @@ class BootedImage(ApiModel):
     setting; none: the cluster's default class)."""
 
 
+class Snapshot(ApiModel):
+    """A createImage in flight on a server (Nova's snapshot): the Image it makes and the CDI
+    clone of the root disk that holds the Image's bits."""
+
+    image_name: ObjectName
+    """The new Image."""
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=128)
+    """Properties asked for (createImage's metadata)."""
+    source_claim: ObjectName
+    """The root disk's claim (the DataVolume's PVC) that is cloned."""
+    data_volume: ObjectName
+    """The clone: a DataVolume in the server's namespace, owned by the Image."""
+    image_id: str | None = Field(default=None, max_length=64)
+    """The Image's id once the operator has made it."""
+
+
 class ImageStatus(StatusBase):
     """What the operator observed of the image."""
 
@@ -179,6 +195,8 @@ class ImageStatus(StatusBase):
     """The image data's checksum, where known (the containerDisk's digest, say)."""
     source_type: str | None = Field(default=None, max_length=32)
     """Which source the image has: containerDisk, http, registry or pvc."""
+    data_volume_phase: str | None = Field(default=None, max_length=64)
+    """A snapshot's clone (CDI DataVolume) phase: Pending, CloneInProgress, Succeeded, Failed."""
     updated_at: str | None = Field(default=None, json_schema_extra=DATE_TIME)
     """When the status last changed."""
 

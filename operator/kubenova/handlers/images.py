@@ -1,4 +1,5 @@
-"""Image status, thin over :func:`kubenova.images.desired_status`; the index of Images the
+"""Image status, thin over :func:`kubenova.images.desired_status` (a snapshot's follows its CDI
+clone: queued, saving, active or killed); the index of Images the
 webhook and the Server planner read; and Glance's ``protected`` (a protected Image cannot be
 deleted: refused by the webhook, registered with the others in :mod:`.admission`).
 """
@@ -41,8 +42,37 @@ async def image_event(
 ) -> None:
     if event["type"] == "DELETED" or meta.get("deletionTimestamp"):
         return
+    await _refresh(memo, name, dict(meta), dict(spec), dict(status))
+
+
+@kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes", labels={images.IMAGE_LABEL: kopf.PRESENT}, id="image-clone")
+async def image_clone_event(*, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
+    """A snapshot's clone moving on (or failing): its Image's status follows."""
+    image = await kube.get_dict(state.of(memo).client, resources.Image, labels[images.IMAGE_LABEL])
+    if image is not None and not image["metadata"].get("deletionTimestamp"):
+        await _refresh(
+            memo, image["metadata"]["name"], image["metadata"], image.get("spec") or {}, image.get("status") or {}
+        )
+
+
+async def _refresh(
+    memo: kopf.Memo, name: str, meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]
+) -> None:
+    """Write the Image's status if it differs. A snapshot's follows its clone, read afresh (both
+    handlers read it, so neither writes what an older event said)."""
+    client = state.of(memo).client
+    snapshot = images.is_snapshot(meta.get("labels"))
+    clone = None
+    if snapshot and (pvc := (spec.get("source") or {}).get("pvc")):
+        clone = await kube.get_dict(client, resources.DataVolume, pvc["name"], namespace=pvc["namespace"])
     desired = images.desired_status(
-        spec, status, uid=str(meta.get("uid", "")), generation=meta.get("generation"), now=common.now()
+        spec,
+        status,
+        uid=str(meta.get("uid", "")),
+        generation=meta.get("generation"),
+        now=common.now(),
+        snapshot=snapshot,
+        clone=clone,
     )
-    if conditions.differs(dict(status), desired):
-        await kube.patch_status(state.of(memo).client, resources.Image, name, desired)
+    if conditions.differs(status, desired):
+        await kube.patch_status(client, resources.Image, name, desired)

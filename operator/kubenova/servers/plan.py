@@ -22,7 +22,7 @@ from kubenova.nova import actions, faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim
-from kubenova.servers import build, claims, history, intent, moves, placing, status, tasks, volumes
+from kubenova.servers import build, claims, history, intent, moves, placing, snapshots, status, tasks, volumes
 from kubenova.servers.bodies import Patch
 from kubenova.servers.outcome import NOTHING, Event, Outcome, Settle
 from kubenova.servers.view import Facts, Server
@@ -216,6 +216,7 @@ def begin(
     host: str | None = None,
     request_id: str | None = None,
     extra: Patch | None = None,
+    image: dict[str, Any] | None = None,
 ) -> Outcome:
     """Start ``action`` with one status write, or raise :class:`ActionRefused` (Nova's error).
     Call under the scheduler's lock if :func:`claims_or_releases` says so."""
@@ -226,6 +227,8 @@ def begin(
     why = backend.UNSUPPORTED.get(action.value)
     if why:
         raise actions.not_supported(action, backend.NAME, why)
+    if action is Action.CREATE_IMAGE:  # ``image``: the ServerAction's imageName and imageMetadata
+        return snapshots.begin(server, facts, image or {}, now, server_action=server_action, request_id=request_id)
     if action is Action.RESIZE:
         _check_resize_quota(server, facts)
         _check_resize_image(server, facts)
