@@ -5,12 +5,18 @@ Image with the reason and fails the action; the container backend refuses with N
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
 import pytest
 
 from hack.devcluster.cluster import Cluster
 from hack.devcluster.operating import Operator
 from tests import waiting
 from tests.integration.conftest import Made
+from tests.integration.test_compute_api import admin_token, api, clouds, connect, user_roles  # noqa: F401 (fixtures)
 from tests.integration.test_images import act, datavolume, image, server, status, wait_server
 
 pytestmark = pytest.mark.integration
@@ -108,3 +114,56 @@ def test_create_image_refusals(made: Made, cluster: Cluster, operator: Operator,
     assert result["fault"]["code"] == 501
     assert result["message"].startswith("The requested functionality is not supported: the container backend")
     assert cluster.kubectl("get", "image", f"never-{namespace}", check=False).returncode != 0
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+    data = json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, headers={**headers, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            code, raw, got = resp.status, resp.read(), dict(resp.headers)
+    except urllib.error.HTTPError as exc:
+        code, raw, got = exc.code, exc.read(), dict(exc.headers)
+    return code, json.loads(raw) if raw.strip() else None, got
+
+
+@pytest.mark.usefixtures("user_roles")
+def test_the_compute_api_create_image_answers_202_with_the_image_id_from_2_45(
+    made: Made,
+    cluster: Cluster,
+    clouds: dict[str, Any],  # noqa: F811 (the fixture)
+    booted: str,
+) -> None:
+    from kubenova.compute_api.views import image_id
+
+    namespace = clouds["namespace"]
+    conn = connect(clouds, "demo")
+    base = str(conn.compute.get_endpoint()).rstrip("/")
+    h = {"X-Auth-Token": str(conn.session.get_token())}
+    uid = status(cluster, "server", booted, namespace)["id"]
+    url = f"{base}/servers/{uid}/action"
+    name = f"api-snap-{namespace}"
+    made.track("image", name)
+    code, body, _ = post(
+        url, {"createImage": {"name": name, "metadata": {"k": "v"}}}, {**h, "OpenStack-API-Version": "compute 2.45"}
+    )
+    assert (code, body) == (202, {"image_id": image_id(name)})
+    waiting.until(lambda: status(cluster, "image", name).get("status") == "active", what="the API's snapshot active")
+    assert cluster.get_json("image", name)["spec"]["properties"]["k"] == "v"
+    wait_server(cluster, booted, namespace, "ACTIVE")
+
+    older = f"api-old-{namespace}"
+    made.track("image", older)
+    code, body, headers = post(url, {"createImage": {"name": older}}, {**h, "OpenStack-API-Version": "compute 2.44"})
+    assert (code, body) == (202, None)
+    assert headers["Location"].endswith(f"/v2/images/{image_id(older)}")
+    waiting.until(lambda: status(cluster, "image", older).get("status") == "active", what="the 2.44 snapshot active")
+
+    # A server that is not in a state Nova snapshots: Nova's 409, at once.
+    cluster.kubectl("patch", "server", booted, "-n", namespace, "--type=merge", "-p", '{"spec":{"state":"shelved"}}')
+    wait_server(cluster, booted, namespace, "SHELVED")
+    code, body, _ = post(url, {"createImage": {"name": f"never-{namespace}"}}, h)
+    assert code == 409
+    assert (
+        body["conflictingRequest"]["message"] == f"Cannot 'createImage' instance {uid} while it is in vm_state shelved"
+    )
