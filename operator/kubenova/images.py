@@ -49,7 +49,8 @@ def glance_status(spec: Mapping[str, Any], status: Mapping[str, Any] | None = No
 SNAPSHOT_LABEL = "compute.kubenova.io/snapshot-of"
 """On an Image made by createImage: the uid of the server it is a snapshot of."""
 IMAGE_LABEL = "compute.kubenova.io/image"
-"""On a snapshot's DataVolume: the Image whose bits it holds."""
+"""On a DataVolume made from an Image (a root disk, a snapshot's clone): the Image's name
+(kept equal to :data:`kubenova.backends.kubevirt.IMAGE_LABEL`)."""
 
 
 def is_snapshot(labels: Mapping[str, Any] | None) -> bool:
@@ -93,12 +94,18 @@ def desired_status(
     now: str,
     snapshot: bool = False,
     clone: Mapping[str, Any] | None = None,
+    import_failure: str | None = None,
 ) -> dict[str, Any]:
     """The Image's status: Glance's status, its id, checksum and the Ready condition. A
-    ``snapshot``'s status follows its ``clone`` (the DataVolume, when read): see :func:`clone_glance`."""
+    ``snapshot``'s status follows its ``clone`` (the DataVolume, when read): see :func:`clone_glance`.
+    ``import_failure``: why CDI could not import the image's source into a root disk; the image
+    is then killed (Glance's "not readable"), as it would be for every other server: its source
+    is immutable, so the fix is a new Image."""
     glance, killed = glance_status(spec, status, snapshot=snapshot), None
     if snapshot and clone is not None and glance != "deactivated":
         glance, killed = clone_glance(clone)
+    elif import_failure and glance == "active" and not snapshot:
+        glance, killed = "killed", f"importing its source failed: {import_failure}"
     ok = glance == "active"
     messages = {
         "active": "The image is active: servers may boot it.",
@@ -109,7 +116,15 @@ def desired_status(
     }
     message = messages.get(glance, f"The image is {glance}.")
     if killed:
-        message = f"The image is killed: its DataVolume failed: {killed}"
+        message = (
+            f"The image is killed: {killed}"
+            if import_failure
+            else f"The image is killed: its DataVolume failed: {killed}"
+        )
+    elif glance == "killed" and (
+        said := (conditions.get(status.get("conditions") or [], "Ready") or {}).get("message")
+    ):
+        message = str(said)  # the reason it was killed, said when it was
     desired: dict[str, Any] = {
         "id": uid,
         "status": glance,

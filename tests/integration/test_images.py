@@ -273,6 +273,12 @@ def test_an_import_from_a_host_that_does_not_exist_puts_the_server_in_error(
         disk = datavolume(cluster, "lost-root", namespace)
         assert disk is not None
         assert disk["status"]["phase"] == "Failed"
+        # Glance's killed: the Image's source cannot be read, said in its Ready condition.
+        waiting.until(lambda: status(cluster, "image", "it-missing").get("status") == "killed", what="killed")
+        ready = status(cluster, "image", "it-missing")["conditions"][0]
+        assert (ready["status"], ready["reason"]) == ("False", "Killed")
+        assert "importing its source failed" in ready["message"]
+        assert "does not resolve" in ready["message"]
     finally:
         cluster.kubectl("delete", "image", "it-missing", check=False)
 

@@ -52,6 +52,8 @@ KEEPS_STOPPED = True
 NETWORK = "default"
 
 CDI_API_VERSION = "cdi.kubevirt.io/v1beta1"
+IMAGE_LABEL = "compute.kubenova.io/image"
+"""On a DataVolume made from an Image (a root disk, a snapshot's clone): the Image's name."""
 DEFAULT_ROOT_DISK_GIB = 10
 """A root disk's size when the flavor's disk is 0 and the image has no minDisk."""
 OS_LABELS = {"os_distro": "compute.kubenova.io/os-distro", "os_type": "compute.kubenova.io/os-type"}
@@ -227,7 +229,8 @@ def root_disk(s: PlacedServer) -> dict[str, Any] | None:
         "metadata": {
             "name": root_disk_name(s),
             "namespace": s.namespace,
-            "labels": s.labels(),
+            # The Image label brings a failed import to the Image (killed, with CDI's reason).
+            "labels": s.labels() | ({IMAGE_LABEL: s.image} if s.image and len(s.image) <= 63 else {}),
             "ownerReferences": [s.owner_reference()],
         },
         "spec": {"source": cdi_source, "storage": storage},

@@ -45,18 +45,29 @@ async def image_event(
     await _refresh(memo, name, dict(meta), dict(spec), dict(status))
 
 
-@kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes", labels={images.IMAGE_LABEL: kopf.PRESENT}, id="image-clone")
-async def image_clone_event(*, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
-    """A snapshot's clone moving on (or failing): its Image's status follows."""
+@kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes", labels={images.IMAGE_LABEL: kopf.PRESENT}, id="image-data")
+async def image_data_event(*, body: kopf.Body, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
+    """A DataVolume made from an Image moving on or failing: a snapshot's clone (the Image
+    follows it), or a root disk whose import of the Image's source failed (the Image is killed)."""
     image = await kube.get_dict(state.of(memo).client, resources.Image, labels[images.IMAGE_LABEL])
-    if image is not None and not image["metadata"].get("deletionTimestamp"):
-        await _refresh(
-            memo, image["metadata"]["name"], image["metadata"], image.get("spec") or {}, image.get("status") or {}
-        )
+    if image is None or image["metadata"].get("deletionTimestamp"):
+        return
+    failure = None
+    dv_status = body.get("status") or {}
+    if dv_status.get("phase") == "Failed" and not (body.get("spec") or {}).get("source", {}).get("pvc"):
+        failure = images.clone_glance(dict(body))[1]
+    meta, spec, status = image["metadata"], image.get("spec") or {}, image.get("status") or {}
+    await _refresh(memo, meta["name"], meta, spec, status, import_failure=failure)
 
 
 async def _refresh(
-    memo: kopf.Memo, name: str, meta: dict[str, Any], spec: dict[str, Any], status: dict[str, Any]
+    memo: kopf.Memo,
+    name: str,
+    meta: dict[str, Any],
+    spec: dict[str, Any],
+    status: dict[str, Any],
+    *,
+    import_failure: str | None = None,
 ) -> None:
     """Write the Image's status if it differs. A snapshot's follows its clone, read afresh (both
     handlers read it, so neither writes what an older event said)."""
@@ -73,6 +84,7 @@ async def _refresh(
         now=common.now(),
         snapshot=snapshot,
         clone=clone,
+        import_failure=import_failure,
     )
     if conditions.differs(status, desired):
         await kube.patch_status(client, resources.Image, name, desired)
