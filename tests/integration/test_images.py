@@ -217,6 +217,20 @@ def test_the_root_disk_is_one_datavolume_across_stop_start_reboot_resize_and_mig
         lambda x: x["status"] == "ACTIVE" and x["flavor"]["originalName"] == "img.medium",
     )
     host = resized["host"]
+    # The larger flavor disk grows the root disk: the claim's request (the simulated CDI makes
+    # no claim), recorded on the same DataVolume.
+    grown = datavolume(cluster, "vm-root", namespace)
+    assert grown is not None
+    assert grown["metadata"]["uid"] == uid
+    assert grown["metadata"]["annotations"]["compute.kubenova.io/root-disk-size"] == "4Gi"
+    # and it never shrinks: Nova's libvirt driver refuses a smaller disk.
+    patch_spec(cluster, namespace, "vm", flavor="img.small")
+    refused = settled_when(
+        cluster, namespace, "vm", "resize down refused", lambda x: (x.get("fault") or {}).get("code") == 400
+    )
+    assert refused["fault"]["message"] == "Resize error: Unable to resize disk down."
+    assert refused["flavor"]["originalName"] == "img.medium"
+    patch_spec(cluster, namespace, "vm", flavor="img.medium")
     assert act(cluster, namespace, "vm", "migrate")["phase"] == "Succeeded"
     # confirmed at once (autoConfirmResize)
     settled_when(cluster, namespace, "vm", "migrated", lambda x: x["status"] == "ACTIVE" and x["host"] != host)

@@ -22,7 +22,7 @@ from kubenova.nova import actions, faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim
-from kubenova.servers import build, claims, history, intent, moves, placing, snapshots, status, tasks, volumes
+from kubenova.servers import build, claims, history, intent, moves, placing, snapshots, status, storage, tasks, volumes
 from kubenova.servers.bodies import Patch
 from kubenova.servers.outcome import NOTHING, Event, Outcome, Settle
 from kubenova.servers.view import Facts, Server
@@ -352,6 +352,8 @@ def _check_resize_image(server: Server, facts: Facts) -> None:
     problem = images.resize_problem(server.status.get("imageSource"), str(server.status.get("image")), new or {})
     if new is not None and problem:
         raise ActionRefused(problem.message, problem.code)
+    if new is not None and (refused := storage.resize_problem(server.status, new)):
+        raise refused
 
 
 # --- delete ---------------------------------------------------------------------------------------
