@@ -66,3 +66,96 @@ def test_a_larger_flavor_disk_grows_the_root_disk_and_a_smaller_one_never_shrink
     smaller = dataclasses.replace(s, flavor=dataclasses.replace(s.flavor, disk=5))
     assert disks.grown_gib(smaller, dv("20Gi")) is None
     assert disks.recorded_gib(dv("junk")) == 0
+
+
+LOCAL = {"name": "local", "volumeBindingMode": "WaitForFirstConsumer", "provisioner": "rancher.io/local-path"}
+WFFC = {"name": "zonal", "volumeBindingMode": "WaitForFirstConsumer", "provisioner": "ebs.csi.aws.com"}
+NETWORK = {"name": "ceph", "volumeBindingMode": "Immediate", "provisioner": "rbd.csi.ceph.com"}
+
+
+def facts_with(claims: dict[str, dict[str, Any]], **classes: dict[str, Any]) -> Any:
+    world = World(storage_classes=dict(classes))
+    return dataclasses.replace(world.facts(), claim=lambda ns, name: claims.get(name))
+
+
+def attached(**status: Any) -> Any:
+    base = {"vmState": "active", "backend": "kubevirt", "volumeAttachments": [{"id": "data", "state": "attached"}]}
+    return server(base | status)
+
+
+@pytest.mark.parametrize(("cls", "why"), [(LOCAL, "makes node-local volumes"), (WFFC, "WaitForFirstConsumer")])
+def test_a_readwriteonce_volume_on_a_node_bound_class_cannot_follow(cls: dict[str, Any], why: str) -> None:
+    facts = facts_with(
+        {"data": {"accessModes": ["ReadWriteOnce"], "storageClassName": cls["name"]}}, **{cls["name"]: cls}
+    )
+    message = storage.cannot_follow(attached(), facts)
+    assert message is not None
+    assert message.startswith(f"Volume data is a ReadWriteOnce claim on storage class {cls['name']}")
+    assert why in message
+    assert message.endswith("it cannot follow the server to another host.")
+
+
+@pytest.mark.parametrize(
+    ("claim", "classes"),
+    [
+        ({"accessModes": ["ReadWriteMany"], "storageClassName": "local"}, {"local": LOCAL}),
+        ({"accessModes": ["ReadWriteOnce"], "storageClassName": "ceph"}, {"ceph": NETWORK}),
+        ({"accessModes": ["ReadWriteOnce"]}, {"": NETWORK}),  # the default class
+        ({"accessModes": ["ReadWriteOnce"], "storageClassName": "unknown"}, {}),
+    ],
+)
+def test_a_volume_that_can_follow(claim: dict[str, Any], classes: dict[str, Any]) -> None:
+    assert storage.cannot_follow(attached(), facts_with({"data": claim}, **classes)) is None
+
+
+def test_a_boot_volume_is_checked_too() -> None:
+    facts = facts_with({"boot": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local"}}, local=LOCAL)
+    s = server({"vmState": "active", "backend": "kubevirt"}, bootVolume={"claimName": "boot"})
+    assert "Volume boot is a ReadWriteOnce claim" in (storage.cannot_follow(s, facts) or "")
+
+
+def test_the_pinned_host_is_the_claims_selected_node() -> None:
+    claims = {"data": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local", "selectedNode": "h2"}}
+    assert storage.pinned_host(attached(), facts_with(claims, local=LOCAL)) == "h2"
+    assert storage.pinned_host(attached(), facts_with({})) is None
+
+
+def offloaded(claims: dict[str, dict[str, Any]]) -> tuple[Any, Any]:
+    status = {
+        "vmState": "shelved_offloaded",
+        "backend": "kubevirt",
+        "flavor": {"originalName": "m1.small", "vcpus": 1, "ram": 1024, "disk": 5, "ephemeral": 0, "swap": 0},
+        "volumeAttachments": [{"id": "data", "state": "attached"}],
+        "actions": [],
+    }
+    return server(status, state="active"), facts_with(claims, local=LOCAL)
+
+
+def test_unshelve_goes_back_to_the_node_a_bound_volume_is_on() -> None:
+    s, facts = offloaded(
+        {"data": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local", "selectedNode": "h2"}}
+    )
+    patch = plan.begin(s, facts, Action.UNSHELVE, NOW).patch
+    assert patch is not None
+    assert patch["host"] == "h2"
+    with pytest.raises(ActionRefused, match="It can be unshelved only on h2"):
+        plan.begin(s, facts, Action.UNSHELVE, NOW, host="h1")
+
+
+def test_unshelve_refuses_when_no_claim_says_where_a_bound_volume_is() -> None:
+    s, facts = offloaded({"data": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local"}})
+    with pytest.raises(ActionRefused) as refused:
+        plan.begin(s, facts, Action.UNSHELVE, NOW)
+    assert refused.value.code == 409
+    assert "No claim records the node it is on, so it cannot be unshelved." in refused.value.message
+
+
+@pytest.mark.parametrize("action", [Action.MIGRATE, Action.EVACUATE])
+def test_a_move_with_a_bound_volume_is_refused(action: Action) -> None:
+    facts = facts_with({"data": {"accessModes": ["ReadWriteOnce"], "storageClassName": "local"}}, local=LOCAL)
+    world_facts = dataclasses.replace(facts, host_up=lambda host: False)
+    s = attached(flavor={"originalName": "m1.small", "vcpus": 1, "ram": 1024, "disk": 5}, actions=[], host="h1")
+    with pytest.raises(ActionRefused) as refused:
+        plan.begin(s, world_facts, action, NOW)
+    assert refused.value.code == 409
+    assert "Volume data is a ReadWriteOnce claim on storage class local" in refused.value.message
