@@ -275,7 +275,7 @@ def test_a_volume_on_a_node_bound_class_refuses_a_move_and_takes_unshelve_back_t
             }
         ]
     )
-    body = {"accessModes": ["ReadWriteOnce"], "storageClassName": "it-vol-local"}
+    body: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "storageClassName": "it-vol-local"}
     body["resources"] = {"requests": {"storage": "1Gi"}}
     pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "local", "namespace": namespace}}
     cluster.apply([pvc | {"spec": body}])
@@ -286,10 +286,12 @@ def test_a_volume_on_a_node_bound_class_refuses_a_move_and_takes_unshelve_back_t
     name = "bound-migrate"
     action = {"apiVersion": API, "kind": "ServerAction", "metadata": {"name": name, "namespace": namespace}}
     cluster.apply([action | {"spec": {"server": "bound", "action": "migrate"}}])
-    done = waiting.until(
-        lambda: (s := k.status(kube, "serveraction", name, namespace)).get("phase") in ("Failed", "Succeeded") and s,
-        what="migrate refused",
-    )
+
+    def ended() -> dict[str, Any] | None:
+        s = k.status(kube, "serveraction", name, namespace)
+        return s if s.get("phase") in ("Failed", "Succeeded") else None
+
+    done = waiting.until(ended, what="migrate refused")
     assert done["phase"] == "Failed"
     assert done["fault"]["code"] == 409
     assert done["fault"]["message"] == (
