@@ -49,13 +49,14 @@ async def image_event(
 async def image_data_event(*, body: kopf.Body, labels: kopf.Labels, memo: kopf.Memo, **_: Any) -> None:
     """A DataVolume made from an Image moving on or failing: a snapshot's clone (the Image
     follows it), or a root disk whose import of the Image's source failed (the Image is killed)."""
+    clone = bool(((body.get("spec") or {}).get("source") or {}).get("pvc"))
+    failed = (body.get("status") or {}).get("phase") == "Failed"
+    if not clone and not failed:
+        return  # a root disk importing, or imported: nothing the Image shows
     image = await kube.get_dict(state.of(memo).client, resources.Image, labels[images.IMAGE_LABEL])
     if image is None or image["metadata"].get("deletionTimestamp"):
         return
-    failure = None
-    dv_status = body.get("status") or {}
-    if dv_status.get("phase") == "Failed" and not (body.get("spec") or {}).get("source", {}).get("pvc"):
-        failure = images.clone_glance(dict(body))[1]
+    failure = images.clone_glance(dict(body))[1] if failed and not clone else None
     meta, spec, status = image["metadata"], image.get("spec") or {}, image.get("status") or {}
     await _refresh(memo, meta["name"], meta, spec, status, import_failure=failure)
 

@@ -180,3 +180,9 @@ def test_a_snapshot_images_glance_status_follows_its_clone(phase: str | None, gl
 
 def test_an_image_that_is_not_a_snapshot_is_active_at_once() -> None:
     assert images.desired_status({"source": {}}, {}, uid="u", generation=1, now=NOW)["status"] == "active"
+
+
+def test_the_image_label_is_one_name() -> None:
+    from kubenova.backends import kubevirt
+
+    assert images.IMAGE_LABEL == kubevirt.IMAGE_LABEL
