@@ -24,7 +24,9 @@ from kubenova.servers import storage, volumes
 
 
 @kopf.index("", "v1", "persistentvolumeclaims")
-def volume_claims(*, namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any) -> dict[Any, Any]:
+async def volume_claims(
+    *, namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any
+) -> dict[Any, Any]:
     # The storage class and selected node: whether the claim can follow a server to another host.
     summary = {"accessModes": list(spec.get("accessModes") or []), "storageClassName": spec.get("storageClassName")}
     if node := (meta.get("annotations") or {}).get(storage.SELECTED_NODE):
@@ -33,7 +35,9 @@ def volume_claims(*, namespace: str | None, name: str, spec: kopf.Spec, meta: ko
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def claim_users(*, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[Any, Any]:
+async def claim_users(
+    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[Any, Any]:
     # Always a dict, {} included: kopf keeps an object's old entries when its indexer returns None.
     held = volumes.held(spec, status)
     return {(namespace or "", claim): (name, holds) for claim, holds in held.items()}

@@ -18,7 +18,6 @@ import builtins
 import dataclasses
 from typing import Any
 
-import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
@@ -31,7 +30,7 @@ from lightkube.resources.core_v1 import Namespace, Secret
 from lightkube.types import PatchType
 
 from kubenova.api.common import GROUP
-from kubenova.kube import resources
+from kubenova.kube import resources, transport
 
 FIELD_MANAGER = "kubenova-compute-api"
 
@@ -85,7 +84,9 @@ class Door:
         self._own = AsyncClient(config=conf, field_manager=FIELD_MANAGER)
         # TLS to the API server without the API's own client certificate: callers bring tokens.
         verify = verify_cluster(single.cluster, User(), single.abs_file)
-        self._transport = httpx2.AsyncHTTPTransport(verify=verify, limits=httpx2.Limits(max_connections=32))
+        # Through aiohttp, as the operator's client (kubenova.kube.transport: why), shared by
+        # every caller's client so that connections are kept alive across requests.
+        self._transport = transport.AiohttpTransport(verify, limit=32)
 
     def as_caller(self, token: str) -> Caller:
         single = self._single._replace(user=User(token=token))
