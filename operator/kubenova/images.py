@@ -32,16 +32,49 @@ def source_type(spec: Mapping[str, Any]) -> str | None:
     return next((s for s in SOURCES if source.get(s)), None)
 
 
-def glance_status(spec: Mapping[str, Any], status: Mapping[str, Any] | None = None) -> str:
+def glance_status(spec: Mapping[str, Any], status: Mapping[str, Any] | None = None, *, snapshot: bool = False) -> str:
     """Glance's status. An Image names its bits rather than holding them, so it is active as soon
-    as it exists, unless deactivated; a status the operator set for a longer story (an upload:
-    queued, saving, killed) stands."""
+    as it exists, unless deactivated; a status the operator set for a longer story (a snapshot's
+    upload: queued, saving, killed) stands. A ``snapshot`` with nothing recorded is queued."""
     if spec.get("deactivated"):
         return "deactivated"
     recorded = (status or {}).get("status")
     if recorded in ("queued", "saving", "killed"):
         return str(recorded)
+    if snapshot and not recorded:
+        return "queued"
     return "active"
+
+
+SNAPSHOT_LABEL = "compute.kubenova.io/snapshot-of"
+"""On an Image made by createImage: the uid of the server it is a snapshot of."""
+IMAGE_LABEL = "compute.kubenova.io/image"
+"""On a DataVolume made from an Image (a root disk, a snapshot's clone): the Image's name
+(kept equal to :data:`kubenova.backends.kubevirt.IMAGE_LABEL`)."""
+
+
+def is_snapshot(labels: Mapping[str, Any] | None) -> bool:
+    return bool((labels or {}).get(SNAPSHOT_LABEL))
+
+
+def clone_glance(clone: Mapping[str, Any] | None) -> tuple[str, str | None]:
+    """A snapshot Image's Glance status from its clone's (CDI DataVolume) phase, and why it was
+    killed: queued until CDI starts copying, saving while it copies, active once done, killed if
+    it failed (or the clone is gone before it finished)."""
+    if clone is None:
+        return "queued", None
+    status = clone.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    if phase == "Succeeded":
+        return "active", None
+    if phase == "Failed":
+        reasons = [
+            c.get("message") or c.get("reason") for c in status.get("conditions") or [] if c.get("status") != "True"
+        ]
+        return "killed", next((r for r in reasons if r), "the copy failed")
+    if phase in ("Pending", "CloneScheduled", "PendingPopulation", "WaitForFirstConsumer"):
+        return "queued", None
+    return "saving", None
 
 
 def checksum(spec: Mapping[str, Any]) -> str | None:
@@ -53,29 +86,56 @@ def checksum(spec: Mapping[str, Any]) -> str | None:
 
 
 def desired_status(
-    spec: Mapping[str, Any], status: Mapping[str, Any], *, uid: str, generation: int | None, now: str
+    spec: Mapping[str, Any],
+    status: Mapping[str, Any],
+    *,
+    uid: str,
+    generation: int | None,
+    now: str,
+    snapshot: bool = False,
+    clone: Mapping[str, Any] | None = None,
+    import_failure: str | None = None,
 ) -> dict[str, Any]:
-    """The Image's status: Glance's status, its id, checksum and the Ready condition."""
-    glance = glance_status(spec, status)
+    """The Image's status: Glance's status, its id, checksum and the Ready condition. A
+    ``snapshot``'s status follows its ``clone`` (the DataVolume, when read): see :func:`clone_glance`.
+    ``import_failure``: why CDI could not import the image's source into a root disk; the image
+    is then killed (Glance's "not readable"), as it would be for every other server: its source
+    is immutable, so the fix is a new Image."""
+    glance, killed = glance_status(spec, status, snapshot=snapshot), None
+    if snapshot and clone is not None and glance != "deactivated":
+        glance, killed = clone_glance(clone)
+    elif import_failure and glance == "active" and not snapshot:
+        glance, killed = "killed", f"importing its source failed: {import_failure}"
     ok = glance == "active"
     messages = {
         "active": "The image is active: servers may boot it.",
         "deactivated": "The image is deactivated: no new server may boot it (set spec.deactivated: false).",
+        "queued": "The snapshot is queued: CDI has not started copying the server's root disk.",
+        "saving": "The snapshot is saving: CDI is copying the server's root disk.",
+        "killed": "The image is killed: its data could not be written.",
     }
+    message = messages.get(glance, f"The image is {glance}.")
+    if killed:
+        message = (
+            f"The image is killed: {killed}"
+            if import_failure
+            else f"The image is killed: its DataVolume failed: {killed}"
+        )
+    elif glance == "killed" and (
+        said := (conditions.get(status.get("conditions") or [], "Ready") or {}).get("message")
+    ):
+        message = str(said)  # the reason it was killed, said when it was
     desired: dict[str, Any] = {
         "id": uid,
         "status": glance,
         "sourceType": source_type(spec),
         "observedGeneration": generation,
         "conditions": conditions.ready(
-            status,
-            ok=ok,
-            reason=glance.capitalize(),
-            message=messages.get(glance, f"The image is {glance}."),
-            generation=generation,
-            now=now,
+            status, ok=ok, reason=glance.capitalize(), message=message, generation=generation, now=now
         ),
     }
+    if snapshot and clone is not None:
+        desired["dataVolumePhase"] = (clone.get("status") or {}).get("phase") or "Pending"
     if (digest := checksum(spec)) is not None:
         desired["checksum"] = digest
     if status.get("status") != glance or "updatedAt" not in status:

@@ -157,7 +157,7 @@ def test_07_an_anti_affinity_group_keeps_two_servers_apart(kube: Client, example
 
 
 def test_08_images_are_listed_and_a_server_boots_one_on_a_persistent_root_disk(
-    cluster: Cluster, kube: Client, example: Apply
+    cluster: Cluster, kube: Client, example: Apply, made: Made
 ) -> None:
     try:
         example("08")
@@ -176,6 +176,12 @@ def test_08_images_are_listed_and_a_server_boots_one_on_a_persistent_root_disk(
         disk = k.get(kube, "datavolume", "vm-image-1-root", "demo")
         assert disk["status"]["phase"] == "Succeeded"
         assert disk["spec"]["storage"]["resources"]["requests"]["storage"] == "20Gi"  # m1.small's disk
+        # The snapshot example, once the server is built: a new active Image of demo.
+        made.track("image", "vm-image-1-snap")
+        cluster.kubectl("create", "-f", str(installing.EXAMPLES / "08-images" / "snapshot"))
+        snap = k.wait_for(kube, "image", "vm-image-1-snap", check=lambda s: s.get("status") == "active")
+        assert snap["id"]
+        assert k.get(kube, "image", "vm-image-1-snap")["spec"]["properties"]["purpose"] == "backup"
     finally:
         # A protected Image cannot be deleted (Glance's rule): unprotect it before it is removed.
         patch = '{"spec":{"protected":false}}'

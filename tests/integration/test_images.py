@@ -183,6 +183,22 @@ def patch_spec(cluster: Cluster, namespace: str, name: str, **spec: Any) -> None
     cluster.kubectl("patch", "server", name, "-n", namespace, "--type=merge", "-p", json.dumps({"spec": spec}))
 
 
+def grown_and_never_shrunk(cluster: Cluster, namespace: str, uid: str) -> None:
+    """The larger flavor disk grew the root disk: the claim's request (the simulated CDI makes no
+    claim), recorded on the same DataVolume; a smaller one is refused (Nova's libvirt driver's)."""
+    grown = datavolume(cluster, "vm-root", namespace)
+    assert grown is not None
+    assert grown["metadata"]["uid"] == uid
+    assert grown["metadata"]["annotations"]["compute.kubenova.io/root-disk-size"] == "4Gi"
+    patch_spec(cluster, namespace, "vm", flavor="img.small")
+    refused = settled_when(
+        cluster, namespace, "vm", "resize down refused", lambda x: (x.get("fault") or {}).get("code") == 400
+    )
+    assert refused["fault"]["message"] == "Resize error: Unable to resize disk down."
+    assert refused["flavor"]["originalName"] == "img.medium"
+    patch_spec(cluster, namespace, "vm", flavor="img.medium")
+
+
 @pytest.mark.usefixtures("catalog")
 def test_the_root_disk_is_one_datavolume_across_stop_start_reboot_resize_and_migrate(
     made: Made, cluster: Cluster, namespace: str
@@ -217,6 +233,7 @@ def test_the_root_disk_is_one_datavolume_across_stop_start_reboot_resize_and_mig
         lambda x: x["status"] == "ACTIVE" and x["flavor"]["originalName"] == "img.medium",
     )
     host = resized["host"]
+    grown_and_never_shrunk(cluster, namespace, uid)
     assert act(cluster, namespace, "vm", "migrate")["phase"] == "Succeeded"
     # confirmed at once (autoConfirmResize)
     settled_when(cluster, namespace, "vm", "migrated", lambda x: x["status"] == "ACTIVE" and x["host"] != host)
@@ -273,6 +290,12 @@ def test_an_import_from_a_host_that_does_not_exist_puts_the_server_in_error(
         disk = datavolume(cluster, "lost-root", namespace)
         assert disk is not None
         assert disk["status"]["phase"] == "Failed"
+        # Glance's killed: the Image's source cannot be read, said in its Ready condition.
+        waiting.until(lambda: status(cluster, "image", "it-missing").get("status") == "killed", what="killed")
+        ready = status(cluster, "image", "it-missing")["conditions"][0]
+        assert (ready["status"], ready["reason"]) == ("False", "Killed")
+        assert "importing its source failed" in ready["message"]
+        assert "does not resolve" in ready["message"]
     finally:
         cluster.kubectl("delete", "image", "it-missing", check=False)
 

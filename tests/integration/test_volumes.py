@@ -259,3 +259,69 @@ def test_two_servers_racing_for_one_claim_cannot_both_take_it(cluster: Cluster, 
         return out if sorted(out) == [([], 400), (["contested"], None)] else None
 
     waiting.until(outcome, what="one holder, one refusal")
+
+
+def test_a_volume_on_a_node_bound_class_refuses_a_move_and_takes_unshelve_back_to_its_node(
+    made: Made, cluster: Cluster, kube: Client, namespace: str
+) -> None:
+    made.apply(
+        [
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {"name": "it-vol-local"},
+                "provisioner": "rancher.io/local-path",
+                "volumeBindingMode": "WaitForFirstConsumer",
+            }
+        ]
+    )
+    body: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "storageClassName": "it-vol-local"}
+    body["resources"] = {"requests": {"storage": "1Gi"}}
+    pvc = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "local", "namespace": namespace}}
+    cluster.apply([pvc | {"spec": body}])
+    srv = server(cluster, kube, namespace, "bound", volumes=[{"claimName": "local"}])
+    waiting.until(lambda: attached(srv, "local"), what="local attached")
+    host = srv.wait("ACTIVE")["host"]
+
+    name = "bound-migrate"
+    action = {"apiVersion": API, "kind": "ServerAction", "metadata": {"name": name, "namespace": namespace}}
+    cluster.apply([action | {"spec": {"server": "bound", "action": "migrate"}}])
+
+    def ended() -> dict[str, Any] | None:
+        s = k.status(kube, "serveraction", name, namespace)
+        return s if s.get("phase") in ("Failed", "Succeeded") else None
+
+    done = waiting.until(ended, what="migrate refused")
+    assert done["phase"] == "Failed"
+    assert done["fault"]["code"] == 409
+    assert done["fault"]["message"] == (
+        "Volume local is a ReadWriteOnce claim on storage class it-vol-local, whose provisioner rancher.io/local-path"
+        " makes node-local volumes: it cannot follow the server to another host."
+    )
+    assert srv.wait("ACTIVE")["host"] == host
+
+    # Offloaded, it can come back only where the volume is: no claim says where, so it is refused...
+    srv.declare(state="shelved_offloaded")
+    srv.wait("SHELVED_OFFLOADED")
+    srv.declare(state="active")
+    s = waiting.until(lambda: fault(srv, "No claim records the node it is on"), what="unshelve refused")
+    assert s["status"] == "SHELVED_OFFLOADED"
+    assert s["fault"]["code"] == 409
+    # ...and once the claim records its node (as the scheduler does for WaitForFirstConsumer), it
+    # goes there. A refusal is retried at the next spec change: one is made each time the refusal
+    # is seen again (the operator may read the server before the claim's new annotation).
+    cluster.kubectl("annotate", "pvc", "local", "-n", namespace, f"volume.kubernetes.io/selected-node={host}")
+    tries = iter(range(1, 100))
+
+    def unshelved() -> dict[str, Any] | None:
+        s = srv.status
+        if s.get("status") == "ACTIVE" and s.get("taskState") is None:
+            return s
+        if (
+            "No claim records" in (s.get("fault") or {}).get("message", "")
+            and s.get("observedGeneration") == (k.get(kube, "server", "bound", namespace)["metadata"]["generation"])
+        ):
+            srv.declare(metadata={"try": str(next(tries))})
+        return None
+
+    assert waiting.until(unshelved, what="unshelved on the claim's node")["host"] == host

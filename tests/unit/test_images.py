@@ -112,3 +112,23 @@ def test_what_a_server_records_of_its_image() -> None:
     }
     assert images.container_image(img) == CIRROS["containerDisk"]
     assert images.container_image(image(source={"http": "https://example.org/x.img"})) is None
+
+
+def test_a_failed_import_of_its_source_kills_the_image_and_the_reason_stays() -> None:
+    spec = {"source": {"http": "https://does-not-exist.invalid/x.img"}, "visibility": "public"}
+    killed = images.desired_status(spec, {}, uid="u1", generation=1, now=NOW, import_failure="no such host")
+    assert killed["status"] == "killed"
+    ready = killed["conditions"][0]
+    assert (ready["status"], ready["reason"]) == ("False", "Killed")
+    assert ready["message"] == "The image is killed: importing its source failed: no such host"
+    # The next event without the DataVolume keeps it killed, and keeps saying why.
+    again = images.desired_status(spec, killed, uid="u1", generation=1, now=NOW)
+    assert again["status"] == "killed"
+    assert again["conditions"][0]["message"] == ready["message"]
+
+
+def test_a_deactivated_image_is_not_killed_by_an_import() -> None:
+    spec = {"source": CIRROS, "deactivated": True}
+    assert (
+        images.desired_status(spec, {}, uid="u", generation=1, now=NOW, import_failure="x")["status"] == "deactivated"
+    )

@@ -31,6 +31,8 @@ Visibility = Literal["public", "private", "shared", "community"]
 DiskFormat = Literal["raw", "qcow2", "vmdk", "vdi", "vhd", "vhdx", "iso", "ploop", "ami", "ari", "aki"]
 ContainerFormat = Literal["bare", "ovf", "ova", "aki", "ari", "ami", "docker", "compressed"]
 GlanceStatus = Literal["queued", "saving", "active", "killed", "deleted", "deactivated"]
+CPU_TOPOLOGY = [f"hw_cpu_{m}{f}" for m in ("", "max_") for f in ("sockets", "cores", "threads")]
+"""The image properties of a guest's CPU topology (preferences, and limits)."""
 # An OCI reference: no scheme, no spaces (registry/repo[:tag][@digest]).
 IMAGE_REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$"
 
@@ -137,10 +139,22 @@ class ImageSpec(ApiModel):
                 "!('hw_firmware_type' in self) || self['hw_firmware_type'] in ['bios', 'uefi']",
                 "hw_firmware_type must be bios or uefi",
             ),
+            rule(
+                # One key at a time, not self.all(...): a regex over every value costs more than
+                # the API server's CEL budget.
+                " && ".join(f"(!('{k}' in self) || self['{k}'].matches('^[1-9][0-9]{{0,4}}$'))" for k in CPU_TOPOLOGY),
+                "hw_cpu_sockets, hw_cpu_cores, hw_cpu_threads and their hw_cpu_max_ limits are whole numbers from 1",
+            ),
+            rule(
+                "!('hw_qemu_guest_agent' in self) || self['hw_qemu_guest_agent'] in ['yes', 'no', 'true', 'false']",
+                "hw_qemu_guest_agent must be yes or no",
+            ),
         ),
     )
     """Glance's free-form properties: hw_architecture, hw_firmware_type, hw_machine_type,
-    hw_disk_bus, hw_vif_model, hw_qemu_guest_agent, os_distro, os_type..."""
+    hw_disk_bus, hw_vif_model, hw_cpu_sockets/cores/threads (the guest's CPU topology) and
+    hw_cpu_max_sockets/cores/threads (its limits), hw_qemu_guest_agent (advisory: KubeVirt always
+    gives the agent a channel), os_distro, os_type..."""
 
 
 class BootedImage(ApiModel):
@@ -164,6 +178,22 @@ class BootedImage(ApiModel):
     setting; none: the cluster's default class)."""
 
 
+class Snapshot(ApiModel):
+    """A createImage in flight on a server (Nova's snapshot): the Image it makes and the CDI
+    clone of the root disk that holds the Image's bits."""
+
+    image_name: ObjectName
+    """The new Image."""
+    metadata: dict[str, str] = Field(default_factory=dict, max_length=128)
+    """Properties asked for (createImage's metadata)."""
+    source_claim: ObjectName
+    """The root disk's claim (the DataVolume's PVC) that is cloned."""
+    data_volume: ObjectName
+    """The clone: a DataVolume in the server's namespace, owned by the Image."""
+    image_id: str | None = Field(default=None, max_length=64)
+    """The Image's id once the operator has made it."""
+
+
 class ImageStatus(StatusBase):
     """What the operator observed of the image."""
 
@@ -179,6 +209,8 @@ class ImageStatus(StatusBase):
     """The image data's checksum, where known (the containerDisk's digest, say)."""
     source_type: str | None = Field(default=None, max_length=32)
     """Which source the image has: containerDisk, http, registry or pvc."""
+    data_volume_phase: str | None = Field(default=None, max_length=64)
+    """A snapshot's clone (CDI DataVolume) phase: Pending, CloneInProgress, Succeeded, Failed."""
     updated_at: str | None = Field(default=None, json_schema_extra=DATE_TIME)
     """When the status last changed."""
 

@@ -17,7 +17,7 @@ from kubenova.api.common import (
     Fault,
     StatusBase,
 )
-from kubenova.api.images import BootedImage
+from kubenova.api.images import BootedImage, Snapshot
 
 Backend = Literal["kubevirt", "container"]
 """What runs a server: a KubeVirt VirtualMachine or a Pod."""
@@ -228,6 +228,8 @@ class ServerStatus(StatusBase):
     """The image the server runs."""
     image_source: BootedImage | None = None
     """What the server keeps of the Image it booted, when spec.image names an Image."""
+    snapshot: Snapshot | None = None
+    """The createImage in flight, if any."""
     key_name: str | None = Field(default=None, max_length=253)
     """The keypair injected."""
     locked: bool | None = None

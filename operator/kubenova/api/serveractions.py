@@ -35,6 +35,7 @@ ActionName = Literal[
     "revertResize",
     "forceComplete",
     "abortLiveMigration",
+    "createImage",
 ]
 HOST_ACTIONS = ("migrate", "liveMigrate", "evacuate")
 
@@ -55,6 +56,16 @@ class ServerActionSpec(ApiModel):
                 "host applies only to migrate, liveMigrate and evacuate",
                 field_path=".host",
             ),
+            rule(
+                "self.action != 'createImage' || has(self.imageName)",
+                "createImage needs imageName: the name of the Image to make",
+                field_path=".imageName",
+            ),
+            rule(
+                "self.action == 'createImage' || (!has(self.imageName) && !has(self.imageMetadata))",
+                "imageName and imageMetadata apply only to createImage",
+                field_path=".imageName",
+            ),
         )
     }
 
@@ -62,12 +73,27 @@ class ServerActionSpec(ApiModel):
     """The Server, in this namespace."""
     action: ActionName
     """reboot, rebuild (reinstall from the spec's image, the same one: a new image is a change of
-    spec.image), migrate (cold), liveMigrate, evacuate (from a down host), confirmResize or
-    revertResize; forceComplete or abortLiveMigration of the server's live migration in flight."""
+    spec.image), createImage (a snapshot of the root disk as a new Image), migrate (cold),
+    liveMigrate, evacuate (from a down host), confirmResize or revertResize; forceComplete or
+    abortLiveMigration of the server's live migration in flight."""
     type: Literal["SOFT", "HARD"] | None = None
     """For reboot: SOFT (the default, asks the guest) or HARD (power cycles)."""
     host: ObjectName | None = None
     """For migrate, liveMigrate and evacuate: the destination Host; left out, the scheduler chooses."""
+    image_name: ObjectName | None = None
+    """For createImage: the name of the new Image (Nova's snapshot), which must not exist yet."""
+    image_metadata: dict[str, str] | None = Field(
+        default=None,
+        max_length=128,
+        json_schema_extra=rules(
+            rule(
+                "self.all(k, size(k) <= 255 && size(self[k]) <= 255)",
+                "image metadata keys and values are at most 255 characters",
+            ),
+        ),
+    )
+    """For createImage: properties of the new Image (Nova's createImage metadata), over those
+    it inherits from the server's image."""
 
 
 class ServerActionStatus(StatusBase):
@@ -87,6 +113,8 @@ class ServerActionStatus(StatusBase):
     """What happened."""
     fault: Fault | None = None
     """Why it failed: Nova's 409 when the server's state does not allow it, for example."""
+    image_id: str | None = Field(default=None, max_length=64)
+    """For createImage: the new Image's id (its uid), once the operator has made it."""
 
 
 KIND = Kind(

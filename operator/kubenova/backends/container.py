@@ -56,6 +56,7 @@ UNSUPPORTED = {
     "live_migrate": "a running Pod cannot move; migrate it (cold), which restarts it on another host",
     "rescue": "a Pod has no disk to boot a rescue image beside; rebuild it with another image",
     "unrescue": "a Pod cannot be rescued",
+    "create_image": "a Pod's filesystem is ephemeral and has no disk to snapshot; keep data on an attached volume",
 }
 """Nova actions (by :class:`kubenova.nova.actions.Action` value) this backend refuses, and why."""
 

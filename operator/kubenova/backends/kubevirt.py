@@ -9,8 +9,9 @@
   stop/start, resize, move) and goes with the Server; a rebuild makes a new one. A plain
   reference (not an Image) is an ephemeral containerDisk, as before; a boot volume is a PVC.
 * Flavor ephemeral and swap are ``emptyDisk``s, as Nova gives them. Image properties shape the
-  domain: hw_firmware_type, hw_machine_type, hw_disk_bus, hw_vif_model; os_distro and os_type
-  become labels.
+  domain: hw_firmware_type, hw_machine_type, hw_disk_bus, hw_vif_model, the hw_cpu_* topology
+  (:mod:`.topology`); os_distro and os_type become labels. hw_qemu_guest_agent is advisory:
+  KubeVirt always gives the guest its agent channel, and has no field to take it away.
 * ``runStrategy`` carries the power state: Always for a running server, Halted for a stopped or
   shelved one. Pause, unpause, soft reboot and reset are KubeVirt subresource calls.
 * Attached volumes (``spec.volumes``) are PersistentVolumeClaims marked ``hotpluggable`` on SCSI
@@ -32,7 +33,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from kubenova.backends import networks
+from kubenova.backends import networks, topology
 from kubenova.backends.workload import (
     META_DATA_ANNOTATION,
     REVISION_ANNOTATION,
@@ -55,6 +56,8 @@ KEEPS_STOPPED = True
 NETWORK = networks.POD_NETWORK_NAME
 
 CDI_API_VERSION = "cdi.kubevirt.io/v1beta1"
+IMAGE_LABEL = "compute.kubenova.io/image"
+"""On a DataVolume made from an Image (a root disk, a snapshot's clone): the Image's name."""
 DEFAULT_ROOT_DISK_GIB = 10
 """A root disk's size when the flavor's disk is 0 and the image has no minDisk."""
 OS_LABELS = {"os_distro": "compute.kubenova.io/os-distro", "os_type": "compute.kubenova.io/os-type"}
@@ -107,7 +110,10 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         disk, volume = hotplug_volume(claim)
         disks.append(disk)
         volumes.append(volume)
-    cpu: dict[str, Any] = {"cores": s.flavor.vcpus, "sockets": 1, "threads": 1}
+    try:  # the flavor's hw:cpu_* and the image's hw_cpu_* (checked when the server was accepted)
+        cpu: dict[str, Any] = topology.choose(s.flavor.vcpus, s.flavor.extra_specs, props)
+    except topology.TopologyProblem:
+        cpu = {"sockets": 1, "cores": s.flavor.vcpus, "threads": 1}
     if s.flavor.extra_specs.get("hw:cpu_policy") == "dedicated":
         cpu["dedicatedCpuPlacement"] = True
     template_spec: dict[str, Any] = {
@@ -233,7 +239,8 @@ def root_disk(s: PlacedServer) -> dict[str, Any] | None:
         "metadata": {
             "name": root_disk_name(s),
             "namespace": s.namespace,
-            "labels": s.labels(),
+            # The Image label brings a failed import to the Image (killed, with CDI's reason).
+            "labels": s.labels() | ({IMAGE_LABEL: s.image} if s.image and len(s.image) <= 63 else {}),
             "ownerReferences": [s.owner_reference()],
         },
         "spec": {"source": cdi_source, "storage": storage},

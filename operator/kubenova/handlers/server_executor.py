@@ -21,11 +21,12 @@ import kopf
 
 from kubenova import zones
 from kubenova.handlers import common, indexes, placement, state
-from kubenova.kube import finalizers, vmis, workloads
+from kubenova.kube import finalizers, snapshots, vmis, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
 from kubenova.servers import build, live, plan, tasks, volumes
 from kubenova.servers.outcome import Event, Outcome
+from kubenova.servers.snapshots import taking as taking_snapshot
 from kubenova.servers.view import Facts, Server
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,12 @@ class Executor:
 
     async def converge(self) -> None:
         """Make the workload what the task in flight needs, and end the task once it is."""
+        if taking_snapshot(self.server.status):  # the clone's progress drives it, not the workload
+            base = self.facts.image(str(self.server.status.get("image") or ""))
+            outcome = await snapshots.take(self.client, self.server, dict(base) if base else None, self.now)
+            await self.record(outcome)
+            await self.announce(outcome)
+            return
         flight = tasks.in_flight(self.server.status)
         if flight is not None and flight.action is Action.LIVE_MIGRATE:
             await self.live_migration()
@@ -198,13 +205,26 @@ class Executor:
         await self.announce(outcome)
 
     async def begin(
-        self, action: Action, *, server_action: str, host: str | None = None, request_id: str | None = None
+        self,
+        action: Action,
+        *,
+        server_action: str,
+        host: str | None = None,
+        request_id: str | None = None,
+        image: dict[str, Any] | None = None,
     ) -> None:
         """Start ``action`` for a ServerAction, or raise :class:`~kubenova.nova.actions.ActionRefused`."""
         server = self.server
         async with self._placing(plan.claims_or_releases(action, server.status["vmState"])):
             outcome = plan.begin(
-                server, self.facts, action, self.now, server_action=server_action, host=host, request_id=request_id
+                server,
+                self.facts,
+                action,
+                self.now,
+                server_action=server_action,
+                host=host,
+                request_id=request_id,
+                image=image,
             )
             await self.record(outcome)
         await self.announce(outcome)

@@ -1,5 +1,5 @@
 """ServerActions: one-shot Nova actions (reboot, rebuild with the same image, migrate, evacuate,
-confirm or revert a resize).
+confirm or revert a resize, createImage).
 
 A new ServerAction is checked against its Server's state under the server's lock; a refusal
 ends it at once as Failed with Nova's error (409 for a state or lock, 501 for what the backend
@@ -39,6 +39,7 @@ ACTIONS = {
     "evacuate": Action.EVACUATE,
     "confirmResize": Action.CONFIRM_RESIZE,
     "revertResize": Action.REVERT_RESIZE,
+    "createImage": Action.CREATE_IMAGE,
 }
 
 
@@ -101,7 +102,11 @@ async def server_action_event(
         await kube_servers.patch_action(client, namespace, name, running)
         try:
             await executor.begin(
-                action_of(dict(spec)), server_action=name, host=spec.get("host"), request_id=request_id
+                action_of(dict(spec)),
+                server_action=name,
+                host=spec.get("host"),
+                request_id=request_id,
+                image=dict(spec) if spec["action"] == "createImage" else None,
             )
             await executor.advance()  # on to the workload now: the echo of begin's write is skipped
         except ActionRefused as refused:

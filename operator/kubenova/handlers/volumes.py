@@ -1,8 +1,10 @@
 """Volumes: what the Server planner needs to know of PersistentVolumeClaims, from kopf indexes
 (never a list call), and the PVC events that let a server waiting for its claim go on.
 
-* ``volume_claims``: every claim's access modes, by (namespace, name): a claim in the index
-  exists (Nova's "volume could not be found" otherwise), and ReadWriteMany is Nova's multiattach.
+* ``volume_claims``: every claim's access modes, storage class and selected node, by (namespace,
+  name): a claim in the index exists (Nova's "volume could not be found" otherwise),
+  ReadWriteMany is Nova's multiattach, and a ReadWriteOnce claim on a node-bound class keeps its
+  server from moving (:mod:`kubenova.servers.storage`).
 * ``claim_users``: the servers that hold a claim (attached, attaching, or booted from it) or ask
   for it in ``spec.volumes``, by (namespace, claim).
 
@@ -18,12 +20,18 @@ import kopf
 
 from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import servers
-from kubenova.servers import volumes
+from kubenova.servers import storage, volumes
 
 
 @kopf.index("", "v1", "persistentvolumeclaims")
-async def volume_claims(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
-    return {(namespace or "", name): {"accessModes": list(spec.get("accessModes") or [])}}
+async def volume_claims(
+    *, namespace: str | None, name: str, spec: kopf.Spec, meta: kopf.Meta, **_: Any
+) -> dict[Any, Any]:
+    # The storage class and selected node: whether the claim can follow a server to another host.
+    summary = {"accessModes": list(spec.get("accessModes") or []), "storageClassName": spec.get("storageClassName")}
+    if node := (meta.get("annotations") or {}).get(storage.SELECTED_NODE):
+        summary["selectedNode"] = node
+    return {(namespace or "", name): summary}
 
 
 @kopf.index(GROUP, VERSION, "servers")

@@ -24,7 +24,7 @@ from kubenova.backends.workload import Observation, PlacedServer
 from kubenova.kube import client as kube
 from kubenova.kube import kubevirt as kubevirt_api
 from kubenova.kube import networks as networks_api
-from kubenova.kube import resources
+from kubenova.kube import resources, rootdisks
 from kubenova.servers.tasks import Goal
 
 RESOURCES: dict[str, Any] = {container.KIND: Pod, kubevirt.KIND: resources.VirtualMachine}
@@ -146,6 +146,8 @@ async def _ensure_root_disk(client: AsyncClient, server: PlacedServer, body: dic
     disk = await kube.get_dict(client, resources.DataVolume, name, namespace=namespace)
     if disk is None:
         disk = _as_dict(await kube.create_or_adopt(client, codecs.from_dict(body)))
+    else:
+        disk = await rootdisks.grow(client, server, disk)  # a resize to a larger flavor disk
     previous = (server.image_source or {}).get("previousRootDisk")
     if previous and previous != name:
         await kube.delete_if_exists(client, resources.DataVolume, previous, namespace=namespace)

@@ -54,6 +54,7 @@ class Action(enum.StrEnum):
     DELETE = "delete"
     ATTACH_VOLUME = "attach_volume"
     DETACH_VOLUME = "detach_volume"
+    CREATE_IMAGE = "create_image"
 
 
 class End(enum.Enum):
@@ -150,6 +151,13 @@ RULES: Mapping[Action, Rule] = {
     # check_instance_state with these vm_states and no task in flight.
     Action.ATTACH_VOLUME: Rule("attach_volume", VOLUME_STATES, steps=(T.ATTACHING,)),
     Action.DETACH_VOLUME: Rule("detach_volume", VOLUME_STATES, steps=(T.DETACHING,)),
+    # createImage (compute/api.py snapshot): the task states as Nova's API, compute manager and
+    # libvirt driver set them in turn; the vm_state is left as it was.
+    Action.CREATE_IMAGE: Rule(
+        "createImage",
+        _vm(V.ACTIVE, V.STOPPED, V.PAUSED, V.SUSPENDED),
+        steps=(T.IMAGE_SNAPSHOT_PENDING, T.IMAGE_SNAPSHOT, T.IMAGE_PENDING_UPLOAD, T.IMAGE_UPLOADING),
+    ),
     Action.DELETE: Rule("delete", ANY, task_states=ANY, steps=(T.DELETING,), end=V.DELETED, power=PowerState.NOSTATE),
 }
 
@@ -157,6 +165,7 @@ RULES: Mapping[Action, Rule] = {
 EVENTS: Mapping[Action, str] = {
     **{a: r.nova_name for a, r in RULES.items()},
     Action.LIVE_MIGRATE: "live-migration",
+    Action.CREATE_IMAGE: "createImage",
 }
 """Each action's name in the action history (``nova/compute/instance_actions.py``)."""
 

@@ -142,6 +142,7 @@ class ServerStatus(TypedDict, total=False):
     flavor: FlavorCopy
     image: str | None
     imageSource: dict[str, Any] | None
+    snapshot: dict[str, Any] | None
     keyName: str | None
     locked: bool
     lockedReason: str | None

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubenova import admission, images, metrics, quotas
-from kubenova.backends import container
+from kubenova.backends import container, topology
 from kubenova.nova import faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import PowerState, TaskState, VmState
@@ -187,4 +187,16 @@ def image_problem(
             f"Image {name} is a disk image, which the container backend cannot run: give spec.image a "
             "container reference (such as nginx:1.27), or use the kubevirt backend."
         )
+    return topology_problem(image, flavor)
+
+
+def topology_problem(image: Mapping[str, Any], flavor: Mapping[str, Any] | None) -> str | None:
+    """Nova's 400 for a CPU topology the image's hw_cpu_* and the flavor's hw:cpu_* cannot give."""
+    if flavor is None:
+        return None
+    props = (image.get("spec") or {}).get("properties") or {}
+    try:
+        topology.choose(int(flavor.get("vcpus") or 1), flavor.get("extraSpecs") or {}, props)
+    except topology.TopologyProblem as problem:
+        return str(problem)
     return None

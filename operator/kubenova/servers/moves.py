@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from kubenova import admission, images, metrics
+from kubenova import admission, metrics
 from kubenova.nova import faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import VmState
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.scheduler import NoValidHost
-from kubenova.servers import claims, placing
+from kubenova.servers import claims, placing, storage
 from kubenova.servers.bodies import FlavorCopy, MigrationBody, Patch
 from kubenova.servers.view import Facts, Server
 
@@ -139,8 +139,16 @@ def evacuate(server: Server, facts: Facts, *, host: str | None, request_id: str,
 
 
 def unshelve(server: Server, facts: Facts, *, host: str | None, request_id: str, now: str) -> Move:
-    """An offloaded server placed again (it holds no claim; any host will do, its old one too)."""
+    """An offloaded server placed again (it holds no claim; any host its disks can reach will
+    do, its old one too: a disk bound to a node takes it back to that node)."""
     flavor = server.status["flavor"]
+    if stays := _disk_stays(server, facts):
+        node = storage.pinned_host(server, facts)
+        if node is None:
+            raise ActionRefused(f"{stays} No claim records the node it is on, so it cannot be unshelved.", code=409)
+        if host not in (None, node):
+            raise ActionRefused(f"{stays} It can be unshelved only on {node}.", code=409)
+        host = node
     ledger, _ = _released(server, facts, keep_source=False)
     decision = placing.choose(server, facts, ledger, flavor, force_host=host)
     claim = _claimed(server, ledger, decision, now=now)
@@ -229,8 +237,5 @@ def _moved(
 
 
 def _disk_stays(server: Server, facts: Facts) -> str | None:
-    """Why the server's root disk cannot leave its host (its storage class), or None."""
-    source = server.status.get("imageSource")
-    if not source or not source.get("rootDisk"):
-        return None
-    return images.disk_stays(source, facts.storage_class(source.get("storageClass")))
+    """Why the server's root disk or volumes cannot leave its host (their storage class), or None."""
+    return storage.cannot_follow(server, facts)

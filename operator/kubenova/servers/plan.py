@@ -1,10 +1,9 @@
 """The Server reconcile as pure phases: from one Server and what the operator knows of the rest
-(:class:`~.view.Facts`), the next Nova step as an :class:`~.outcome.Outcome`.
-
-:func:`phase` says which phase a status calls for: accept and schedule (:mod:`.build`, in the
-same write for a new server), :func:`converge` (end the task in flight once the workload shows it
-done), :func:`follow_spec` (start the next action the spec asks for, :func:`begin`, which a
-ServerAction also calls) and :func:`delete`. The executor
+(:class:`~.view.Facts`), the next Nova step as an :class:`~.outcome.Outcome`. :func:`phase` says
+which phase a status calls for: accept and schedule (:mod:`.build`, in the same write for a new
+server), :func:`converge` (end the task in flight once the workload shows it done),
+:func:`follow_spec` (start the next action the spec asks for, :func:`begin`, which a ServerAction
+also calls) and :func:`delete`. The executor
 (:mod:`kubenova.handlers.server_executor`) writes each Outcome's status patch before it touches
 the workload, so a restart at any moment resumes from the status alone, and acts on the state it
 wrote at once (it never waits for the echo of its own write).
@@ -22,7 +21,7 @@ from kubenova.nova import actions, faults
 from kubenova.nova.actions import Action, ActionRefused
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim
-from kubenova.servers import build, claims, history, intent, moves, placing, status, tasks, volumes
+from kubenova.servers import build, claims, history, intent, moves, placing, snapshots, status, storage, tasks, volumes
 from kubenova.servers.bodies import Patch
 from kubenova.servers.outcome import NOTHING, Event, Outcome, Settle
 from kubenova.servers.view import Facts, Server
@@ -221,6 +220,7 @@ def begin(
     host: str | None = None,
     request_id: str | None = None,
     extra: Patch | None = None,
+    image: dict[str, Any] | None = None,
 ) -> Outcome:
     """Start ``action`` with one status write, or raise :class:`ActionRefused` (Nova's error).
     Call under the scheduler's lock if :func:`claims_or_releases` says so."""
@@ -231,6 +231,8 @@ def begin(
     why = backend.UNSUPPORTED.get(action.value)
     if why:
         raise actions.not_supported(action, backend.NAME, why)
+    if action is Action.CREATE_IMAGE:  # ``image``: the ServerAction's imageName and imageMetadata
+        return snapshots.begin(server, facts, image or {}, now, server_action=server_action, request_id=request_id)
     if action is Action.RESIZE:
         _check_resize_quota(server, facts)
         _check_resize_image(server, facts)
@@ -354,6 +356,8 @@ def _check_resize_image(server: Server, facts: Facts) -> None:
     problem = images.resize_problem(server.status.get("imageSource"), str(server.status.get("image")), new or {})
     if new is not None and problem:
         raise ActionRefused(problem.message, problem.code)
+    if new is not None and (refused := storage.resize_problem(server.status, new)):
+        raise refused
 
 
 # --- delete ---------------------------------------------------------------------------------------

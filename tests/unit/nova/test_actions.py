@@ -38,6 +38,8 @@ ALLOWED = {
     # nova/compute/api.py attach_volume and detach_volume: not suspended, rescued, error or building.
     Action.ATTACH_VOLUME: {"active", "paused", "stopped", "resized", "soft-delete", "shelved", "shelved_offloaded"},
     Action.DETACH_VOLUME: {"active", "paused", "stopped", "resized", "soft-delete", "shelved", "shelved_offloaded"},
+    # compute/api.py snapshot (an image-backed server)
+    Action.CREATE_IMAGE: {"active", "stopped", "paused", "suspended"},
 }
 NAMES = {
     Action.REBOOT_HARD: "reboot",
@@ -45,6 +47,7 @@ NAMES = {
     Action.REVERT_RESIZE: "revertResize",
     Action.SHELVE_OFFLOAD: "shelveOffload",
     Action.LIVE_MIGRATE: "os-migrateLive",
+    Action.CREATE_IMAGE: "createImage",
 }
 ENDS = {
     Action.STOP: ("stopped", PowerState.SHUTDOWN),
