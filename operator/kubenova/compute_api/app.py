@@ -64,7 +64,8 @@ def compute_version(base: str, ident: str) -> dict[str, Any]:
         "min_version": str(microversions.MIN) if v21 else "",
         "updated": "2013-07-23T11:33:21Z" if v21 else "2011-01-21T11:33:21Z",
         "links": [
-            {"rel": "self", "href": f"{base}/compute/{ident[:4] if not v21 else ident}/"},
+            # Nova's v2.0 lives at /v2/ (its legacy URL); tempest follows each self link.
+            {"rel": "self", "href": f"{base}/compute/{ident if v21 else 'v2'}/"},
             {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
         ],
         "media-types": [{"base": "application/json", "type": f"{MEDIA_TYPE};version={ident[1:]}"}],
