@@ -18,6 +18,7 @@ from kubenova.compute_api import (
     errors,
     flavors,
     hosts,
+    hypervisor_extras,
     identity,
     images,
     keypairs,
@@ -28,6 +29,7 @@ from kubenova.compute_api import (
     server_groups,
     server_metadata,
     servers,
+    tenant_usage,
 )
 from kubenova.compute_api.errors import NovaError
 from kubenova.compute_api.tokens import BadToken, Tokens, new_key
@@ -189,9 +191,11 @@ def make_app(door: Door, tokens: Tokens, settings: ctx.Settings | None = None) -
     app.router.add_routes(flavors.routes)
     app.router.add_routes(keypairs.routes)
     app.router.add_routes(limits.routes)
+    app.router.add_routes(hypervisor_extras.routes)  # before hosts': /os-hypervisors/statistics is no id
     app.router.add_routes(hosts.routes)
     app.router.add_routes(server_groups.routes)
     app.router.add_routes(migrations.routes)
+    app.router.add_routes(tenant_usage.routes)
 
     async def close(app: web.Application) -> None:
         await app[ctx.DOOR].close()

@@ -4,6 +4,7 @@ cluster-scoped rights on Flavors)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -115,8 +116,12 @@ async def create_flavor(request: web.Request) -> web.Response:
     f = await ctx.keyed_body(request, "flavor")
     if not isinstance(f, Mapping) or not isinstance(f.get("name"), str):
         raise bad_request("Invalid input for field/attribute flavor. 'name' is a required property")
-    name = str(f.get("id") or f["name"])
-    if name == "auto" or not ctx.KUBE_NAME.match(name):
+    display = f["name"]
+    if not display.strip() or len(display) > 255:
+        raise bad_request("Invalid input for field/attribute name. 'name' must be 1 to 255 characters")
+    # The id is the Kubernetes name; Nova makes a UUID when none (or "auto") is given.
+    name = str(uuid.uuid4()) if f.get("id") in (None, "", "auto") else str(f["id"])
+    if not ctx.KUBE_NAME.match(name):
         raise bad_request(
             f"Invalid flavor id {name!r}: kubenova's flavor ids are their Kubernetes names "
             "(lowercase letters, digits, '-' and '.'); give a valid id"
@@ -135,9 +140,12 @@ async def create_flavor(request: web.Request) -> web.Response:
     caller = ctx.caller(request)
     if await caller.get("flavors", name) is not None:
         raise NovaError(409, f"Flavor with ID {name} already exists.")
-    obj = await caller.create(
-        "flavors", {"apiVersion": API_VERSION, "kind": "Flavor", "metadata": {"name": name}, "spec": spec}
-    )
+    if any(views.nova_name(o) == display for o in await caller.list("flavors")):
+        raise NovaError(409, f"Flavor with name {display} already exists.")
+    meta: dict[str, Any] = {"name": name}
+    if display != name:
+        meta["annotations"] = {views.NAME_ANNOTATION: display}
+    obj = await caller.create("flavors", {"apiVersion": API_VERSION, "kind": "Flavor", "metadata": meta, "spec": spec})
     return ctx.reply({"flavor": views.flavor_view(obj, ctx.compute_base(request), ctx.version(request))})
 
 
@@ -170,3 +178,67 @@ async def delete_extra_spec(request: web.Request) -> web.Response:
         raise NovaError(404, f"Flavor {views.flavor_id(obj)} has no extra specs with key {key}.")
     await ctx.caller(request).patch("flavors", obj["metadata"]["name"], {"spec": {"extraSpecs": {key: None}}})
     return web.Response(status=202)
+
+
+@routes.put(P + "/flavors/{id}")
+async def update_flavor(request: web.Request) -> web.Response:
+    """2.55's description update, the one change Nova allows a flavor."""
+    ctx.set_policy(request, "os_compute_api:os-flavor-manage:update")
+    if not ctx.version(request).at_least("2.55"):
+        raise NovaError(405, "The method PUT is not allowed for this resource before microversion 2.55.")
+    f = await ctx.keyed_body(request, "flavor")
+    if not isinstance(f, Mapping) or set(f) != {"description"}:
+        raise bad_request("Invalid input for field/attribute flavor. Only 'description' may be updated")
+    obj = await _flavor(request)
+    obj = await ctx.caller(request).patch(
+        "flavors", obj["metadata"]["name"], {"spec": {"description": f["description"]}}
+    )
+    return ctx.reply({"flavor": views.flavor_view(obj, ctx.compute_base(request), ctx.version(request))})
+
+
+@routes.put(P + "/flavors/{id}/os-extra_specs/{key}")
+async def update_extra_spec(request: web.Request) -> web.Response:
+    ctx.set_policy(request, "os_compute_api:os-flavor-extra-specs:update")
+    body = await ctx.json_body(request)
+    key = request.match_info["key"]
+    if not isinstance(body, Mapping) or len(body) != 1:
+        raise bad_request("Request body contains too many items")
+    if key not in body:
+        raise bad_request("Request body and URI mismatch")
+    obj = await _flavor(request)
+    value = str(body[key])
+    await ctx.caller(request).patch("flavors", obj["metadata"]["name"], {"spec": {"extraSpecs": {key: value}}})
+    return ctx.reply({key: value})
+
+
+@routes.post(P + "/flavors/{id}/action")
+async def flavor_action(request: web.Request) -> web.Response:
+    """addTenantAccess / removeTenantAccess: a project (namespace) in the private flavor's
+    ``spec.access``, with Nova's 409 and 404."""
+    body = await ctx.json_body(request)
+    if not isinstance(body, Mapping) or len(body) != 1:
+        raise bad_request("Malformed request body")
+    ((name, arg),) = body.items()
+    if name not in ("addTenantAccess", "removeTenantAccess"):
+        raise bad_request(f"There is no such action: {name}")
+    ctx.set_policy(
+        request, f"os_compute_api:os-flavor-access:{'add' if name.startswith('add') else 'remove'}_tenant_access"
+    )
+    tenant = arg.get("tenant") if isinstance(arg, Mapping) else None
+    if not isinstance(tenant, str) or not tenant:
+        raise bad_request(f"Invalid input for field/attribute {name}. 'tenant' is a required property")
+    obj = await _flavor(request)
+    spec, fid = obj.get("spec") or {}, views.flavor_id(obj)
+    access = list(spec.get("access") or [])
+    if spec.get("isPublic", True):
+        raise NovaError(409, "Can not add access to a public flavor.")
+    if name == "addTenantAccess":
+        if tenant in access:
+            raise NovaError(409, f"Flavor access already exists for flavor {fid} and project {tenant} combination.")
+        access.append(tenant)
+    else:
+        if tenant not in access:
+            raise NovaError(404, f"Flavor access not found for {fid} / {tenant} combination.")
+        access.remove(tenant)
+    await ctx.caller(request).patch("flavors", obj["metadata"]["name"], {"spec": {"access": access}})
+    return ctx.reply({"flavor_access": [{"flavor_id": fid, "tenant_id": t} for t in access]})

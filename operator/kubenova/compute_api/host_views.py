@@ -11,7 +11,17 @@ from typing import Any
 
 from kubenova.compute_api.microversions import Version
 from kubenova.compute_api.server_views import _usg
-from kubenova.compute_api.views import NAME_ANNOTATION, USER_ANNOTATION, Obj, _meta, _spec, _status, timestamp, uid
+from kubenova.compute_api.views import (
+    NAME_ANNOTATION,
+    USER_ANNOTATION,
+    Obj,
+    _meta,
+    _spec,
+    _status,
+    nova_name,
+    timestamp,
+    uid,
+)
 
 
 def stable_int(text: str) -> int:
@@ -62,7 +72,7 @@ def hypervisor_view(obj: Obj, version: Version, *, detail: bool) -> dict[str, An
                 "running_vms": status.get("runningVms", 0) or 0,
                 "current_workload": 0,
                 "disk_available_least": disk - dused,
-                "cpu_info": "{}",
+                "cpu_info": {} if version.at_least("2.28") else "{}",  # a JSON object from 2.28
             }
         )
     return out
@@ -106,7 +116,7 @@ def aggregate_view(obj: Obj, version: Version) -> dict[str, Any]:
         metadata.setdefault("availability_zone", zone)
     out: dict[str, Any] = {
         "id": stable_int(str(meta.get("uid"))),
-        "name": meta.get("name"),
+        "name": nova_name(obj),
         "availability_zone": zone,
         "hosts": list(status.get("hosts") or spec.get("hosts") or []),
         "metadata": metadata,

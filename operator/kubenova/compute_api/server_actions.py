@@ -114,6 +114,7 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
             patch["displayName"] = str(arg["name"])
         if "metadata" in arg and isinstance(arg["metadata"], Mapping):
             patch["metadata"] = {str(k): str(v) for k, v in arg["metadata"].items()}
+        patch.update(server_views.rebuild_extras(arg, ctx.version(request)))
     elif name == "rescue":
         _check(obj, nova.Action.RESCUE)
         patch = {"rescue": True}
@@ -134,7 +135,10 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
     obj = await caller.patch("servers", meta["name"], {"spec": patch}, meta["namespace"])
     if name == "rebuild":
         flavors = await flavors_by_name(caller)
-        return ctx.reply({"server": _view(request, obj, flavors, show=True)}, 202)
+        view = _view(request, obj, flavors, show=True)
+        if ctx.version(request).at_least("2.57"):  # Nova's rebuild answers the user data from 2.57
+            view["user_data"] = (obj.get("spec") or {}).get("userData")
+        return ctx.reply({"server": view}, 202)
     if name == "rescue":
         return ctx.reply({"adminPass": secrets.token_urlsafe(12)}, status)
     return web.Response(status=status)

@@ -26,6 +26,7 @@ from kubenova.compute_api.views import (
     image_reference,
     last_segment,
     link,
+    object_name,
     timestamp,
     uid,
 )
@@ -242,8 +243,9 @@ def server_spec(body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any
     image = body.get("imageRef")
     if image:
         spec["image"] = image_reference(last_segment(str(image)) if "/images/" in str(image) else str(image))
+    if body.get("key_name"):  # the Keypair's Kubernetes name (views.object_name)
+        spec["keyName"] = object_name(str(body["key_name"]))
     for key, ours in (
-        ("key_name", "keyName"),
         ("user_data", "userData"),
         ("availability_zone", "availabilityZone"),
         ("description", "description"),
@@ -270,6 +272,29 @@ def server_spec(body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any
     return spec
 
 
+def rebuild_extras(arg: Mapping[str, Any], version: Version) -> dict[str, Any]:
+    """What a rebuild may change besides the image, name and metadata: key_name (2.54, null
+    removes it), user_data (2.57) and description (2.19)."""
+    out: dict[str, Any] = {}
+    if version.at_least("2.54") and "key_name" in arg:
+        out["keyName"] = object_name(str(arg["key_name"])) if arg["key_name"] else None
+    if version.at_least("2.57") and "user_data" in arg:
+        out["userData"] = arg["user_data"] or None
+    if version.at_least("2.19") and "description" in arg:
+        out["description"] = arg["description"]
+    return out
+
+
+def _count(server: Mapping[str, Any], key: str) -> None:
+    """Nova's schema for min_count/max_count: an integer (or its string) of at least 1."""
+    if key not in server:
+        return
+    value = server[key]
+    ok = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
+    if not ok or int(value) < 1:
+        raise bad_request(f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is less than 1")
+
+
 def validate_create(body: Any, version: Version) -> Mapping[str, Any]:
     """The ``server`` object of a create, or Nova's 400."""
     if not isinstance(body, Mapping) or not isinstance(body.get("server"), Mapping):
@@ -286,6 +311,10 @@ def validate_create(body: Any, version: Version) -> Mapping[str, Any]:
         raise bad_request("Invalid input for field/attribute server. 'networks' is a required property")
     if not server.get("imageRef"):
         raise bad_request("Missing imageRef attribute")
+    _count(server, "min_count")
+    _count(server, "max_count")
+    if "min_count" in server and "max_count" in server and int(server["min_count"]) > int(server["max_count"]):
+        raise bad_request("min_count must be <= max_count")
     for bdm in server.get("block_device_mapping_v2") or []:
         # The image as the local root disk (what the openstack CLI sends with --image) is the
         # server's image; volumes are not supported yet.

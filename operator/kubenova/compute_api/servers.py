@@ -87,7 +87,10 @@ async def create(request: web.Request) -> web.Response:
     flavor = await find_flavor(caller, str(server["flavorRef"]))
     if flavor is None:
         raise bad_request(f"Flavor {server['flavorRef']} could not be found.")
-    if server.get("key_name") and await caller.get("keypairs", str(server["key_name"]), project) is None:
+    if (
+        server.get("key_name")
+        and await caller.get("keypairs", views.object_name(str(server["key_name"])), project) is None
+    ):
         raise bad_request(f"Invalid key_name provided.")  # noqa: F541 - Nova's text
     hints = (body or {}).get("OS-SCH-HNT:scheduler_hints") or (body or {}).get("os:scheduler_hints")
     spec = server_views.server_spec(server, flavor=flavor["metadata"]["name"], hints=hints)
