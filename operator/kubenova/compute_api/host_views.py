@@ -7,6 +7,7 @@ here; the routes of :mod:`kubenova.compute_api.hosts` and
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from kubenova.compute_api.microversions import Version
@@ -130,9 +131,15 @@ def aggregate_view(obj: Obj, version: Version) -> dict[str, Any]:
     return out
 
 
-def server_group_view(obj: Obj, version: Version) -> dict[str, Any]:
+def server_group_view(obj: Obj, version: Version, servers: Sequence[Obj] = ()) -> dict[str, Any]:
+    """A server group; its members are those the operator recorded and ``servers`` that name
+    the group in their hints (Nova adds a member when the server is created, before placing)."""
     meta, spec, status = _meta(obj), _spec(obj), _status(obj)
     members = [m.get("uid") for m in status.get("members") or [] if m.get("uid")]
+    for s in servers:
+        hinted = (_spec(s).get("schedulerHints") or {}).get("group") == meta.get("name")
+        if hinted and _meta(s).get("namespace") == meta.get("namespace") and uid(s) not in members:
+            members.append(uid(s))
     out: dict[str, Any] = {
         "id": uid(obj),
         "name": (meta.get("annotations") or {}).get(NAME_ANNOTATION) or meta.get("name"),

@@ -97,6 +97,7 @@ async def create(request: web.Request) -> web.Response:
     group = (spec.get("schedulerHints") or {}).get("group")
     if group:
         spec["schedulerHints"]["group"] = await _group_name(caller, project, group)
+    await _server_hints(caller, project, spec.get("schedulerHints") or {})
     obj = await caller.create(
         "servers",
         {
@@ -126,6 +127,16 @@ async def _group_name(caller: Caller, project: str, ref: str) -> str:
         if views.uid(g) == ref or g["metadata"]["name"] == ref:
             return str(g["metadata"]["name"])
     raise bad_request(f"Invalid server group {ref}.")
+
+
+async def _server_hints(caller: Caller, project: str, hints: dict[str, Any]) -> None:
+    """same_host / different_host name servers by Nova id (uuid); the spec by Kubernetes name."""
+    keys = [k for k in ("sameHost", "differentHost") if hints.get(k)]
+    if not keys:
+        return
+    names = {views.uid(s): s["metadata"]["name"] for s in await caller.list("servers", project)}
+    for key in keys:  # an unknown server stays as given: Nova's filters pass over it too
+        hints[key] = [names.get(ref, ref) for ref in hints[key]]
 
 
 def _filtered(request: web.Request, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
