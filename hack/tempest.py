@@ -69,15 +69,16 @@ class Account:
     token: str
 
 
-CLUSTER_ROLES = {"member": "edit", "reader": "view"}
+CLUSTER_ROLES = {"member": "edit", "reader": "view", "manager": "admin"}
 
 
 def make_accounts(c: Cluster, *, projects: int = 4, admins: int = 2) -> list[Account]:
-    """Each project (a namespace) holds a member (bound to ``edit``) and a reader (``view``):
-    tempest asks for its ``project_reader`` in the primary account's project. Admins (bound to
+    """Each project (a namespace) holds a member (bound to ``edit``), a reader (``view``) and a
+    manager (the namespace's ``admin``, Nova's manager persona): tempest asks for its
+    ``project_reader`` and ``project_manager`` in the primary account's project. Admins (bound to
     ``cluster-admin``) have namespaces of their own. Tokens last 6 hours."""
     out: list[Account] = []
-    plan = [(f"tempest-{i}", role) for i in range(projects) for role in ("member", "reader")]
+    plan = [(f"tempest-{i}", role) for i in range(projects) for role in ("member", "reader", "manager")]
     plan += [(f"tempest-admin-{i}", "admin") for i in range(admins)]
     for ns in dict.fromkeys(ns for ns, _ in plan):
         c.kubectl("create", "namespace", ns)
@@ -167,6 +168,8 @@ def config(api_url: str, accounts_file: Path, image_ref: str, max_version: str, 
             "min_microversion": "2.1",
             "max_microversion": max_version,
             "min_compute_nodes": str(nodes),
+            # kubenova keeps a shelved server shelved until shelveOffload (no offload timer).
+            "shelved_offload_time": "-1",
             "build_interval": "1",
             "build_timeout": "120",
         },

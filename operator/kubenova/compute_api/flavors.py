@@ -110,6 +110,18 @@ async def flavor_access(request: web.Request) -> web.Response:
     return ctx.reply({"flavor_access": [{"flavor_id": fid, "tenant_id": t} for t in spec.get("access") or []]})
 
 
+def _boolean(value: Any) -> bool:
+    """Nova's parameter_types.boolean: true/false and their strings (tempest sends "False")."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on", "y", "t"):
+        return True
+    if text in ("false", "0", "no", "off", "n", "f"):
+        return False
+    raise bad_request(f"Invalid input for field/attribute os-flavor-access:is_public. Value: {value}.")
+
+
 @routes.post(P + "/flavors")
 async def create_flavor(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:os-flavor-manage:create")
@@ -134,7 +146,7 @@ async def create_flavor(request: web.Request) -> web.Response:
         if f.get(nova):
             spec[ours] = int(f[nova])
     if "os-flavor-access:is_public" in f:
-        spec["isPublic"] = bool(f["os-flavor-access:is_public"])
+        spec["isPublic"] = _boolean(f["os-flavor-access:is_public"])
     if f.get("description"):
         spec["description"] = f["description"]
     caller = ctx.caller(request)
@@ -177,7 +189,7 @@ async def delete_extra_spec(request: web.Request) -> web.Response:
     if key not in ((obj.get("spec") or {}).get("extraSpecs") or {}):
         raise NovaError(404, f"Flavor {views.flavor_id(obj)} has no extra specs with key {key}.")
     await ctx.caller(request).patch("flavors", obj["metadata"]["name"], {"spec": {"extraSpecs": {key: None}}})
-    return web.Response(status=202)
+    return web.Response(status=200)  # Nova's 200 (a flavor's delete is 202)
 
 
 @routes.put(P + "/flavors/{id}")

@@ -70,6 +70,7 @@ ONE_SHOT_RULES = {
     "confirmResize": nova.Action.CONFIRM_RESIZE,
     "revertResize": nova.Action.REVERT_RESIZE,
 }
+SOFT_DELETE_ONLY = {"restore", "forceDelete"}
 UNSUPPORTED = {"createImage", "os-resetState", "trigger_crash_dump", "changePassword"}
 
 
@@ -128,6 +129,11 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
         return await _one_shot(request, obj, name, arg)
     elif name == "os-getConsoleOutput":
         return await _console_output(request, obj, arg)
+    elif name in SOFT_DELETE_ONLY:
+        # Nova allows these only on a SOFT_DELETED server; kubenova deletes at once (Nova's
+        # reclaim_instance_interval=0), so no server is ever in that state: Nova's 409.
+        state = str((obj.get("status") or {}).get("vmState") or "building")
+        raise NovaError(409, f"Cannot '{name}' instance {views.uid(obj)} while it is in vm_state {state}")
     elif name in UNSUPPORTED:
         raise NovaError(501, f"The requested functionality is not supported: {name} (kubenova's Compute API).")
     else:
@@ -135,7 +141,7 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
     obj = await caller.patch("servers", meta["name"], {"spec": patch}, meta["namespace"])
     if name == "rebuild":
         flavors = await flavors_by_name(caller)
-        view = _view(request, obj, flavors, show=True)
+        view = server_views.update_view(_view(request, obj, flavors, show=True), ctx.version(request))
         if ctx.version(request).at_least("2.57"):  # Nova's rebuild answers the user data from 2.57
             view["user_data"] = (obj.get("spec") or {}).get("userData")
         return ctx.reply({"server": view}, 202)

@@ -272,6 +272,19 @@ def server_spec(body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any
     return spec
 
 
+# What Nova's update and rebuild answers leave out before 2.75 (show_extended_attr=False,
+# show_AZ=False, show_keypair=False... in its views); from 2.75 they answer as show does.
+_SHOW_ONLY = ("config_drive", "key_name", "security_groups", "os-extended-volumes:volumes_attached", "host_status")
+_SHOW_ONLY_PREFIXES = ("OS-EXT-", "OS-SRV-USG:")
+
+
+def update_view(view: dict[str, Any], version: Version) -> dict[str, Any]:
+    """A show view trimmed to what ``PUT /servers/{id}`` and rebuild answer at ``version``."""
+    if version.at_least("2.75"):
+        return view
+    return {k: v for k, v in view.items() if k not in _SHOW_ONLY and not k.startswith(_SHOW_ONLY_PREFIXES)}
+
+
 def rebuild_extras(arg: Mapping[str, Any], version: Version) -> dict[str, Any]:
     """What a rebuild may change besides the image, name and metadata: key_name (2.54, null
     removes it), user_data (2.57) and description (2.19)."""

@@ -85,7 +85,8 @@ async def create(request: web.Request) -> web.Response:
     if count != 1:
         raise bad_request("kubenova's Compute API creates one server per request (min_count/max_count 1).")
     flavor = await find_flavor(caller, str(server["flavorRef"]))
-    if flavor is None:
+    # A private flavor is usable only by the projects on its access list (admins: any).
+    if flavor is None or not views.flavor_visible(flavor, project, admin=ctx.claims(request).admin):
         raise bad_request(f"Flavor {server['flavorRef']} could not be found.")
     if (
         server.get("key_name")
@@ -257,7 +258,9 @@ async def update(request: web.Request) -> web.Response:
             "servers", obj["metadata"]["name"], {"spec": changes}, obj["metadata"]["namespace"]
         )
     flavors = await flavors_by_name(ctx.caller(request))
-    return ctx.reply({"server": _view(request, obj, flavors, show=True)})
+    return ctx.reply(
+        {"server": server_views.update_view(_view(request, obj, flavors, show=True), ctx.version(request))}
+    )
 
 
 @routes.delete(P + "/servers/{id}")
