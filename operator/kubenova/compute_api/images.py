@@ -38,7 +38,10 @@ async def version(request: web.Request) -> web.Response:
 
 
 def _looks_like_reference(text: str) -> bool:
-    return bool(text) and " " not in text and len(text) <= 1024
+    """A name that is a container reference with a tag, digest or registry path (``nginx:1.27``,
+    ``quay.io/x/y``): a bare word is an image name that no Image has, so it is not found (a
+    shelved server's ``<name>-shelved`` snapshot, say, which kubenova does not make)."""
+    return bool(text) and " " not in text and len(text) <= 1024 and any(c in text for c in ":/@")
 
 
 def _not_found(ident: str) -> web.Response:

@@ -144,6 +144,7 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
         view = server_views.update_view(_view(request, obj, flavors, show=True), ctx.version(request))
         if ctx.version(request).at_least("2.57"):  # Nova's rebuild answers the user data from 2.57
             view["user_data"] = (obj.get("spec") or {}).get("userData")
+        view["adminPass"] = secrets.token_urlsafe(12)  # as the create's: Nova's enable_instance_password
         return ctx.reply({"server": view}, 202)
     if name == "rescue":
         return ctx.reply({"adminPass": secrets.token_urlsafe(12)}, status)

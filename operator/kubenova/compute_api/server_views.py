@@ -150,7 +150,9 @@ def server_view(  # noqa: PLR0915 - a statement per Nova field
     if version.at_least("2.47"):
         flavor_out = _embedded_flavor(obj, flavor, version)
     else:
-        flavor_out = {"id": spec.get("flavor"), "links": link(base, "flavors", str(spec.get("flavor")))[1:]}
+        # The flavor it runs with (after a revert, the old one while spec.flavor still names the new).
+        fid = str((status.get("flavor") or {}).get("originalName") or spec.get("flavor"))
+        flavor_out = {"id": fid, "links": link(base, "flavors", fid)[1:]}
     power = status.get("powerStateCode")
     if power is None:
         power = POWER_CODES.get(str(status.get("powerState") or "NOSTATE"), 0)
