@@ -30,8 +30,9 @@ tools: venv
 run: tools
 	exec $(BIN)/python -m hack.devcluster run
 
-## test: lint, types, architecture, CRD drift, then every unit and integration test.
-test: lint tools
+## test: lint, types, architecture, CRD drift, then every unit and integration test (tempest's
+## fast compute part among them: tests/integration/test_tempest.py).
+test: lint tools $(CURDIR)/.venv-tempest/bin/tempest
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -43,7 +44,7 @@ lint: venv
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: tools
+integration: tools $(CURDIR)/.venv-tempest/bin/tempest
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 ## crds: regenerate crds/ and charts/kubenova/templates/crds/ from the models in operator/kubenova/api/.

@@ -49,6 +49,20 @@ SUBSET = (
     r"|test_simple_tenant_usage|test_server_diagnostics))"
     r"|serial_tests\.api\.compute\.admin\.(test_aggregates|test_server_affinity))"
 )
+# The fast part (about a minute with the cluster's start; `make test` runs it, see
+# tests/integration/test_tempest.py): no server is booted but by the aggregate-zone test.
+FAST = (
+    r"^tempest\.(api\.compute\.(flavors|keypairs|limits|test_quotas|test_versions"
+    r"|admin\.(test_flavors|test_keypairs|test_hypervisor|test_services|test_availability_zone"
+    r"|test_aggregates_negative|test_simple_tenant_usage))"
+    r"|serial_tests\.api\.compute\.admin\.test_aggregates)"
+)
+# The fast part's failures that are kubenova's known differences from Nova (README, "tempest"):
+# left out of `make test`'s run, which must then pass whole.
+FAST_KNOWN = (
+    r"(test_keypairs_v210\.KeyPairsV210TestJSON\.test_admin_manage_keypairs_for_other_users"
+    r"|test_flavors_negative\.FlavorsV2NegativeTest\.test_boot_with_low_ram)"
+)
 # Tests in those modules that need what kubenova does not serve: Keystone's admin API (creating
 # projects and users), Neutron ports or networks, Cinder volumes, or SSH into guests.
 EXCLUDE = r"(test_attach_interfaces|test_attach_volume|test_device_tagging|test_novnc|test_server_personality)"
@@ -281,10 +295,10 @@ def report(result: Result) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m hack.tempest", description=__doc__.split("\n\n")[0])
     parser.add_argument("--regex", default=SUBSET, help="tests to run (default: the compute subset)")
+    parser.add_argument("--fast", action="store_true", help="the fast part only (FAST), as make test runs it")
     parser.add_argument("--exclude-regex", default=EXCLUDE, help="tests to leave out")
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--nodes", type=int, default=2, help="simulated compute hosts")
-    parser.add_argument("--keep", action="store_true", help="keep the workspace (and a failed cluster's logs)")
     parser.add_argument("--requirement", action="store_true", help="print tempest's pinned requirement and exit")
     parser.add_argument("--timeout", type=float, default=3600)
     args = parser.parse_args(argv)
@@ -295,12 +309,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{TEMPEST} is missing: `make tempest` makes .venv-tempest with {pinned()}", file=sys.stderr)
         return 2
     workspace = Path(tempfile.mkdtemp(prefix="kubenova-tempest-")) / "ws"
-    with clusters.running(clusters.default_root("tempest"), nodes=args.nodes) as c:
+    # A cluster folder of its own (a temporary one): runs side by side do not clash.
+    with clusters.running(None, nodes=args.nodes) as c:
         prep = prepare(c, workspace, nodes=args.nodes)
         try:
-            result = run_tempest(
-                workspace, args.regex, args.exclude_regex or None, args.concurrency, timeout=args.timeout
-            )
+            regex, exclude = (FAST, f"{EXCLUDE}|{FAST_KNOWN}") if args.fast else (args.regex, args.exclude_regex)
+            result = run_tempest(workspace, regex, exclude or None, args.concurrency, timeout=args.timeout)
         finally:
             prep.api.stop()
             prep.op.stop()

@@ -25,12 +25,15 @@ routes = web.RouteTableDef()
 async def _flavors(request: web.Request) -> list[dict[str, Any]]:
     objs = await ctx.caller(request).list("flavors")
     project, admin = ctx.claims(request).project, ctx.claims(request).admin
-    is_public = request.query.get("is_public", "true").lower()
+    # Nova's is_public filter is an admin's: none lists every flavor, false the private ones;
+    # anyone else (and an admin's default) sees the public ones and those shared with the project.
+    raw = request.query.get("is_public", "true").strip().lower()
+    public = None if raw == "none" else _boolean(raw)
     out = []
     for f in objs:
         spec = f.get("spec") or {}
-        if admin and is_public in ("none", "false"):
-            if is_public == "false" and spec.get("isPublic", True):
+        if admin and public is not True:
+            if public is False and spec.get("isPublic", True):
                 continue
         elif not views.flavor_visible(f, project, admin=False):
             continue
@@ -236,6 +239,8 @@ async def flavor_action(request: web.Request) -> web.Response:
     ctx.set_policy(
         request, f"os_compute_api:os-flavor-access:{'add' if name.startswith('add') else 'remove'}_tenant_access"
     )
+    if not ctx.claims(request).admin:  # Nova's policy is checked before the flavor is looked up
+        raise NovaError(403, f"Policy doesn't allow {request[ctx.POLICY]} to be performed.")
     tenant = arg.get("tenant") if isinstance(arg, Mapping) else None
     if not isinstance(tenant, str) or not tenant:
         raise bad_request(f"Invalid input for field/attribute {name}. 'tenant' is a required property")

@@ -207,7 +207,10 @@ async def create_aggregate(request: web.Request) -> web.Response:
     obj = await caller.create(
         "aggregates", {"apiVersion": API_VERSION, "kind": "Aggregate", "metadata": meta, "spec": spec}
     )
-    return ctx.reply({"aggregate": host_views.aggregate_view(obj, ctx.version(request))})
+    view = host_views.aggregate_view(obj, ctx.version(request))
+    for key in ("hosts", "metadata"):  # Nova's create answers neither
+        view.pop(key)
+    return ctx.reply({"aggregate": view})
 
 
 @routes.put(P + "/os-aggregates/{id}")
