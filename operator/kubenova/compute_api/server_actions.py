@@ -15,7 +15,7 @@ from aiohttp import web
 from kubenova import backends
 from kubenova.api.common import API_VERSION
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import server_views, views
+from kubenova.compute_api import server_views, server_writes, views
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P, _view, find_flavor, find_server, flavors_by_name
 from kubenova.nova import actions as nova
@@ -115,7 +115,7 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
             patch["displayName"] = str(arg["name"])
         if "metadata" in arg and isinstance(arg["metadata"], Mapping):
             patch["metadata"] = {str(k): str(v) for k, v in arg["metadata"].items()}
-        patch.update(server_views.rebuild_extras(arg, ctx.version(request)))
+        patch.update(server_writes.rebuild_extras(arg, ctx.version(request)))
     elif name == "rescue":
         _check(obj, nova.Action.RESCUE)
         patch = {"rescue": True}
@@ -141,7 +141,7 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
     obj = await caller.patch("servers", meta["name"], {"spec": patch}, meta["namespace"])
     if name == "rebuild":
         flavors = await flavors_by_name(caller)
-        view = server_views.update_view(_view(request, obj, flavors, show=True), ctx.version(request))
+        view = server_writes.update_view(_view(request, obj, flavors, show=True), ctx.version(request))
         if ctx.version(request).at_least("2.57"):  # Nova's rebuild answers the user data from 2.57
             view["user_data"] = (obj.get("spec") or {}).get("userData")
         view["adminPass"] = secrets.token_urlsafe(12)  # as the create's: Nova's enable_instance_password

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kubenova.compute_api import server_writes
 from kubenova.compute_api.errors import bad_request
 from kubenova.compute_api.microversions import Version
 from kubenova.compute_api.views import (
@@ -170,8 +171,8 @@ def server_view(  # noqa: PLR0915 - a statement per Nova field
         "created": created,
         "updated": timestamp(status.get("updated")) or created,
         "addresses": addresses,
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": meta.get("annotations", {}).get(server_writes.ACCESS_IP["accessIPv4"], ""),
+        "accessIPv6": meta.get("annotations", {}).get(server_writes.ACCESS_IP["accessIPv6"], ""),
         "links": link(base, "servers", ident),
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": status.get("availabilityZone") or spec.get("availabilityZone") or "",
@@ -272,32 +273,6 @@ def server_spec(body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any
     if sh:
         spec["schedulerHints"] = sh
     return spec
-
-
-# What Nova's update and rebuild answers leave out before 2.75 (show_extended_attr=False,
-# show_AZ=False, show_keypair=False... in its views); from 2.75 they answer as show does.
-_SHOW_ONLY = ("config_drive", "key_name", "security_groups", "os-extended-volumes:volumes_attached", "host_status")
-_SHOW_ONLY_PREFIXES = ("OS-EXT-", "OS-SRV-USG:")
-
-
-def update_view(view: dict[str, Any], version: Version) -> dict[str, Any]:
-    """A show view trimmed to what ``PUT /servers/{id}`` and rebuild answer at ``version``."""
-    if version.at_least("2.75"):
-        return view
-    return {k: v for k, v in view.items() if k not in _SHOW_ONLY and not k.startswith(_SHOW_ONLY_PREFIXES)}
-
-
-def rebuild_extras(arg: Mapping[str, Any], version: Version) -> dict[str, Any]:
-    """What a rebuild may change besides the image, name and metadata: key_name (2.54, null
-    removes it), user_data (2.57) and description (2.19)."""
-    out: dict[str, Any] = {}
-    if version.at_least("2.54") and "key_name" in arg:
-        out["keyName"] = object_name(str(arg["key_name"])) if arg["key_name"] else None
-    if version.at_least("2.57") and "user_data" in arg:
-        out["userData"] = arg["user_data"] or None
-    if version.at_least("2.19") and "description" in arg:
-        out["description"] = arg["description"]
-    return out
 
 
 def _count(server: Mapping[str, Any], key: str) -> None:

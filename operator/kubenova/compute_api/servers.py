@@ -13,7 +13,7 @@ from aiohttp import web
 
 from kubenova.api.common import API_VERSION
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import server_views, views
+from kubenova.compute_api import server_views, server_writes, views
 from kubenova.compute_api.errors import NovaError, bad_request, not_found
 from kubenova.kube.caller import Caller
 
@@ -107,7 +107,10 @@ async def create(request: web.Request) -> web.Response:
             "metadata": {
                 "name": views.kube_name(server["name"]),
                 "namespace": project,
-                "annotations": {views.USER_ANNOTATION: ctx.claims(request).user_id},
+                "annotations": {
+                    views.USER_ANNOTATION: ctx.claims(request).user_id,
+                    **server_writes.access_ip_annotations(server),
+                },
             },
             "spec": spec,
         },
@@ -253,13 +256,14 @@ async def update(request: web.Request) -> web.Response:
     unknown = set(new) - {"name", "description", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig", "hostname"}
     if unknown:
         raise bad_request(f"Additional properties are not allowed ({', '.join(sorted(unknown))} were unexpected)")
-    if changes:
-        obj = await ctx.caller(request).patch(
-            "servers", obj["metadata"]["name"], {"spec": changes}, obj["metadata"]["namespace"]
-        )
+    patch: dict[str, Any] = {"spec": changes} if changes else {}
+    if access := server_writes.access_ip_annotations(new):
+        patch["metadata"] = {"annotations": access}
+    if patch:
+        obj = await ctx.caller(request).patch("servers", obj["metadata"]["name"], patch, obj["metadata"]["namespace"])
     flavors = await flavors_by_name(ctx.caller(request))
     return ctx.reply(
-        {"server": server_views.update_view(_view(request, obj, flavors, show=True), ctx.version(request))}
+        {"server": server_writes.update_view(_view(request, obj, flavors, show=True), ctx.version(request))}
     )
 
 

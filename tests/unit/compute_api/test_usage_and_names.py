@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from kubenova.compute_api import hypervisor_extras, server_views, tenant_usage, views
+from kubenova.compute_api import hypervisor_extras, server_views, server_writes, tenant_usage, views
 from kubenova.compute_api.errors import NovaError
 from kubenova.compute_api.microversions import Version
 
@@ -94,10 +94,23 @@ def test_min_and_max_count_below_one_are_novas_400(count: object) -> None:
 
 def test_a_rebuild_may_change_key_name_user_data_and_description_at_their_microversions() -> None:
     arg = {"key_name": "My Key", "user_data": "aGk=", "description": "d"}
-    assert server_views.rebuild_extras(arg, Version(2, 1)) == {}
-    assert server_views.rebuild_extras(arg, Version(2, 57)) == {
+    assert server_writes.rebuild_extras(arg, Version(2, 1)) == {}
+    assert server_writes.rebuild_extras(arg, Version(2, 57)) == {
         "keyName": views.object_name("My Key"),
         "userData": "aGk=",
         "description": "d",
     }
-    assert server_views.rebuild_extras({"key_name": None}, Version(2, 54)) == {"keyName": None}
+    assert server_writes.rebuild_extras({"key_name": None}, Version(2, 54)) == {"keyName": None}
+
+
+def test_access_addresses_are_kept_in_annotations_and_checked_by_family() -> None:
+    out = server_writes.access_ip_annotations({"accessIPv4": "1.1.1.1", "accessIPv6": ""})
+    assert out == {server_writes.ACCESS_IP["accessIPv4"]: "1.1.1.1", server_writes.ACCESS_IP["accessIPv6"]: None}
+    with pytest.raises(NovaError):
+        server_writes.access_ip_annotations({"accessIPv4": "::1"})
+
+
+def test_update_and_rebuild_answers_leave_shows_extras_out_before_2_75() -> None:
+    view = {"id": "x", "OS-EXT-STS:vm_state": "active", "key_name": "k", "OS-SRV-USG:launched_at": None}
+    assert server_writes.update_view(view, Version(2, 74)) == {"id": "x"}
+    assert server_writes.update_view(view, Version(2, 75)) == view
