@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kubenova.compute_api import server_writes
+from kubenova.compute_api import block_devices, server_writes
 from kubenova.compute_api.errors import bad_request
 from kubenova.compute_api.microversions import Version
 from kubenova.compute_api.views import (
@@ -240,12 +240,20 @@ def _usg(value: str | None) -> str | None:
     return value.replace("Z", "").replace("+00:00", "") + ("" if "." in value else ".000000")
 
 
-def server_spec(body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any] | None) -> dict[str, Any]:
+def server_spec(
+    body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any] | None, flavor_disk: int = 0
+) -> dict[str, Any]:
     """The Server's spec for ``POST /servers``'s ``server`` object (validated by the caller)."""
     spec: dict[str, Any] = {"flavor": flavor, "displayName": body["name"]}
     image = body.get("imageRef")
-    if image:
+    devices = block_devices.spec_of(body.get("block_device_mapping_v2") or [], image, flavor_disk=flavor_disk)
+    image = image or devices.get("imageId")
+    if "bootVolume" in devices:  # boot from volume: the claim is the root disk, no image
+        spec["bootVolume"] = devices["bootVolume"]
+    elif image:
         spec["image"] = image_reference(last_segment(str(image)) if "/images/" in str(image) else str(image))
+    if devices.get("volumes"):
+        spec["volumes"] = devices["volumes"]
     if body.get("key_name"):  # the Keypair's Kubernetes name (views.object_name)
         spec["keyName"] = object_name(str(body["key_name"]))
     for key, ours in (
@@ -299,17 +307,14 @@ def validate_create(body: Any, version: Version) -> Mapping[str, Any]:
         raise bad_request("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property")
     if version.at_least("2.37") and "networks" not in server:
         raise bad_request("Invalid input for field/attribute server. 'networks' is a required property")
-    if not server.get("imageRef"):
-        raise bad_request("Missing imageRef attribute")
     _count(server, "min_count")
     _count(server, "max_count")
     if "min_count" in server and "max_count" in server and int(server["min_count"]) > int(server["max_count"]):
         raise bad_request("min_count must be <= max_count")
-    for bdm in server.get("block_device_mapping_v2") or []:
-        # The image as the local root disk (what the openstack CLI sends with --image) is the
-        # server's image; volumes are not supported yet.
-        if not isinstance(bdm, Mapping) or bdm.get("source_type") != "image" or bdm.get("destination_type") != "local":
-            raise bad_request("block_device_mapping_v2 with volumes is not supported by kubenova's Compute API yet.")
+    bdms = server.get("block_device_mapping_v2") or []
+    if not isinstance(bdms, list):
+        raise bad_request("Invalid input for field/attribute block_device_mapping_v2.")
+    block_devices.spec_of(bdms, server.get("imageRef"), flavor_disk=0)  # Nova's 400s, before any write
     md = server.get("metadata")
     if md is not None and (not isinstance(md, Mapping) or any(len(str(v)) > 255 for v in md.values())):
         raise bad_request("Invalid input for field/attribute metadata.")

@@ -94,7 +94,8 @@ async def create(request: web.Request) -> web.Response:
     ):
         raise bad_request(f"Invalid key_name provided.")  # noqa: F541 - Nova's text
     hints = (body or {}).get("OS-SCH-HNT:scheduler_hints") or (body or {}).get("os:scheduler_hints")
-    spec = server_views.server_spec(server, flavor=flavor["metadata"]["name"], hints=hints)
+    flavor_disk = int((flavor.get("spec") or {}).get("disk") or 0)
+    spec = server_views.server_spec(server, flavor=flavor["metadata"]["name"], hints=hints, flavor_disk=flavor_disk)
     group = (spec.get("schedulerHints") or {}).get("group")
     if group:
         spec["schedulerHints"]["group"] = await _group_name(caller, project, group)
