@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -269,7 +270,8 @@ def prepare(c: Cluster, workspace: Path, *, nodes: int, tempest: Path = TEMPEST)
     from kubenova.compute_api import microversions, views
 
     installing.install_crds(c)
-    op = operating.start(c, name="operator", webhook=True)
+    # The flavors tempest makes name no backend: KubeVirt, so that its servers boot the Image.
+    op = operating.start(c, name="operator", webhook=True, env={"KUBENOVA_DEFAULT_BACKEND": "kubevirt"})
     c.apply(computeapi.user_roles(c, "tempest"))
     c.apply(resources("quay.io/kubevirt/cirros-container-disk-demo:v1.4.0"))
     accounts = make_accounts(c)
@@ -318,6 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             prep.api.stop()
             prep.op.stop()
+            for log in (prep.api.log, prep.op.log):  # kept with the workspace: the cluster's folder goes
+                shutil.copy(log, workspace / log.name)
     print(result.output[-4000:] if result.failed else "")
     print(report(result))
     print(f"workspace (tempest.conf, tempest.log, .stestr): {workspace}")
