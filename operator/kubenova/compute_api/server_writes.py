@@ -19,8 +19,8 @@ _SHOW_ONLY_PREFIXES = ("OS-EXT-", "OS-SRV-USG:")
 
 def update_view(view: dict[str, Any], version: Version) -> dict[str, Any]:
     """A show view trimmed to what ``PUT /servers/{id}`` and rebuild answer at ``version``."""
-    if version.at_least("2.75"):
-        return view
+    if version.at_least("2.75"):  # show's, but user data only as rebuild's own user_data (2.57)
+        return {k: v for k, v in view.items() if k != "OS-EXT-SRV-ATTR:user_data"}
     return {k: v for k, v in view.items() if k not in _SHOW_ONLY and not k.startswith(_SHOW_ONLY_PREFIXES)}
 
 

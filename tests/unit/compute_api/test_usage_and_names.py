@@ -114,3 +114,4 @@ def test_update_and_rebuild_answers_leave_shows_extras_out_before_2_75() -> None
     view = {"id": "x", "OS-EXT-STS:vm_state": "active", "key_name": "k", "OS-SRV-USG:launched_at": None}
     assert server_writes.update_view(view, Version(2, 74)) == {"id": "x"}
     assert server_writes.update_view(view, Version(2, 75)) == view
+    assert server_writes.update_view({"id": "x", "OS-EXT-SRV-ATTR:user_data": "u"}, Version(2, 75)) == {"id": "x"}
