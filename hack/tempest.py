@@ -310,9 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     if not TEMPEST.exists():
         print(f"{TEMPEST} is missing: `make tempest` makes .venv-tempest with {pinned()}", file=sys.stderr)
         return 2
-    workspace = Path(tempfile.mkdtemp(prefix="kubenova-tempest-")) / "ws"
-    # A cluster folder of its own (a temporary one): runs side by side do not clash.
-    with clusters.running(None, nodes=args.nodes) as c:
+    # One temporary folder of its own for the workspace and the cluster: runs side by side do
+    # not clash, and nothing that tidies the dev clusters' usual folders takes this one.
+    base = Path(tempfile.mkdtemp(prefix="tempest-run-"))
+    workspace = base / "ws"
+    with clusters.running(base / "cluster", nodes=args.nodes) as c:
         prep = prepare(c, workspace, nodes=args.nodes)
         try:
             regex, exclude = (FAST, f"{EXCLUDE}|{FAST_KNOWN}") if args.fast else (args.regex, args.exclude_regex)

@@ -428,6 +428,41 @@ def test_the_image_api_lists_images_as_glance_with_their_visibility(clouds: dict
 
 
 @pytest.mark.usefixtures("operator", "user_roles")
+def test_block_device_mapping_boots_from_a_claim_and_refuses_bad_mappings(
+    cluster: Cluster, clouds: dict[str, Any]
+) -> None:
+    ns = clouds["namespace"]
+    cluster.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "root", "namespace": ns},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+        ]
+    )
+    conn = connect(clouds, "demo")
+    boot = {"source_type": "volume", "destination_type": "volume", "uuid": "root", "boot_index": 0}
+    server = conn.compute.create_server(
+        name="from volume", flavor_id=FLAVOR_VM, block_device_mapping=[boot], networks="none"
+    )
+    obj = cluster.get_json("servers", "-n", ns)["items"]
+    (spec,) = [o["spec"] for o in obj if o["metadata"]["uid"] == server.id]
+    assert spec["bootVolume"] == {"claimName": "root"}
+    assert "image" not in spec
+    with pytest.raises(osexc.BadRequestException, match="Boot sequence"):
+        conn.compute.create_server(
+            name="two roots",
+            flavor_id=FLAVOR_VM,
+            block_device_mapping=[boot, {**boot, "uuid": "other"}],
+            networks="none",
+        )
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=120)
+
+
+@pytest.mark.usefixtures("operator", "user_roles")
 def test_admin_writes_flavors_aggregates_services_and_quotas(cluster: Cluster, clouds: dict[str, Any]) -> None:
     ns = clouds["namespace"]
     flavor_name = f"it.capi.{ns}"
