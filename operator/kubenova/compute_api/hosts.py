@@ -4,6 +4,7 @@ enabled, disabled or forced down), os-availability-zone, and os-aggregates read 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -233,7 +234,9 @@ async def update_aggregate(request: web.Request) -> web.Response:
     if "availability_zone" in agg:
         patch["spec"] = {"availabilityZone": agg["availability_zone"] or None}
     a = await caller.patch("aggregates", a["metadata"]["name"], patch)
-    return ctx.reply({"aggregate": host_views.aggregate_view(a, ctx.version(request))})
+    view = host_views.aggregate_view(a, ctx.version(request))
+    view["updated_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")  # Nova stamps an update
+    return ctx.reply({"aggregate": view})
 
 
 @routes.delete(P + "/os-aggregates/{id}")

@@ -141,7 +141,7 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
     obj = await caller.patch("servers", meta["name"], {"spec": patch}, meta["namespace"])
     if name == "rebuild":
         flavors = await flavors_by_name(caller)
-        view = server_writes.update_view(_view(request, obj, flavors, show=True), ctx.version(request))
+        view = server_writes.update_view(_view(request, obj, flavors, show=True), ctx.version(request), rebuild=True)
         if ctx.version(request).at_least("2.57"):  # Nova's rebuild answers the user data from 2.57
             view["user_data"] = (obj.get("spec") or {}).get("userData")
         view["adminPass"] = secrets.token_urlsafe(12)  # as the create's: Nova's enable_instance_password

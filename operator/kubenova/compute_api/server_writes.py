@@ -17,11 +17,14 @@ _SHOW_ONLY = ("config_drive", "key_name", "security_groups", "os-extended-volume
 _SHOW_ONLY_PREFIXES = ("OS-EXT-", "OS-SRV-USG:")
 
 
-def update_view(view: dict[str, Any], version: Version) -> dict[str, Any]:
-    """A show view trimmed to what ``PUT /servers/{id}`` and rebuild answer at ``version``."""
+def update_view(view: dict[str, Any], version: Version, *, rebuild: bool = False) -> dict[str, Any]:
+    """A show view trimmed to what ``PUT /servers/{id}`` (or a rebuild) answers at ``version``."""
     if version.at_least("2.75"):  # show's, but user data only as rebuild's own user_data (2.57)
         return {k: v for k, v in view.items() if k != "OS-EXT-SRV-ATTR:user_data"}
-    return {k: v for k, v in view.items() if k not in _SHOW_ONLY and not k.startswith(_SHOW_ONLY_PREFIXES)}
+    keep = {"key_name"} if rebuild and version.at_least("2.54") else set()  # a rebuild may set it from 2.54
+    return {
+        k: v for k, v in view.items() if k in keep or (k not in _SHOW_ONLY and not k.startswith(_SHOW_ONLY_PREFIXES))
+    }
 
 
 ACCESS_IP = {"accessIPv4": "compute.kubenova.io/access-ipv4", "accessIPv6": "compute.kubenova.io/access-ipv6"}
@@ -41,14 +44,14 @@ def access_ip_annotations(body: Mapping[str, Any]) -> dict[str, str | None]:
             out[ACCESS_IP[key]] = None
             continue
         try:
-            ok = ipaddress.ip_address(str(value)).version == family
+            address = ipaddress.ip_address(str(value))
         except ValueError:
-            ok = False
-        if not ok:
+            address = None
+        if address is None or address.version != family:
             raise bad_request(
                 f"Invalid input for field/attribute {key}. Value: {value}. '{value}' is not a 'ipv{family}'"
             )
-        out[ACCESS_IP[key]] = str(value)
+        out[ACCESS_IP[key]] = str(address)  # normalized, as Nova stores it (an IP address, not text)
     return out
 
 

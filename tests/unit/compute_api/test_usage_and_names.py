@@ -108,6 +108,8 @@ def test_access_addresses_are_kept_in_annotations_and_checked_by_family() -> Non
     assert out == {server_writes.ACCESS_IP["accessIPv4"]: "1.1.1.1", server_writes.ACCESS_IP["accessIPv6"]: None}
     with pytest.raises(NovaError):
         server_writes.access_ip_annotations({"accessIPv4": "::1"})
+    v6 = server_writes.access_ip_annotations({"accessIPv6": "0000:0000:0000:0000:0000:babe:220.12.22.2"})
+    assert v6 == {server_writes.ACCESS_IP["accessIPv6"]: "::babe:dc0c:1602"}
 
 
 def test_update_and_rebuild_answers_leave_shows_extras_out_before_2_75() -> None:
