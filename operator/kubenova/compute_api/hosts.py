@@ -236,6 +236,12 @@ async def update_aggregate(request: web.Request) -> web.Response:
     a = await caller.patch("aggregates", a["metadata"]["name"], patch)
     view = host_views.aggregate_view(a, ctx.version(request))
     view["updated_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")  # Nova stamps an update
+    if "availability_zone" in agg:  # the new zone, before the operator's status catches up
+        view["availability_zone"] = agg["availability_zone"] or None
+        if agg["availability_zone"]:
+            view["metadata"]["availability_zone"] = agg["availability_zone"]
+        else:
+            view["metadata"].pop("availability_zone", None)
     return ctx.reply({"aggregate": view})
 
 
