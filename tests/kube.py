@@ -18,12 +18,12 @@ from typing import Any
 from lightkube import ALL_NS, ApiError, AsyncClient, Client, KubeConfig
 from lightkube.generic_resource import create_global_resource
 from lightkube.models.meta_v1 import ObjectMeta
-from lightkube.resources import core_v1, events_v1, storage_v1
+from lightkube.resources import core_v1, events_v1, networking_v1, storage_v1
 from lightkube.types import PatchType
 
 from kubenova.api import peering
 from kubenova.api.common import API_VERSION
-from kubenova.kube import resources
+from kubenova.kube import networks, resources
 from tests import waiting
 
 __all__ = ["API_VERSION"]
@@ -38,7 +38,13 @@ KINDS: dict[str, Any] = {
     "serveraction": resources.ServerAction,
     "servergroup": resources.ServerGroup,
     "quota": resources.Quota,
+    "migration": resources.Migration,
+    "securitygroup": resources.SecurityGroup,
+    "networkpolicy": networking_v1.NetworkPolicy,
+    "networkattachmentdefinition": networks.NetworkAttachmentDefinition,
     "virtualmachine": resources.VirtualMachine,
+    "virtualmachineinstance": resources.VirtualMachineInstance,
+    "virtualmachineinstancemigration": resources.VirtualMachineInstanceMigration,
     "datavolume": resources.DataVolume,
     "node": core_v1.Node,
     "namespace": core_v1.Namespace,

@@ -10,7 +10,9 @@ removed on a clean stop and kept when something failed, so its logs can be read.
 are started with a parent-death signal: if the Python process dies, so does its control plane.
 
 With ``kubevirt=True`` (the default) the cluster also has KubeVirt's CRDs, kwok Stages that move a
-VirtualMachine's status as virt-controller would, and a fake virt-api
+VirtualMachine's status as virt-controller would, a simulated virt-controller that keeps each
+running VM's VirtualMachineInstance and runs live migrations
+(:mod:`hack.devcluster.virtcontroller`), and a fake virt-api
 (:mod:`hack.devcluster.virtapi`) registered through the real aggregation layer for the
 ``subresources.kubevirt.io`` actions (pause, unpause, soft reboot). All traffic stays on
 loopback: every component listens on 127.0.0.1, and kube-apiserver reaches the fake virt-api and
@@ -22,7 +24,8 @@ namespace deletion, garbage collection by owner references, default service acco
 cannot be created without one), node lifecycle (a Node without heartbeats goes NotReady) and
 ClusterRole aggregation (the chart's aggregated view/edit roles), and PVC protection (it removes
 the ``kubernetes.io/pvc-protection`` finalizer of a deleted claim no Pod uses, so a namespace
-with volumes can finish deleting). kube-scheduler does not run:
+with volumes can finish deleting), and disruption (PodDisruptionBudgets' status, which the
+eviction a drain makes checks). kube-scheduler does not run:
 kubenova binds its Pods to hosts itself.
 """
 
@@ -46,7 +49,17 @@ from typing import Any
 
 import yaml
 
-from hack.devcluster import building, certs, kubeconfigs, nodes, processes, routing, virtapi
+from hack.devcluster import (
+    building,
+    certs,
+    kubeconfigs,
+    nodes,
+    podlogs,
+    processes,
+    routing,
+    virtapi,
+    virtcontroller,
+)
 
 free_ports = routing.free_ports  # for the tests and operating
 _START_TIMEOUT = 90.0
@@ -59,6 +72,7 @@ _CONTROLLERS = (
     "node-lifecycle-controller",
     "clusterrole-aggregation-controller",
     "persistentvolumeclaim-protection-controller",
+    "disruption-controller",
 )
 # kwok manages only the Nodes that carry this annotation, so a test can take one away to
 # simulate a dead host.
@@ -298,8 +312,9 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             f"--service-account-signing-key-file={bundle.sa_private}",
             "--service-cluster-ip-range=10.96.0.0/16",
             "--allow-privileged=true",
-            # The simulated Nodes' addresses are made up and off loopback, and no kubelet runs:
-            # with a type none of them has, kube-apiserver never dials one (logs, exec, proxy).
+            # The simulated Nodes' InternalIPs are made up and off loopback, and no kubelet runs:
+            # only their ExternalDNS address, 127.0.0.1 where kwok answers, is ever dialled
+            # (pod logs; see podlogs.py).
             "--kubelet-preferred-address-types=ExternalDNS",
             "--profiling=false",
             "--v=1",
@@ -322,6 +337,9 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             f"--controllers={','.join(_CONTROLLERS)}",
             "--v=1",
         ])  # fmt: skip
+        # Multus's NetworkAttachmentDefinition kind, so servers can name secondary networks (the
+        # dev cluster has no CNI to attach them: the kind is here for its objects and schema).
+        cluster.apply((_HERE / "fixtures" / "multus-crds.yaml").read_text())
         if kubevirt:
             cluster.apply((_HERE / "fixtures" / "kubevirt-crds.yaml").read_text())
             cluster.apply((_HERE / "fixtures" / "cdi-crds.yaml").read_text())
@@ -330,6 +348,7 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             cluster.wait_for("KubeVirt CRDs", lambda: _has_openapi(cluster, "apis/kubevirt.io/v1"))
             cluster.wait_for("CDI CRDs", lambda: _has_openapi(cluster, "apis/cdi.kubevirt.io/v1beta1"))
             virtapi.start(cluster, routing.LOCALHOST, virt_api_port)
+            virtcontroller.start(cluster)
         stages = ("nodes", "pods", "kubevirt", "cdi") if kubevirt else ("nodes", "pods")
         cluster.spawn("kwok", [
             str(building.binary("kwok")),
@@ -338,6 +357,11 @@ def start(root: Path | None = None, *, nodes: int = 0, kubevirt: bool = True, au
             f"--cidr={POD_CIDR}",
             "--node-lease-duration-seconds=40",
             f"--server-address=127.0.0.1:{kwok_port}",
+            # kwok answers for each Node's kubelet (pod logs), on loopback: see podlogs.py.
+            f"--node-port={kwok_port}",
+            f"--tls-cert-file={bundle.serving.cert}",
+            f"--tls-private-key-file={bundle.serving.key}",
+            f"--config={podlogs.write(root)}",
             *(f"--config={_HERE / 'stages' / f'{n}.yaml'}" for n in stages),
         ])  # fmt: skip
         # The default ServiceAccount appearing proves the controller manager works.

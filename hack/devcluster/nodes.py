@@ -80,6 +80,11 @@ def compute_node(
         "status": {
             "capacity": resources,
             "allocatable": resources,
-            "addresses": [{"type": "InternalIP", "address": ip}, {"type": "Hostname", "address": name}],
+            # ExternalDNS, the only type kube-apiserver dials here: kwok's server (podlogs.py).
+            "addresses": [
+                {"type": "InternalIP", "address": ip},
+                {"type": "Hostname", "address": name},
+                {"type": "ExternalDNS", "address": "127.0.0.1"},
+            ],
         },
     }

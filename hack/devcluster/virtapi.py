@@ -12,9 +12,11 @@ operations, and answers 202. Real virt-controller then hot-plugs it into the run
 Real KubeVirt serves pause, unpause and soft reboot of a VirtualMachineInstance from virt-api, an
 aggregated API server that kube-apiserver proxies to (an APIService and a Service).
 The dev cluster runs no KubeVirt: kwok Stages move a VirtualMachine's status as virt-controller
-would, and make no VirtualMachineInstance. So this stand-in acts on the VirtualMachine of the
-instance's name, and shows the result in the VM's status as KubeVirt does (printableStatus
-``Paused`` and a ``Paused`` condition, reason ``PausedByUser``), which the kwok Stages leave alone.
+would, and the simulated virt-controller (:mod:`hack.devcluster.virtcontroller`) keeps its
+VirtualMachineInstance (whose phase stays Running while paused, as KubeVirt's does). So this
+stand-in acts on the VirtualMachine of the instance's name, and shows the result in the VM's
+status as KubeVirt does (printableStatus ``Paused`` and a ``Paused`` condition, reason
+``PausedByUser``), which the kwok Stages leave alone.
 It answers as virt-api does: 404 for an absent VM, 409 ``VMI is not running``, ``VMI is already
 paused``, ``VMI is not paused``.
 
@@ -64,6 +66,12 @@ SERVICE = "virt-api"
 APISERVICE = f"{VERSION}.{GROUP}"
 ACTIONS = ("pause", "unpause", "softreboot")
 VM_ACTIONS = ("addvolume", "removevolume")
+CONSOLES = ("console", "vnc")
+"""The websocket subresources of a VMI: answered as virt-api answers a GET that is no websocket
+upgrade (a simulated VM has no serial port or display to stream)."""
+NOT_WEBSOCKET = (
+    "websocket: the client is not using the websocket protocol: 'upgrade' token not found in 'Connection' header"
+)
 _PORT_NAME = "https"
 _ACTION_PATH = re.compile(
     rf"^/apis/{re.escape(GROUP)}/{VERSION}/namespaces/(?P<ns>[^/]+)/virtualmachineinstances/(?P<name>[^/]+)/(?P<action>[^/]+)$"
@@ -136,6 +144,20 @@ class Kube:
     def __init__(self, kubeconfig: Path) -> None:
         self.client = lightkube.Client(KubeConfig.from_file(kubeconfig))
 
+    def exists(self, namespace: str, name: str) -> None:
+        """Refuse as virt-api does when there is no instance (the VM stands in for it)."""
+        try:
+            self.client.get(VirtualMachine, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                raise Refused(
+                    404,
+                    "NotFound",
+                    f'virtualmachineinstance.kubevirt.io "{name}" not found',
+                    {"name": name, "group": "kubevirt.io", "kind": "virtualmachineinstance"},
+                ) from exc
+            raise
+
     def act(self, namespace: str, name: str, action: str) -> None:
         for _ in range(5):  # kwok may write the status between our read and our write
             try:
@@ -200,19 +222,38 @@ def _document(path: str) -> dict[str, Any] | None:
     if path == f"/apis/{GROUP}":
         return {"kind": "APIGroup", "apiVersion": "v1", **group}
     if path == f"/apis/{GROUP}/{VERSION}":
-        resources = [
-            {
-                "name": f"virtualmachineinstances/{a}",
-                "singularName": "",
-                "namespaced": True,
-                "kind": "",
-                "verbs": ["update"],
-            }
-            for a in ACTIONS
-        ] + [
-            {"name": f"virtualmachines/{a}", "singularName": "", "namespaced": True, "kind": "", "verbs": ["update"]}
-            for a in VM_ACTIONS
-        ]
+        resources = (
+            [
+                {
+                    "name": f"virtualmachineinstances/{a}",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": "",
+                    "verbs": ["update"],
+                }
+                for a in ACTIONS
+            ]
+            + [
+                {
+                    "name": f"virtualmachines/{a}",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": "",
+                    "verbs": ["update"],
+                }
+                for a in VM_ACTIONS
+            ]
+            + [
+                {
+                    "name": f"virtualmachineinstances/{c}",
+                    "singularName": "",
+                    "namespaced": True,
+                    "kind": "",
+                    "verbs": ["get"],
+                }
+                for c in CONSOLES
+            ]
+        )
         return {
             "kind": "APIResourceList",
             "apiVersion": "v1",
@@ -240,6 +281,15 @@ def make_handler(kube: Kube) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?", 1)[0]
             if path in ("/healthz", "/readyz", "/livez"):
                 self._send(200, b"ok", "text/plain")
+                return
+            console = _ACTION_PATH.match(path)
+            if console and console["action"] in CONSOLES:
+                try:
+                    kube.exists(console["ns"], console["name"])
+                except Refused as refused:
+                    self._refuse(refused)
+                    return
+                self._refuse(Refused(400, "BadRequest", NOT_WEBSOCKET))
                 return
             body = _document(path.rstrip("/") or "/")
             if body is None:

@@ -33,15 +33,32 @@ FINALIZER = f"{GROUP}/finalizer"
 log = logging.getLogger("kubenova")
 
 
+class NoDiffBase(kopf.DiffBaseStorage):
+    """No "last handled configuration": kubenova has no change handlers (``on.create``,
+    ``on.update``, ``on.delete``, ``on.field``), only event and index handlers, which are level-
+    triggered and read the object as it is. kopf still builds a diff base for every event (a deep
+    copy of the whole body, status included, to drop most of it), a twentieth of the operator's
+    CPU per Server built (issue 13's profile), and nothing reads it. ``tests/unit/
+    test_index_functions.py`` fails if a change handler is added: then restore
+    ``kopf.AnnotationsDiffBaseStorage``."""
+
+    def build(self, *, body: kopf.Body, extra_fields: Any = None) -> Any:
+        return {}
+
+    def fetch(self, *, body: kopf.Body) -> None:
+        return None
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: Any) -> None:
+        return None
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     st = state.of(memo)
     conf = st.settings
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=PREFIX, key="last-handled-configuration"
-    )
+    settings.persistence.diffbase_storage = NoDiffBase()
     settings.posting.enabled = False
     settings.watching.server_timeout = conf.watch_timeout_seconds
     settings.watching.client_timeout = conf.watch_timeout_seconds + 30

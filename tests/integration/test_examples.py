@@ -35,6 +35,7 @@ NEEDS = {
     "07": ("00", "01"),
     "08": ("00", "01", "02"),
     "09": ("00", "01"),
+    "10": ("00", "01"),
 }
 Apply = Callable[[str], Path]
 
@@ -194,3 +195,19 @@ def test_09_volumes_are_attached_to_a_vm_and_a_shared_one_to_a_container(kube: C
     assert attached(vm) == ["db-data", "shared-media"]
     web = k.wait_for(kube, "server", "web-media", "demo", check=attached, what="web-media's volume attached")
     assert attached(web) == ["shared-media"]
+
+
+def test_10_security_groups_become_network_policies_over_their_members(kube: Client, example: Apply) -> None:
+    example("10")
+    for name in ("web-net", "db-net"):
+        k.Srv(kube, "demo", name).wait("ACTIVE", timeout=60)
+    for group in ("web", "db", "default"):
+        k.wait_for(kube, "securitygroup", group, "demo", check=ready, what=f"security group {group}")
+    db = k.get(kube, "networkpolicy", "securitygroup-db", "demo")["spec"]
+    assert db["podSelector"] == {"matchLabels": {"securitygroup.compute.kubenova.io/db": ""}}
+    assert db["ingress"][0]["from"] == [{"podSelector": {"matchLabels": {"securitygroup.compute.kubenova.io/web": ""}}}]
+    pod = k.get(kube, "pod", "web-net", "demo")
+    assert {"securitygroup.compute.kubenova.io/web", "securitygroup.compute.kubenova.io/default"} <= set(
+        pod["metadata"]["labels"]
+    )
+    assert '"name":"storage"' in pod["metadata"]["annotations"]["k8s.v1.cni.cncf.io/networks"]

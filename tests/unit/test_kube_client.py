@@ -1,4 +1,4 @@
-"""The operator's API client: the connection limit reaches httpx's pool."""
+"""The operator's API client: its requests go through aiohttp, with the connection limit."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from lightkube import ApiError
 from lightkube.models import meta_v1
 
 from kubenova.kube import client as kube_client
+from kubenova.kube import transport
 
 KUBECONFIG = {
     "apiVersion": "v1",
@@ -23,14 +24,14 @@ KUBECONFIG = {
 }
 
 
-def test_the_pool_is_limited_and_kept_alive(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_requests_go_through_aiohttp_with_the_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(KUBECONFIG))
     monkeypatch.setenv("KUBECONFIG", str(path))
     client = kube_client.make()
-    transport: Any = client._client._client._transport  # private: what make() configures
-    pool = transport._pool
-    assert pool._max_connections == pool._max_keepalive_connections == kube_client.MAX_CONNECTIONS
+    used: Any = client._client._client._transport  # private: what make() configures
+    assert isinstance(used, transport.AiohttpTransport)
+    assert used.limit == kube_client.MAX_CONNECTIONS
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,10 @@ from kubenova.api import (
     hosts,
     images,
     keypairs,
+    migrations,
     peering,
     quotas,
+    securitygroups,
     serveractions,
     servergroups,
     servers,
@@ -45,6 +47,8 @@ KINDS: tuple[Kind, ...] = (
     aggregates.KIND,
     hosts.KIND,
     servergroups.KIND,
+    migrations.KIND,
+    securitygroups.KIND,
 )
 OUT = Path("crds")
 CHART_OUT = Path("charts") / "kubenova" / "templates" / "crds"

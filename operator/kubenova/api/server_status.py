@@ -84,13 +84,20 @@ class Migration(ApiModel):
     new_flavor: str | None = Field(default=None, max_length=253)
     """The flavor after a resize."""
     status: str = Field(max_length=64)
-    """Nova's migration status: migrating, finished, confirmed, reverted, error..."""
+    """Nova's migration status: migrating, finished, confirmed, reverted; for a live migration
+    accepted, queued, preparing, running, completed, error or cancelled."""
     previous_vm_state: str | None = Field(default=None, max_length=32)
     """The vm_state the server returns to on confirm or revert."""
     source_claim: Claim | None = None
     """What the server held on the source host; kept until the move is confirmed or reverted."""
     source_flavor: EmbeddedFlavor | None = None
     """The flavor before a resize, restored by a revert."""
+    request_id: str | None = Field(default=None, max_length=64)
+    """The request id of the action that made the move (its Migration record is named after it)."""
+    created: str | None = Field(default=None, json_schema_extra=DATE_TIME)
+    """When the move started."""
+    abort_requested: bool | None = None
+    """A live migration's abort was asked for (its KubeVirt migration is deleted)."""
 
 
 class ActionRecord(ApiModel):
@@ -156,6 +163,26 @@ class VolumeRef(ApiModel):
     """Whether it is deleted with the server."""
 
 
+class ConsoleAccess(ApiModel):
+    """One way to reach the server's console."""
+
+    protocol: Literal["serial", "vnc", "exec", "attach", "log"]
+    """serial and vnc (KubeVirt's subresources), exec and attach (a Pod), log (console output)."""
+    command: str = Field(max_length=1024)
+    """The command that connects (virtctl or kubectl)."""
+    path: str | None = Field(default=None, max_length=1024)
+    """The Kubernetes API path behind it, where there is one (``kubectl get --raw`` for a log)."""
+
+
+class ServerConsole(ApiModel):
+    """How to reach the server's console (Nova's remote consoles and console output)."""
+
+    type: Literal["serial", "exec"]
+    """serial: a VM's serial console and VNC; exec: a container, reached with kubectl exec."""
+    access: list[ConsoleAccess] = Field(default_factory=list, max_length=8)
+    """Each way in."""
+
+
 class ServerStatus(StatusBase):
     """The server as Nova shows it (openstack server show)."""
 
@@ -193,6 +220,8 @@ class ServerStatus(StatusBase):
     """The Pod or VirtualMachine that runs the server."""
     addresses: list[Address] = Field(default_factory=list, max_length=64)
     """The server's IP addresses."""
+    console: ServerConsole | None = None
+    """How to reach its console (set when it is placed)."""
     flavor: EmbeddedFlavor | None = None
     """The flavor as placed; servers keep it if the Flavor is deleted."""
     image: str | None = Field(default=None, max_length=1024)

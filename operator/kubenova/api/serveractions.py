@@ -25,7 +25,17 @@ from kubenova.api.common import (
     rules,
 )
 
-ActionName = Literal["reboot", "rebuild", "migrate", "liveMigrate", "evacuate", "confirmResize", "revertResize"]
+ActionName = Literal[
+    "reboot",
+    "rebuild",
+    "migrate",
+    "liveMigrate",
+    "evacuate",
+    "confirmResize",
+    "revertResize",
+    "forceComplete",
+    "abortLiveMigration",
+]
 HOST_ACTIONS = ("migrate", "liveMigrate", "evacuate")
 
 
@@ -53,7 +63,7 @@ class ServerActionSpec(ApiModel):
     action: ActionName
     """reboot, rebuild (reinstall from the spec's image, the same one: a new image is a change of
     spec.image), migrate (cold), liveMigrate, evacuate (from a down host), confirmResize or
-    revertResize."""
+    revertResize; forceComplete or abortLiveMigration of the server's live migration in flight."""
     type: Literal["SOFT", "HARD"] | None = None
     """For reboot: SOFT (the default, asks the guest) or HARD (power cycles)."""
     host: ObjectName | None = None

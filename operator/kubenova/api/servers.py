@@ -73,6 +73,54 @@ class VolumeAttachment(ApiModel):
     """Delete the claim when the server is deleted (Nova's delete_on_termination)."""
 
 
+_LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+NETWORK_REF = rf"^(auto|none|pod|({_LABEL}/)?{_LABEL}(\.{_LABEL})*)$"
+"""A network: ``pod``, ``auto``, ``none``, or a NetworkAttachmentDefinition as ``name`` or ``namespace/name``."""
+MAX_NETWORKS = 16
+
+
+class ServerNetwork(ApiModel):
+    """One of the server's networks (an entry of Nova's ``networks`` on create)."""
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": rules(
+            rule(
+                "!has(self.fixedIp) || !(self.network in ['auto', 'none', 'pod'])",
+                "fixedIp needs a secondary network (a NetworkAttachmentDefinition): the pod network's "
+                "addresses come from the cluster's CNI",
+                field_path=".fixedIp",
+            ),
+            rule(
+                "!has(self.interface) || !(self.network in ['auto', 'none'])",
+                "interface needs a network",
+                field_path=".interface",
+            ),
+            rule(
+                "!has(self.interface) || self.interface != 'sriov' || self.network != 'pod'",
+                "the pod network cannot be an SR-IOV interface",
+                field_path=".interface",
+            ),
+        )
+    }
+
+    network: str = Field(max_length=317, pattern=NETWORK_REF)
+    """``pod`` (the cluster's pod network), a Multus NetworkAttachmentDefinition (``name`` in the
+    server's namespace, or ``namespace/name``), or alone ``auto`` (the pod network) or ``none``
+    (no network), as Nova's 2.37 ``networks: auto|none``."""
+    fixed_ip: str | None = Field(
+        default=None,
+        max_length=45,
+        json_schema_extra=rules(rule("isIP(self)", "fixedIp must be an IPv4 or IPv6 address")),
+    )
+    """A fixed IP on that network (Nova's fixed_ip), passed to Multus as the selection's ``ips``;
+    the attachment's IPAM must allow it (a CNI config with the ``ips`` capability)."""
+    interface: Literal["bridge", "sriov"] | None = None
+    """KubeVirt only: how the VM's NIC joins the network. Left out: sriov when the
+    NetworkAttachmentDefinition is an SR-IOV one, else bridge (masquerade on the pod network)."""
+    tag: Tag | None = None
+    """A device role tag (Nova's 2.32 tag), kept with the request."""
+
+
 class SchedulerHints(ApiModel):
     """Nova's scheduler hints."""
 
@@ -119,6 +167,12 @@ class ServerSpec(ApiModel):
                 " || self.volumes.all(v, v.claimName != self.bootVolume.claimName)",
                 "the bootVolume's claim is the server's root device volume: do not list it in volumes",
                 field_path=".volumes",
+            ),
+            rule(
+                "has(self.networks) == has(oldSelf.networks)"
+                " && (!has(self.networks) || self.networks == oldSelf.networks)",
+                "networks cannot change after creation (Nova's interface attach and detach are not supported)",
+                field_path=".networks",
             ),
             rule(
                 "!has(self.availabilityZone) || !has(oldSelf.availabilityZone)"
@@ -214,6 +268,28 @@ class ServerSpec(ApiModel):
     """The image to rescue from; left out, the server's own image."""
     auto_confirm_resize: bool = False
     """Confirm a resize as soon as it reaches VERIFY_RESIZE, instead of waiting for a confirmResize action."""
+    networks: list[ServerNetwork] = Field(
+        default_factory=list,
+        max_length=MAX_NETWORKS,
+        json_schema_extra=rules(
+            rule(
+                "size(self) == 1 || self.all(n, !(n.network in ['auto', 'none']))",
+                "auto and none stand alone: they are Nova's networks: 'auto' and 'none', not networks of a list",
+            ),
+            rule("self.all(a, self.exists_one(b, b.network == a.network))", "a network can be asked for only once"),
+        ),
+    )
+    """Nova's ``networks`` on create. Left out (or ``[{network: auto}]``): the pod network. A list:
+    those networks, in order (``pod`` for the pod network). ``[{network: none}]``: a VM without a
+    network interface (a Pod still has the pod network: Kubernetes gives every Pod one).
+    Immutable, as Nova's interface attach is not supported."""
+    security_groups: list[ObjectName] = Field(
+        default_factory=lambda: ["default"],
+        max_length=32,
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": ["default"]},
+    )
+    """SecurityGroups of this namespace whose rules apply to the server (Nova's security_groups;
+    ``[default]`` when left out, as Nova does). A change applies at once, without a restart."""
 
 
 KIND = Kind(
@@ -230,6 +306,7 @@ KIND = Kind(
         Column("Task State", ".status.taskState"),
         Column("Power State", ".status.powerState"),
         Column("Networks", ".status.addresses[*].addr"),
+        Column("Security Groups", ".spec.securityGroups", priority=1),
         Column("Image", ".spec.image"),
         Column("Flavor", ".spec.flavor"),
         Column("Host", ".status.host", priority=1),

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from kubenova.backends import networks
 from kubenova.backends.workload import (
     AUTHORIZED_KEYS_ANNOTATION,
     META_DATA_ANNOTATION,
@@ -66,7 +67,7 @@ def render(s: PlacedServer) -> dict[str, Any]:
         "memory": f"{s.flavor.ram}Mi",
         "ephemeral-storage": f"{s.flavor.disk + s.flavor.ephemeral}Gi",
     }
-    annotations = {META_DATA_ANNOTATION: meta_data_json(s)}
+    annotations = {META_DATA_ANNOTATION: meta_data_json(s)} | networks.pod_annotations(s.networks, s.namespace)
     if s.revision:
         annotations[REVISION_ANNOTATION] = s.revision
     items = [{"path": "meta_data.json", "fieldRef": {"fieldPath": f"metadata.annotations['{META_DATA_ANNOTATION}']"}}]
@@ -87,7 +88,7 @@ def render(s: PlacedServer) -> dict[str, Any]:
         "metadata": {
             "name": s.name,
             "namespace": s.namespace,
-            "labels": s.labels(),
+            "labels": s.workload_labels(),
             "annotations": annotations,
             "ownerReferences": [s.owner_reference()],
         },

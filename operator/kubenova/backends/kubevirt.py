@@ -16,7 +16,9 @@
 * Attached volumes (``spec.volumes``) are PersistentVolumeClaims marked ``hotpluggable`` on SCSI
   disks, as KubeVirt's ``addvolume`` writes them: the same render serves a VM made or re-made
   with them and one that got them hot-plugged (see :mod:`kubenova.kube.workloads`).
-* The host the scheduler chose is pinned with a ``kubernetes.io/hostname`` node selector.
+* The host the scheduler chose is pinned with a ``kubernetes.io/hostname`` node selector, which a
+  live migration moves first (KubeVirt's LiveUpdate carries it to the running instance); the
+  eviction strategy is External, so a node drain is answered by kubenova's live migration.
 * The keypair reaches the guest through ``accessCredentials`` propagated by KubeVirt's
   OpenStack-format config drive (``config-2``), which also carries the user data; KubeVirt writes
   that drive's ``meta_data.json`` itself (uuid, hostname, public keys). Nova's full
@@ -30,6 +32,7 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
+from kubenova.backends import networks
 from kubenova.backends.workload import (
     META_DATA_ANNOTATION,
     REVISION_ANNOTATION,
@@ -49,7 +52,7 @@ KEY_SECRET = True
 """accessCredentials read the public key from a Secret."""
 KEEPS_STOPPED = True
 """A stopped server's VirtualMachine stays, halted."""
-NETWORK = "default"
+NETWORK = networks.POD_NETWORK_NAME
 
 CDI_API_VERSION = "cdi.kubevirt.io/v1beta1"
 DEFAULT_ROOT_DISK_GIB = 10
@@ -58,10 +61,7 @@ OS_LABELS = {"os_distro": "compute.kubenova.io/os-distro", "os_type": "compute.k
 DISK_BUSES = ("virtio", "sata", "scsi", "usb")
 VIF_MODELS = ("virtio", "e1000", "e1000e", "rtl8139", "pcnet", "ne2k_pci")
 
-UNSUPPORTED = {
-    "live_migrate": "kubenova pins a VirtualMachine to its host with a node selector, which a KubeVirt "
-    "live migration cannot move; migrate it (cold) instead",
-}
+UNSUPPORTED: dict[str, str] = {}
 """Nova actions this backend refuses, and why."""
 
 
@@ -119,14 +119,20 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
             "resources": {"requests": {"memory": f"{s.flavor.ram}Mi"}},
             "devices": {
                 "disks": disks,
-                "interfaces": [{"name": NETWORK, "masquerade": {}}],
+                "interfaces": networks.vm_interfaces(s.networks, s.namespace),
             },
         },
-        "networks": [{"name": NETWORK, "pod": {}}],
+        "networks": networks.vm_networks(s.networks, s.namespace),
         "volumes": volumes,
         "terminationGracePeriodSeconds": 30,
-        "evictionStrategy": "LiveMigrate",
+        # External, not LiveMigrate: KubeVirt's own evacuation would migrate the instance with
+        # its hostname pin, so the target could go nowhere and a drain would wait forever. With
+        # External, a drain's eviction marks the instance (evacuationNodeName) and kubenova's
+        # scheduler picks the destination and live-migrates it (kubenova.servers.live).
+        "evictionStrategy": "External",
     }
+    if not template_spec["networks"]:  # Nova's networks: none. KubeVirt would add a pod interface
+        template_spec["domain"]["devices"]["autoattachPodInterface"] = False
     _apply_properties(template_spec["domain"], props)
     if access_secret:
         template_spec["accessCredentials"] = [
@@ -149,7 +155,7 @@ def render(s: PlacedServer, *, access_secret: str | None = None) -> dict[str, An
         "spec": {
             "runStrategy": "Always" if s.running else "Halted",
             "template": {
-                "metadata": {"labels": s.labels(), "annotations": _template_annotations(s)},
+                "metadata": {"labels": s.workload_labels(), "annotations": _template_annotations(s)},
                 "spec": template_spec,
             },
         },
@@ -261,7 +267,9 @@ def _apply_properties(domain: dict[str, Any], props: Mapping[str, str]) -> None:
         domain["machine"] = {"type": props["hw_machine_type"]}
     model = props.get("hw_vif_model")
     if model in VIF_MODELS:
-        domain["devices"]["interfaces"][0]["model"] = model
+        for iface in domain["devices"]["interfaces"]:
+            if "sriov" not in iface:  # an SR-IOV NIC is the device's own, with no model
+                iface["model"] = model
 
 
 def _os_labels(props: Mapping[str, str]) -> dict[str, str]:

@@ -14,8 +14,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from kubenova import zones
+from kubenova import securitygroups, zones
 from kubenova.api.common import API_VERSION, GROUP
+from kubenova.backends import networks as nets
 
 SERVER_LABEL = f"{GROUP}/server"
 META_DATA_ANNOTATION = f"{GROUP}/meta-data"
@@ -70,6 +71,10 @@ class PlacedServer:
     properties, storage class, root disk); None for a plain reference (``image``)."""
     volumes: tuple[str, ...] = ()
     """PersistentVolumeClaims attached (besides a boot volume), in attachment order."""
+    networks: nets.Networks = nets.DEFAULT
+    """The networks it is attached to (see :mod:`kubenova.backends.networks`)."""
+    security_groups: tuple[str, ...] = ()
+    """The SecurityGroups it is a member of: a label each on the Pod (or the VM's Pods)."""
 
     @property
     def guest_hostname(self) -> str:
@@ -87,6 +92,10 @@ class PlacedServer:
 
     def labels(self) -> dict[str, str]:
         return {SERVER_LABEL: self.name, **MANAGED_BY}
+
+    def workload_labels(self) -> dict[str, str]:
+        """The labels of the Pod that runs it (a Pod, or a VM's template): its security groups' too."""
+        return self.labels() | securitygroups.member_labels(self.security_groups)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +117,9 @@ class Observation:
     addresses: tuple[Address, ...] = ()
     failure: str | None = None
     """A reason the workload cannot run (image pull failure, unschedulable...), for the fault."""
+    failure_code: int = 500
+    """The fault's code: 500 (a failed spawn), or 400 for a request that cannot be met (a
+    network that does not exist)."""
     revision: str | None = None
     """The boot the workload carries (its REVISION_ANNOTATION)."""
     volumes: frozenset[str] = frozenset()

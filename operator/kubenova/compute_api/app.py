@@ -13,8 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from kubenova.compute_api import context as ctx
 from kubenova.compute_api import (
+    consoles,
     errors,
     flavors,
     hosts,
@@ -31,6 +31,7 @@ from kubenova.compute_api import (
     servers,
     tenant_usage,
 )
+from kubenova.compute_api import context as ctx
 from kubenova.compute_api.errors import NovaError
 from kubenova.compute_api.tokens import BadToken, Tokens, new_key
 from kubenova.kube.caller import Door, Refused
@@ -187,6 +188,7 @@ def make_app(door: Door, tokens: Tokens, settings: ctx.Settings | None = None) -
     app.router.add_routes(images.routes)
     app.router.add_routes(servers.routes)
     app.router.add_routes(server_actions.routes)
+    app.router.add_routes(consoles.routes)
     app.router.add_routes(server_metadata.routes)
     app.router.add_routes(flavors.routes)
     app.router.add_routes(keypairs.routes)

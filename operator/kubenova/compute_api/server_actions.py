@@ -14,8 +14,8 @@ from aiohttp import web
 
 from kubenova import backends
 from kubenova.api.common import API_VERSION
+from kubenova.compute_api import consoles, server_networks, server_views, server_writes, views
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import server_views, server_writes, views
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P, _view, find_flavor, find_server, flavors_by_name
 from kubenova.nova import actions as nova
@@ -127,8 +127,14 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
         patch = {"rescue": False, "rescueImage": None}
     elif name in ONE_SHOT:
         return await _one_shot(request, obj, name, arg)
+    elif name in ("addSecurityGroup", "removeSecurityGroup"):
+        groups = server_networks.changed_groups(spec, name, arg, views.uid(obj))
+        added = groups[-1] if name == "addSecurityGroup" else "default"  # default is made for whoever names it
+        if added != "default" and await caller.get("securitygroups", added, meta["namespace"]) is None:
+            raise NovaError(404, f"Unable to find security_group with name or id '{added}'")
+        patch = {"securityGroups": groups}
     elif name == "os-getConsoleOutput":
-        return await _console_output(request, obj, arg)
+        return await consoles.console_output(request, obj, arg)
     elif name in SOFT_DELETE_ONLY:
         # Nova allows these only on a SOFT_DELETED server; kubenova deletes at once (Nova's
         # reclaim_instance_interval=0), so no server is ever in that state: Nova's 409.
@@ -209,22 +215,3 @@ async def instance_action(request: web.Request) -> web.Response:
     raise NovaError(
         404, f"Action for request_id {request.match_info['request_id']} on instance {views.uid(obj)} not found"
     )
-
-
-async def _console_output(request: web.Request, obj: Mapping[str, Any], arg: Any) -> web.Response:
-    """The guest's console: a Pod's log, read as the caller (``pods/log`` in RBAC)."""
-    ctx.set_policy(request, "os_compute_api:os-console-output")
-    status = obj.get("status") or {}
-    workload = status.get("workload") or {}
-    if workload.get("kind") != "Pod":
-        raise NovaError(501, "The requested functionality is not supported: the console of a VirtualMachine "
-                             "(use virtctl console).")  # fmt: skip
-    length = arg.get("length") if isinstance(arg, Mapping) else None
-    try:
-        tail = int(length) if length not in (None, -1, "-1") else None
-    except (TypeError, ValueError):
-        raise bad_request(f"Invalid input for field/attribute length. Value: {length}.") from None
-    output = await ctx.caller(request).pod_log(str(workload.get("name")), obj["metadata"]["namespace"], tail_lines=tail)
-    if output is None:
-        raise NovaError(409, f"Instance {views.uid(obj)} is not ready: its console is not available yet.")
-    return ctx.reply({"output": output})

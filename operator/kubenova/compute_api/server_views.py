@@ -180,7 +180,7 @@ def server_view(  # noqa: PLR0915 - a statement per Nova field
         "key_name": spec.get("keyName"),
         "OS-SRV-USG:launched_at": _usg(status.get("launchedAt")),
         "OS-SRV-USG:terminated_at": _usg(status.get("terminatedAt")),
-        "security_groups": [{"name": "default"}],
+        "security_groups": [{"name": g} for g in spec.get("securityGroups") or ["default"]],
         "OS-EXT-STS:task_state": status.get("taskState"),
         "OS-EXT-STS:vm_state": status.get("vmState") or "building",
         "OS-EXT-STS:power_state": power,

@@ -13,9 +13,9 @@ from aiohttp import web
 
 from kubenova.api.common import API_VERSION
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import server_views, server_writes, views
+from kubenova.compute_api import server_networks, server_views, server_writes, views
 from kubenova.compute_api.errors import NovaError, bad_request, not_found
-from kubenova.kube.caller import Caller
+from kubenova.kube.caller import Caller, Refused
 
 routes = web.RouteTableDef()
 
@@ -96,6 +96,11 @@ async def create(request: web.Request) -> web.Response:
     hints = (body or {}).get("OS-SCH-HNT:scheduler_hints") or (body or {}).get("os:scheduler_hints")
     flavor_disk = int((flavor.get("spec") or {}).get("disk") or 0)
     spec = server_views.server_spec(server, flavor=flavor["metadata"]["name"], hints=hints, flavor_disk=flavor_disk)
+    uids = await _attachment_uids(caller, project) if isinstance(server.get("networks"), list) else {}
+    if (nets := server_networks.networks(server.get("networks"), uids)) is not None:
+        spec["networks"] = nets
+    if (groups := server_networks.security_groups(server.get("security_groups"))) is not None:
+        spec["securityGroups"] = groups
     group = (spec.get("schedulerHints") or {}).get("group")
     if group:
         spec["schedulerHints"]["group"] = await _group_name(caller, project, group)
@@ -121,10 +126,20 @@ async def create(request: web.Request) -> web.Response:
         "id": ident,
         "links": views.link(ctx.compute_base(request), "servers", ident),
         "OS-DCF:diskConfig": "MANUAL",
-        "security_groups": [{"name": "default"}],
+        "security_groups": server_networks.shown(spec),
         "adminPass": secrets.token_urlsafe(12),
     }
     return ctx.reply({"server": out}, 202)
+
+
+async def _attachment_uids(caller: Caller, project: str) -> dict[str, str]:
+    """The project's NetworkAttachmentDefinitions' names by uid (a network's uuid may be either);
+    none if the caller may not list them or Multus is not installed (names still work)."""
+    try:
+        nads = await caller.list("network-attachment-definitions", project)
+    except Refused:
+        return {}
+    return {n["metadata"]["uid"]: n["metadata"]["name"] for n in nads}
 
 
 async def _group_name(caller: Caller, project: str, ref: str) -> str:

@@ -6,6 +6,7 @@ that name it (coalesced like Host usage: a burst of members is one write).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -51,8 +52,9 @@ async def server_group_event(
         await reconcile(namespace, name, memo=memo, indexes=kw, current=dict(body))
 
 
-@kopf.on.event(GROUP, VERSION, "servers", id="server-group-members")
-async def member_event(*, namespace: str | None, spec: kopf.Spec, memo: kopf.Memo, **kw: Any) -> None:
+def server_changed(namespace: str | None, spec: Mapping[str, Any], memo: kopf.Memo, kw: dict[str, Any]) -> None:
+    """A Server's event (from :mod:`kubenova.handlers.servers`' one handler): its group's members may
+    have changed."""
     group = (spec.get("schedulerHints") or {}).get("group")
     if group and namespace and (namespace, group) in kw["server_group_specs"]:
         state.of(memo).refresh.soon(

@@ -13,6 +13,7 @@ with no servers on it the Host is deleted, as Nova removes a compute service tha
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -32,30 +33,30 @@ COMPUTE = {labels.COMPUTE_HOST: "true"}
 
 
 @kopf.index("", "v1", "nodes", labels=COMPUTE)
-def node_facts(*, body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
+async def node_facts(*, body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
     facts = hosts.NodeFacts.from_node(body)
     return {facts.name: facts}
 
 
 @kopf.index(GROUP, VERSION, "hosts")
-def host_bodies(
+async def host_bodies(
     *, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any
 ) -> dict[str, hosts.HostBody]:
     return {name: hosts.HostBody(dict(spec), dict(status), meta.get("generation"))}
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
-def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
+async def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
     zone = spec.get("availabilityZone")
     return dict.fromkeys(spec.get("hosts", []), (name, zone))
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def host_servers(
+async def host_servers(
     *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
-) -> dict[str, hosts.ServerOnHost] | None:
+) -> dict[str, hosts.ServerOnHost]:
     # A host's usage is its claims (a server being moved holds its source host too).
-    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values()) or None
+    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values())
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -140,15 +141,14 @@ async def _create_host(memo: kopf.Memo, name: str) -> None:
     log.info("host %s: discovered a compute Node; created its Host", name)
 
 
-@kopf.on.event(GROUP, VERSION, "servers", id="server-host-usage")
-async def server_usage_event(
-    *, name: str, namespace: str | None, status: kopf.Status, event: kopf.RawEvent, memo: kopf.Memo, **kwargs: Any
+def server_changed(
+    key: str, status: Mapping[str, Any], *, deleted: bool, memo: kopf.Memo, kwargs: dict[str, Any]
 ) -> None:
     """A server placed on (or gone from) a host changes that host's usage: the hosts it claims now
-    and those it claimed at its last event (a release leaves no trace in the new status)."""
+    and those it claimed at its last event (a release leaves no trace in the new status). Called
+    for each Server event by :mod:`kubenova.handlers.servers`' one handler."""
     seen: dict[str, set[str]] = state.of(memo).server_hosts
-    key = f"{namespace}/{name}"
-    now = set() if event["type"] == "DELETED" else {c.host for c in claims.claims_of(status).values()}
+    now = set() if deleted else {c.host for c in claims.claims_of(status).values()}
     before = seen.pop(key, set())
     if now:
         seen[key] = now

@@ -17,7 +17,7 @@ from kubenova.kube import resources
 
 
 @kopf.index(GROUP, VERSION, "images")
-def image_bodies(*, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, dict[str, Any]]:
+async def image_bodies(*, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, dict[str, Any]]:
     return {name: {"spec": dict(spec), "status": dict(status)}}
 
 
@@ -25,7 +25,7 @@ DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 
 
 @kopf.index("storage.k8s.io", "v1", "storageclasses")
-def storage_classes(*, name: str, body: kopf.Body, meta: kopf.Meta, **_: Any) -> dict[str, dict[str, Any]]:
+async def storage_classes(*, name: str, body: kopf.Body, meta: kopf.Meta, **_: Any) -> dict[str, dict[str, Any]]:
     """Each StorageClass by name, and the default one under "" (root disks' moves read them)."""
     summary = {"name": name, "volumeBindingMode": body.get("volumeBindingMode"), "provisioner": body.get("provisioner")}
     out = {name: summary}

@@ -27,31 +27,31 @@ from kubenova.handlers import common, state
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def quota_servers(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Any] | None:
+async def quota_servers(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Any]:
     usage = quotas.server_usage(name, status)
-    return {namespace or "": usage} if usage else None
+    return {namespace or "": usage} if usage else {}
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def quota_refused(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, str] | None:
+async def quota_refused(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, str]:
     """Servers refused for quota, which are tried again when their namespace has room."""
-    return {namespace or "": name} if quotas.refused(status) else None
+    return {namespace or "": name} if quotas.refused(status) else {}
 
 
 @kopf.index(GROUP, VERSION, "keypairs")
-def quota_keypairs(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
+async def quota_keypairs(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
     return {namespace or "": name}
 
 
 @kopf.index(GROUP, VERSION, "servergroups")
-def quota_server_groups(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
+async def quota_server_groups(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
     return {namespace or "": name}
 
 
 @kopf.index(GROUP, VERSION, "quotas")
-def quota_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, Any] | None:
+async def quota_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[str, Any]:
     # Only 'default' counts (the CRD refuses other names; this guards an old object).
-    return {namespace or "": dict(spec)} if name == QUOTA_NAME else None
+    return {namespace or "": dict(spec)} if name == QUOTA_NAME else {}
 
 
 # --- read models --------------------------------------------------------------------------------

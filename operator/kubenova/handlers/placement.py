@@ -54,38 +54,42 @@ class AggregateMetadata(NamedTuple):
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def server_claims(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Claim] | None:
+async def server_claims(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Claim]:
     held = claims.claims_of(status)
-    return {f"{namespace}/{name}{suffix}": claim for suffix, claim in held.items()} or None
+    return {f"{namespace}/{name}{suffix}": claim for suffix, claim in held.items()}
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
-def aggregate_metadata(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, AggregateMetadata]:
+async def aggregate_metadata(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, AggregateMetadata]:
     items = tuple(sorted(dict(spec.get("metadata", {})).items()))
     return dict.fromkeys(spec.get("hosts", []), AggregateMetadata(name, items))
 
 
 @kopf.index(GROUP, VERSION, "flavors")
-def flavor_specs(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, dict[str, Any]]:
+async def flavor_specs(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, dict[str, Any]]:
     return {name: dict(spec)}
 
 
 @kopf.index(GROUP, VERSION, "keypairs")
-def keypair_keys(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[tuple[str, str], str]:
+async def keypair_keys(
+    *, namespace: str | None, name: str, status: kopf.Status, **_: Any
+) -> dict[tuple[str, str], str]:
     return {(namespace or "", name): status.get("publicKey") or ""}
 
 
 @kopf.index(GROUP, VERSION, "servergroups")
-def server_group_specs(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[tuple[str, str], Any]:
+async def server_group_specs(
+    *, namespace: str | None, name: str, spec: kopf.Spec, **_: Any
+) -> dict[tuple[str, str], Any]:
     return {(namespace or "", name): dict(spec)}
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def server_group_members(
+async def server_group_members(
     *, namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str] | None:
+) -> dict[tuple[str, str], str]:
     group = (spec.get("schedulerHints") or {}).get("group")
-    return {(namespace or "", group): name} if group else None
+    return {(namespace or "", group): name} if group else {}
 
 
 def ledger(placement: Placement, server_claims: kopf.Index[str, Claim]) -> Ledger:

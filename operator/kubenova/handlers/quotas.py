@@ -32,11 +32,15 @@ async def quota_event(
         await reconcile(namespace, memo=memo, ix=kw, current=dict(body))
 
 
-@kopf.on.event(GROUP, VERSION, "servers", id="quota-servers")
 @kopf.on.event(GROUP, VERSION, "keypairs", id="quota-keypairs")
 @kopf.on.event(GROUP, VERSION, "servergroups", id="quota-server-groups")
 async def usage_event(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> None:
     """Something counted changed: refresh the namespace's Quota status, if it has a Quota."""
+    usage_changed(namespace, memo, kw)
+
+
+def usage_changed(namespace: str | None, memo: kopf.Memo, kw: dict[str, Any]) -> None:
+    """Also called for each Server event, by :mod:`kubenova.handlers.servers`' one handler."""
     if namespace and namespace in kw["quota_specs"]:
         state.of(memo).refresh.soon(f"quota/{namespace}", lambda: reconcile(namespace, memo=memo, ix=kw))
 

@@ -21,10 +21,10 @@ import kopf
 
 from kubenova import zones
 from kubenova.handlers import common, indexes, placement, state
-from kubenova.kube import finalizers, workloads
+from kubenova.kube import finalizers, vmis, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
-from kubenova.servers import build, plan, tasks, volumes
+from kubenova.servers import build, live, plan, tasks, volumes
 from kubenova.servers.outcome import Event, Outcome
 from kubenova.servers.view import Facts, Server
 
@@ -77,6 +77,7 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         storage_class=lambda name: common.first(ix["storage_classes"], name or ""),
         claim=lambda namespace, name: common.first(ix["volume_claims"], (namespace, name)),
         claim_holders=lambda namespace, name: claim_holders(p, ix, namespace, name),
+        evacuating=lambda namespace, name: common.first(ix["evacuating_instances"], (namespace, name)),
     )
 
 
@@ -142,6 +143,10 @@ class Executor:
 
     async def converge(self) -> None:
         """Make the workload what the task in flight needs, and end the task once it is."""
+        flight = tasks.in_flight(self.server.status)
+        if flight is not None and flight.action is Action.LIVE_MIGRATE:
+            await self.live_migration()
+            return
         target = plan.workload(self.server, self.facts)
         if target is None:
             return
@@ -160,6 +165,36 @@ class Executor:
             self.state.servers.cache.observed[self.server.key] = obs
             outcome = plan.converge(self.server, obs, self.now)
         await self.record(outcome)
+        await self.announce(outcome)
+
+    async def live_migration(self) -> None:
+        """One step of a live migration (see :mod:`kubenova.servers.live`): pin the VM to the
+        destination and create KubeVirt's migration, or follow it to its end."""
+        s = self.server
+        name = live.migration_name(s.name, live.request_of(s.status) or "")
+        vmim = await vmis.migration(self.client, s.namespace, name)
+        vmi = await vmis.instance(self.client, s.namespace, s.name)
+        step = live.converge(s, vmi, vmim, now=self.now)
+        if step.pin is not None:
+            await vmis.pin(self.client, s.namespace, s.name, {live.HOSTNAME: step.pin})
+        if step.start is not None:
+            try:
+                await vmis.create_migration(self.client, step.start)
+            except kube_servers.ApiError as exc:  # KubeVirt's webhook refused it: say why, go back
+                if exc.status.code not in (400, 403, 422):
+                    raise
+                step = live.refused(s, str(exc.status.message), now=self.now)
+                await vmis.pin(self.client, s.namespace, s.name, {live.HOSTNAME: step.pin or ""})
+        async with self._placing(bool(step.outcome.claims)):
+            await self.record(step.outcome)
+        await self.announce(step.outcome)
+
+    async def control(self, action: live.Control) -> None:
+        """force_complete or abort of the live migration in flight, or ActionRefused."""
+        name, outcome = live.control(self.server, action, now=self.now)
+        await self.record(outcome)
+        if name:
+            await vmis.delete_migration(self.client, self.server.namespace, name)
         await self.announce(outcome)
 
     async def begin(

@@ -27,7 +27,7 @@ from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.nova import faults
 from kubenova.nova.actions import Action, ActionRefused
-from kubenova.servers import history, tasks
+from kubenova.servers import history, live, tasks
 from kubenova.servers.outcome import Event
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,15 @@ async def server_action_event(
             await _fail(memo, namespace, name, faults.conflict(f"Instance {uid} is not built yet.", now=now))
             return
         request_id = f"req-{uuid.uuid4()}"
+        if spec["action"] in tuple(live.Control):
+            try:
+                await executor.control(live.Control(spec["action"]))
+            except ActionRefused as refused:
+                await _fail(memo, namespace, name, faults.Fault(refused.code, refused.message, now), request_id)
+                return
+            done = tasks.server_action_status("Succeeded", request_id=request_id, now=now, start=True)
+            await kube_servers.patch_action(client, namespace, name, done | {"finishTime": now})
+            return
         running = tasks.server_action_status("Running", request_id=request_id, now=now, start=True)
         await kube_servers.patch_action(client, namespace, name, running)
         try:

@@ -9,6 +9,7 @@ added later by a handler would be private to that object (and a lock in it would
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import kopf
 
@@ -31,6 +32,8 @@ class OperatorState:
     """Coalesced status refreshes (Host usage, Quota, ServerGroup)."""
     server_hosts: dict[str, set[str]]
     """The hosts each server claimed at its last event (a release leaves no trace in the new status)."""
+    migration_records: dict[str, tuple[str, dict[str, Any]]]
+    """Per server, the Migration record (name, status) this process wrote last."""
 
 
 def make(settings: config.Settings, client: Client) -> OperatorState:
@@ -41,6 +44,7 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         servers=ServerController(),
         refresh=Debounce(settings.refresh_delay_seconds),
         server_hosts={},
+        migration_records={},
     )
 
 

@@ -22,12 +22,14 @@ from kubenova.servers import volumes
 
 
 @kopf.index("", "v1", "persistentvolumeclaims")
-def volume_claims(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
+async def volume_claims(*, namespace: str | None, name: str, spec: kopf.Spec, **_: Any) -> dict[Any, Any]:
     return {(namespace or "", name): {"accessModes": list(spec.get("accessModes") or [])}}
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def claim_users(*, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[Any, Any]:
+async def claim_users(
+    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[Any, Any]:
     # Always a dict, {} included: kopf keeps an object's old entries when its indexer returns None.
     held = volumes.held(spec, status)
     return {(namespace or "", claim): (name, holds) for claim, holds in held.items()}

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import builtins
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
-import httpx2
 from lightkube import ApiError, AsyncClient
 from lightkube.config.client_adapter import verify_cluster
 from lightkube.config.kubeconfig import KubeConfig, SingleConfig
@@ -27,11 +27,11 @@ from lightkube.models.authentication_v1 import TokenReviewSpec
 from lightkube.models.authorization_v1 import ResourceAttributes, SelfSubjectAccessReviewSpec
 from lightkube.resources.authentication_v1 import TokenReview
 from lightkube.resources.authorization_v1 import SelfSubjectAccessReview
-from lightkube.resources.core_v1 import Namespace, Secret
+from lightkube.resources.core_v1 import Namespace, Pod, Secret
 from lightkube.types import PatchType
 
 from kubenova.api.common import GROUP
-from kubenova.kube import resources
+from kubenova.kube import networks, resources, transport
 
 FIELD_MANAGER = "kubenova-compute-api"
 
@@ -44,7 +44,10 @@ KINDS: dict[str, Any] = {
     "servers": resources.Server,
     "serveractions": resources.ServerAction,
     "servergroups": resources.ServerGroup,
+    "securitygroups": resources.SecurityGroup,
     "quotas": resources.Quota,
+    "migrations": resources.Migration,
+    "network-attachment-definitions": networks.NetworkAttachmentDefinition,
 }
 """kubenova's kinds by plural, the names the Compute API uses."""
 
@@ -86,7 +89,9 @@ class Door:
         self._own = AsyncClient(config=conf, field_manager=FIELD_MANAGER)
         # TLS to the API server without the API's own client certificate: callers bring tokens.
         verify = verify_cluster(single.cluster, User(), single.abs_file)
-        self._transport = httpx2.AsyncHTTPTransport(verify=verify, limits=httpx2.Limits(max_connections=32))
+        # Through aiohttp, as the operator's client (kubenova.kube.transport: why), shared by
+        # every caller's client so that connections are kept alive across requests.
+        self._transport = transport.AiohttpTransport(verify, limit=32)
 
     def as_caller(self, token: str) -> Caller:
         single = self._single._replace(user=User(token=token))
@@ -200,16 +205,32 @@ class Caller:
             raise _refused(exc) from exc
         return True
 
-    async def pod_log(self, name: str, namespace: str, *, tail_lines: int | None = None) -> str | None:
-        """The log of a Pod's (first) container, or None if there is no such Pod, it has not
-        started, or its node cannot serve it (a simulated node has no kubelet)."""
+    async def pod_log(
+        self, name: str, namespace: str, *, tail_lines: int | None = None, container: str | None = None
+    ) -> str | None:
+        """The log of a Pod's container (its first, if not named), or None if there is no such
+        Pod, it has not started, or its node cannot serve it."""
         try:
-            lines = [line async for line in self._client.log(name, namespace=namespace, tail_lines=tail_lines)]
+            lines = [
+                line
+                async for line in self._client.log(
+                    name, namespace=namespace, tail_lines=tail_lines, container=container
+                )
+            ]
         except ApiError as exc:
             if exc.status.code in (400, 404, 500, 502, 503):  # no such Pod, not started, kubelet unreachable
                 return None
             raise _refused(exc) from exc
         return "".join(lines)
+
+    async def pod_names(self, namespace: str, labels: Mapping[str, str]) -> builtins.list[str]:
+        """The Pods of ``namespace`` with ``labels`` (a VM's virt-launcher Pods), by name."""
+        selector: dict[str, Any] = dict(labels)
+        try:
+            pods = [p async for p in self._client.list(Pod, namespace=namespace, labels=selector)]
+        except ApiError as exc:
+            raise _refused(exc) from exc
+        return sorted(str(p.metadata.name) for p in pods if p.metadata)
 
     async def secret_data(self, name: str, namespace: str) -> dict[str, str] | None:
         """A Secret's data decoded as text, or None if there is none."""

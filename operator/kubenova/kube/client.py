@@ -16,37 +16,34 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightkube import ApiError, AsyncClient
+from lightkube import ApiError, AsyncClient, KubeConfig
+from lightkube.config.client_adapter import verify_cluster
 from lightkube.core.resource import Resource
 from lightkube.types import PatchType
+
+from kubenova.kube import transport
 
 FIELD_MANAGER = "kubenova"
 
 
 MAX_CONNECTIONS = 16
-"""Requests in flight to the API server at once; more wait for a free connection."""
+"""Requests in flight to the API server at once; more wait for a free connection. kopf runs a
+handler per object at once: a build of 1,000 servers had ~100 requests in flight, and httpx's
+default pool then closed the connections over 20 after one use (a TLS handshake each)."""
 
 
 def make() -> AsyncClient:
-    """A client from the in-cluster service account, or else the current kubeconfig."""
-    client = AsyncClient(field_manager=FIELD_MANAGER)
-    limit_connections(client, MAX_CONNECTIONS)
-    return client
-
-
-def limit_connections(client: AsyncClient, limit: int) -> None:
-    """Keep every connection to the API server alive and use no more than ``limit``.
-
-    httpx's defaults (100 connections, 20 kept alive) suit a few requests at a time. kopf runs a
-    handler per object at once, so a build of 1,000 servers had ~100 requests in flight: the
-    connections over 20 were closed after one use (a TLS handshake each), and choosing a
-    connection for each request polled every open one. Profiled, that was a fifth of the
-    operator's CPU. lightkube offers no setting for the pool, hence the private attributes;
-    ``tests/unit/test_kube_client.py`` fails if a new httpx or lightkube moves them.
-    """
-    transport: Any = client._client._client._transport  # private: see above
-    pool = transport._pool
-    pool._max_connections = pool._max_keepalive_connections = limit
+    """A client from the in-cluster service account, or else the current kubeconfig, whose
+    requests travel through aiohttp (:mod:`kubenova.kube.transport`: why)."""
+    single = KubeConfig.from_env().get()
+    if single is None or single.user is None:
+        raise RuntimeError("no current context in the kubeconfig")
+    tls = verify_cluster(single.cluster, single.user, single.abs_file)
+    return AsyncClient(
+        config=single,
+        field_manager=FIELD_MANAGER,
+        transport=transport.AiohttpTransport(tls, limit=MAX_CONNECTIONS),
+    )
 
 
 async def patch_status(

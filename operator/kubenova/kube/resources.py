@@ -19,7 +19,15 @@ Keypair = create_namespaced_resource(GROUP, VERSION, "Keypair", "keypairs")
 Server = create_namespaced_resource(GROUP, VERSION, "Server", "servers")
 ServerAction = create_namespaced_resource(GROUP, VERSION, "ServerAction", "serveractions")
 ServerGroup = create_namespaced_resource(GROUP, VERSION, "ServerGroup", "servergroups")
+SecurityGroup = create_namespaced_resource(GROUP, VERSION, "SecurityGroup", "securitygroups")
 Quota = create_namespaced_resource(GROUP, VERSION, "Quota", "quotas")
+Migration = create_namespaced_resource(GROUP, VERSION, "Migration", "migrations")
 
 VirtualMachine = create_namespaced_resource("kubevirt.io", "v1", "VirtualMachine", "virtualmachines")
 DataVolume = create_namespaced_resource("cdi.kubevirt.io", "v1beta1", "DataVolume", "datavolumes")
+VirtualMachineInstance = create_namespaced_resource(
+    "kubevirt.io", "v1", "VirtualMachineInstance", "virtualmachineinstances"
+)
+VirtualMachineInstanceMigration = create_namespaced_resource(
+    "kubevirt.io", "v1", "VirtualMachineInstanceMigration", "virtualmachineinstancemigrations"
+)

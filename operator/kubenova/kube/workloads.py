@@ -11,6 +11,7 @@ halted, re-rendered and started, as a KubeVirt restart does.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from lightkube import AsyncClient, codecs
@@ -18,10 +19,11 @@ from lightkube.resources.core_v1 import PersistentVolumeClaim, Pod, Secret
 from lightkube.types import PatchType
 
 from kubenova import backends
-from kubenova.backends import container, kubevirt, workload
+from kubenova.backends import container, kubevirt, networks, workload
 from kubenova.backends.workload import Observation, PlacedServer
 from kubenova.kube import client as kube
 from kubenova.kube import kubevirt as kubevirt_api
+from kubenova.kube import networks as networks_api
 from kubenova.kube import resources
 from kubenova.servers.tasks import Goal
 
@@ -47,6 +49,14 @@ async def ensure(
     the server was placed a moment ago by this process, so no Pod can exist yet: it is created
     without a read first (a conflict still adopts whatever is there)."""
     kind = backends.of(backend)
+    renders = goal is not Goal.ABSENT and (kind.KEEPS_STOPPED or goal is not Goal.STOPPED)
+    if renders and not server.networks.resolved:  # a stop or delete needs no network
+        try:
+            server = dataclasses.replace(
+                server, networks=await networks_api.resolved(client, server.networks, backend=backend)
+            )
+        except networks.NetworkFault as fault:  # Nova refuses such a request with 400
+            return Observation(exists=False, failure=str(fault), failure_code=400)
     made = _Secrets(client, server, workload.secrets(server, user_data_b64=user_data, key_secret=kind.KEY_SECRET))
     if kind.KEEPS_STOPPED:
         return await _ensure_vm(client, server, goal, made)

@@ -42,6 +42,7 @@ def over_quota(message: str, *, now: str) -> Fault:
     return Fault(403, message, now)
 
 
-def workload_failed(message: str, *, now: str) -> Fault:
-    """The backend could not create or run the workload: code 500, as a failed spawn in Nova."""
-    return Fault(500, message, now)
+def workload_failed(message: str, *, now: str, code: int = 500) -> Fault:
+    """The backend could not create or run the workload: code 500, as a failed spawn in Nova
+    (400 when the request cannot be met, as a network that does not exist)."""
+    return Fault(code, message, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from kubenova.zones import DEFAULT_ZONE
 
@@ -65,7 +65,7 @@ class Hosts:
         self.states: tuple[HostState, ...] = tuple(states)
         self.by_name = {h.name: h for h in self.states}
         self.tenant_isolation = any(k.startswith("filter_tenant_id") for h in self.states for k in h.metadata)
-        self.static: dict[object, tuple[int, ...]] = {}
+        self.static: dict[object, Any] = {}
         """The verdicts of the filters that read only host facts and the request (zone,
         aggregate extra specs, tenant isolation), per kind of request: see
         :func:`kubenova.scheduling.scheduler.static_refusals`. Valid as long as these states are."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
 
 from kubenova.scheduling import weighers
 from kubenova.scheduling.claims import Claim, Ledger
@@ -32,6 +34,10 @@ STATIC = (availability_zone, aggregate_instance_extra_specs, tenant_isolation)
 """Filters that read only the host's facts and the request's zone, extra specs and namespace:
 their verdicts are the same for every request of one kind, however the claims change."""
 _STATIC_KINDS_KEPT = 256
+MAX_PLACEMENT_RESULTS = 1000
+"""Nova's ``[scheduler] max_placement_results`` (default 1000): at most this many hosts that pass
+the filters are weighed. Nova's Placement hands the scheduler that many candidates; here the
+filter loop stops once it has found them, so a decision on 10,000 hosts visits about 1,000."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,12 +75,20 @@ def select(
     usage: Mapping[str, Usage],
     weights: Weights = NOVA_DEFAULTS,
     rng: random.Random | None = None,
+    *,
+    limit: int = MAX_PLACEMENT_RESULTS,
 ) -> Decision:
     """Filter ``hosts`` for ``req`` given the claimed ``usage``, weigh the rest, pick the best.
 
     The filters run in :data:`~kubenova.scheduling.filters.FILTERS` order and a host counts
     against the first that refuses it, as in Nova's sequential filtering. The four every request
     needs (compute, RAM, CPU, disk) are inlined: this loop is the scheduler's hot path.
+
+    At most ``limit`` passing hosts are weighed (:data:`MAX_PLACEMENT_RESULTS`). The loop starts
+    at a host chosen from the request's key, so that the candidates of different servers differ
+    and placements spread over every host, as Placement's randomized candidates do; a request
+    sees the same candidates each time it is tried. "No valid host" is only ever said after every
+    host was visited, so its counts are exact.
     """
     if not isinstance(hosts, Hosts):
         hosts = Hosts(hosts)
@@ -84,7 +98,9 @@ def select(
     free: tuple[list[float], list[float], list[float]] = ([], [], [])  # RAM, CPU, disk left per kept host
     keep, add_ram, add_cpu, add_disk = kept.append, free[0].append, free[1].append, free[2].append
     vcpus, memory, disk = req.vcpus, req.memory_mb, req.disk_gb
-    for host, verdict in zip(hosts.states, static, strict=True):
+    states = hosts.states
+    for i in _visiting_order(req, len(states), limit):
+        host = states[i]
         if not (host.enabled and host.up):
             removed[_COMPUTE] += 1
             continue
@@ -92,6 +108,7 @@ def select(
         if before and (index := _first_refusing(before, host, req, used)) >= 0:
             removed[index] += 1
             continue
+        verdict = static.verdict(i)
         if 0 <= verdict < _RAM:  # the availability zone, which Nova checks before resources
             removed[verdict] += 1
             continue
@@ -119,10 +136,18 @@ def select(
         add_ram(free_ram)
         add_cpu(free_cpu)
         add_disk(free_disk)
+        if len(kept) >= limit:
+            break
     if not kept:
         return NoValidHost(len(hosts), [(FILTERS[i][0], n) for i, n in enumerate(removed) if n])
     scores = weighers.scores(kept, free, req, weights)
     return Chosen(kept[_pick(scores, weights.host_subset_size, rng)].name, len(kept))
+
+
+def _visiting_order(req: RequestSpec, n: int, limit: int) -> Iterable[int]:
+    """Every host's position, from one the request's key chooses when not all can be weighed."""
+    start = zlib.crc32(req.key.encode()) % n if n > limit else 0
+    return itertools.chain(range(start, n), range(start))
 
 
 def _first_refusing(filters: Sequence[tuple[int, Filter]], host: HostState, req: RequestSpec, used: Usage) -> int:
@@ -133,7 +158,7 @@ def _first_refusing(filters: Sequence[tuple[int, Filter]], host: HostState, req:
     return -1
 
 
-def _plan(req: RequestSpec, hosts: Hosts) -> tuple[list[tuple[int, Filter]], list[tuple[int, Filter]], tuple[int, ...]]:
+def _plan(req: RequestSpec, hosts: Hosts) -> tuple[list[tuple[int, Filter]], list[tuple[int, Filter]], StaticVerdicts]:
     """The request's per-host filters before and after the resource checks, and the verdicts of
     its static ones."""
     active = active_filters(req, hosts.tenant_isolation)
@@ -142,14 +167,36 @@ def _plan(req: RequestSpec, hosts: Hosts) -> tuple[list[tuple[int, Filter]], lis
     return before, after, static_refusals(req, hosts, [(i, f) for i, f in active if f in STATIC])
 
 
-def static_refusals(req: RequestSpec, hosts: Hosts, active: Sequence[tuple[int, Filter]]) -> tuple[int, ...]:
-    """Per host, the index in FILTERS of the first static filter that refuses it, or -1.
+class StaticVerdicts:
+    """Per host, the index in FILTERS of the first static filter that refuses it, or -1; each
+    host's worked out at its first visit, then kept."""
 
-    Computed once per kind of request (zone, extra specs, namespace where tenants are isolated)
-    and kept with the hosts: at 10,000 hosts, re-running these filters was half of a decision.
-    """
+    __slots__ = ("_active", "_hosts", "_req", "_verdicts")
+
+    def __init__(self, req: RequestSpec, hosts: Hosts, active: Sequence[tuple[int, Filter]]) -> None:
+        self._req, self._hosts, self._active = req, hosts.states, tuple(active)
+        self._verdicts: list[int | None] = [None] * len(hosts.states)
+
+    def verdict(self, i: int) -> int:
+        v = self._verdicts[i]
+        if v is None:
+            host, req = self._hosts[i], self._req
+            v = self._verdicts[i] = next((index for index, f in self._active if not f(host, req, _ZERO)), -1)
+        return v
+
+
+class _NoStaticFilter(StaticVerdicts):
+    def verdict(self, i: int) -> int:
+        return -1
+
+
+def static_refusals(req: RequestSpec, hosts: Hosts, active: Sequence[tuple[int, Filter]]) -> StaticVerdicts:
+    """The verdicts of the static filters for ``req``'s kind of request (zone, extra specs,
+    namespace where tenants are isolated), kept with the hosts: at 10,000 hosts, re-running these
+    filters was half of a decision. Worked out host by host as the loop reaches them, so a new
+    kind of request costs only the hosts its decision visits."""
     if not active:
-        return (-1,) * len(hosts.states)
+        return _NoStaticFilter(req, hosts, ())
     key = (
         req.zone,
         tuple(sorted(req.extra_specs.items())),
@@ -157,10 +204,9 @@ def static_refusals(req: RequestSpec, hosts: Hosts, active: Sequence[tuple[int, 
     )
     verdicts = hosts.static.get(key)
     if verdicts is None:
-        verdicts = tuple(next((i for i, f in active if not f(host, req, _ZERO)), -1) for host in hosts.states)
         if len(hosts.static) >= _STATIC_KINDS_KEPT:
             hosts.static.clear()
-        hosts.static[key] = verdicts
+        verdicts = hosts.static[key] = StaticVerdicts(req, hosts, active)
     return verdicts
 
 

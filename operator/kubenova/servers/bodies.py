@@ -60,6 +60,8 @@ class ServerSpec(TypedDict, total=False):
     rescue: bool
     rescueImage: str
     autoConfirmResize: bool
+    networks: list[dict[str, str]]
+    securityGroups: list[str]
 
 
 class FlavorCopy(TypedDict, total=False):
@@ -91,6 +93,9 @@ class MigrationBody(TypedDict, total=False):
     previousVmState: str | None
     sourceClaim: ClaimBody | None
     sourceFlavor: FlavorCopy | None
+    abortRequested: bool | None
+    requestId: str | None
+    created: str | None
 
 
 class ActionRecord(TypedDict, total=False):

@@ -4,7 +4,8 @@ planner's ``follow_spec`` (:mod:`.plan`).
 Given the spec, the status and the maintenance an admin asked for on hosts, :func:`wanted` names
 the one Nova action to start now, or says in words what the server waits for (a confirmation,
 the user), or None when the server is as declared. Precedence, first match wins: a resize or
-migration waiting for confirmation; the host's maintenance; ERROR (only a rebuild helps);
+migration waiting for confirmation; the host's maintenance or a drain (a running VM is moved
+live, anything else cold); ERROR (only a rebuild helps);
 ``state`` and ``rescue`` by Nova's allowed path; a new image (rebuild); a new flavor (resize);
 then the volumes (a detach, then an attach: :func:`kubenova.servers.volumes.next_change`).
 """
@@ -23,8 +24,11 @@ Maintenance = Callable[[str | None], str | None]
 """The maintenance asked for on a host (migrate, stop), or None."""
 
 
-def wanted(spec: Mapping[str, Any], status: Mapping[str, Any], maintenance: Maintenance) -> Action | str | None:
-    """The action the spec calls for now; a message if it waits on someone; None if settled."""
+def wanted(
+    spec: Mapping[str, Any], status: Mapping[str, Any], maintenance: Maintenance, *, evacuating: bool = False
+) -> Action | str | None:
+    """The action the spec calls for now; a message if it waits on someone; None if settled.
+    ``evacuating``: KubeVirt asks for the server's instance to leave its node (a drain)."""
     vm = status["vmState"]
     m = status.get("migration") or {}
     if vm == VmState.RESIZED:
@@ -34,8 +38,12 @@ def wanted(spec: Mapping[str, Any], status: Mapping[str, Any], maintenance: Main
             return Action.CONFIRM_RESIZE
         return f"The {m.get('kind', 'resize')} waits for a confirmResize or revertResize ServerAction."
     host_maintenance = maintenance(status.get("host"))
-    if host_maintenance == "migrate" and vm in (VmState.ACTIVE, VmState.STOPPED):
-        return Action.MIGRATE
+    if host_maintenance == "migrate" or evacuating:
+        # A running VM moves live (a drain's eviction can only be answered so); the rest cold.
+        if status.get("backend") == "kubevirt" and vm in (VmState.ACTIVE, VmState.PAUSED):
+            return Action.LIVE_MIGRATE
+        if host_maintenance == "migrate" and vm in (VmState.ACTIVE, VmState.STOPPED):
+            return Action.MIGRATE
     image = spec.get("image")
     image_changed = bool(image) and image != status.get("image")
     if vm == VmState.ERROR:

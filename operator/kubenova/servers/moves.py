@@ -86,6 +86,42 @@ def migrate(server: Server, facts: Facts, *, host: str | None, request_id: str, 
     )
 
 
+def live_migrate(server: Server, facts: Facts, *, host: str | None, request_id: str, now: str) -> Move:
+    """A live migration (kubevirt): the destination claimed now and the source's claim kept until
+    KubeVirt has moved the running instance (as Nova's Placement holds both during the move);
+    the server's host changes only when it has (:mod:`kubenova.servers.live`)."""
+    current = claims.from_status(server.status.get("claim"))
+    source = current.host if current else None
+    if host is not None and host == source:
+        raise ActionRefused(f"Unable to migrate instance ({server.uid}) to current host ({host}).", code=400)
+    if stays := _disk_stays(server, facts):
+        raise ActionRefused(stays, code=409)
+    flavor = server.status["flavor"]
+    ledger, current = _released(server, facts, keep_source=True)
+    decision = placing.choose(server, facts, ledger, flavor, force_host=host, ignore=_away_from(source))
+    claim = _claimed(server, ledger, decision, now=now)
+    status = server.status
+    name = flavor.get("originalName")
+    patch: Patch = {"claim": claims.to_status(claim), "availabilityZone": facts.zone(claim.host)}
+    patch["migration"] = MigrationBody(
+        kind="live-migration",
+        sourceHost=source,
+        destHost=claim.host,
+        oldFlavor=name,
+        newFlavor=name,
+        status="accepted",
+        previousVmState=status["vmState"],
+        sourceClaim=claims.to_status(current) if current else None,
+        sourceFlavor=None,
+        requestId=request_id,
+        created=now,
+    )
+    moved: dict[str, Claim | None] = {server.key: claim}
+    if current is not None:
+        moved[server.key + claims.SOURCE] = current
+    return Move(patch, moved)
+
+
 def evacuate(server: Server, facts: Facts, *, host: str | None, request_id: str, now: str) -> Move:
     """Rebuilt on another host because its own is down: nothing is kept on the source."""
     flavor = server.status["flavor"]
@@ -117,6 +153,7 @@ KINDS: Mapping[Action, MoveFn] = {
     Action.REVERT_RESIZE: revert,
     Action.RESIZE: resize,
     Action.MIGRATE: migrate,
+    Action.LIVE_MIGRATE: live_migrate,
     Action.EVACUATE: evacuate,
     Action.UNSHELVE: unshelve,
 }
@@ -182,6 +219,8 @@ def _moved(
         previousVmState=status["vmState"],
         sourceClaim=claims.to_status(current) if keep_source and current else None,
         sourceFlavor=status.get("flavor") if keep_source else None,
+        requestId=request_id,
+        created=now,
     )
     moved: dict[str, Claim | None] = {server.key: claim}
     if keep_source and current is not None:

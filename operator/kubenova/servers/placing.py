@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kubenova import backends, images, metrics, zones
+from kubenova.backends import consoles, networks
 from kubenova.backends.workload import Flavor, PlacedServer, user_data_secret
 from kubenova.nova.states import TaskState, VmState
 from kubenova.scheduling.claims import Claim, Ledger
@@ -86,6 +87,7 @@ def placed_on(server: Server, facts: Facts, claim: Claim, *, revision: str | Non
         "hypervisorHostname": claim.host,
         "availabilityZone": facts.zone(claim.host),
         "workload": workload_ref(server, revision),
+        "console": consoles.status(backends.of(server.status.get("backend")).NAME, server.namespace, server.name),
     }
 
 
@@ -166,6 +168,8 @@ def placed(server: Server, *, public_key: str | None, running: bool) -> PlacedSe
         rescue_image=(spec.get("rescueImage") or _bootable(status) or spec.get("image")) if rescued else None,
         image_source=status.get("imageSource"),
         volumes=volumes.on_workload(status),
+        networks=networks.requested(spec.get("networks") or [], server.namespace),
+        security_groups=tuple(spec.get("securityGroups", ["default"])),
     )
 
 

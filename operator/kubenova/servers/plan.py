@@ -87,7 +87,9 @@ def converge(server: Server, obs: Observation, now: str) -> Outcome:
     action = actions.EVENTS[flight.action] if flight.action else tasks.CREATE
     if obs.failure:
         message = f"The {st.get('backend')} workload failed: {obs.failure}."
-        patch = status.fail(st, faults.workload_failed(message, now=now), generation=gen, now=now)
+        patch = status.fail(
+            st, faults.workload_failed(message, now=now, code=obs.failure_code), generation=gen, now=now
+        )
         patch["actions"] = history.finish_action(st, now=now, error=message)
         event = Event("Warning", "WorkloadFailed", action, message)
         return Outcome(patch, events=(event,), settle=_settle(server, patch, error=message))
@@ -144,7 +146,10 @@ def _settle(server: Server, patch: Patch, *, error: str | None) -> Settle | None
 
 def wanted(server: Server, facts: Facts) -> Action | str | None:
     """What the spec asks for now (see :func:`kubenova.servers.intent.wanted`)."""
-    return intent.wanted(server.spec, server.status, facts.maintenance)
+    # Only from the host the server is on: the instance's watch may lag behind a finished move.
+    leave = facts.evacuating(server.namespace, server.name)
+    evacuating = leave is not None and leave == server.status.get("host")
+    return intent.wanted(server.spec, server.status, facts.maintenance, evacuating=evacuating)
 
 
 def needs_lock(server: Server, facts: Facts) -> bool:

@@ -132,7 +132,12 @@ def finish(
     patch = state_patch(
         status, vm_state=flight.vm_state, task_state=None, power=flight.power, generation=generation, now=now
     )
-    patch["addresses"] = addresses(obs) if flight.goal in (Goal.RUNNING, Goal.PAUSED) else []
+    if flight.goal in (Goal.RUNNING, Goal.PAUSED):
+        # A VM's addresses come from its instance (the VMI watch writes them), not from the VM:
+        # what the backend did not see now, the server keeps.
+        patch["addresses"] = addresses(obs) or list(status.get("addresses") or [])
+    else:
+        patch["addresses"] = []
     patch["actions"] = history.finish_action(status, now=now)
     patch["fault"] = None
     migration = dict(status.get("migration") or {})

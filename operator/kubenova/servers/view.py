@@ -93,3 +93,6 @@ class Facts:
     """A PersistentVolumeClaim by (namespace, name): its accessModes; None if it does not exist."""
     claim_holders: Callable[[str, str], Sequence[str]] = lambda namespace, name: ()
     """The servers holding a claim (attached, attaching, or booted from it), by (namespace, name)."""
+    evacuating: Callable[[str, str], str | None] = lambda namespace, name: None
+    """The node KubeVirt asks the server's instance to leave (a drain's eviction: the instance's
+    ``status.evacuationNodeName``), by (namespace, name); None if none."""

@@ -1,0 +1,106 @@
+"""SecurityGroup handlers: each group's NetworkPolicy (rendered by :mod:`kubenova.securitygroups`,
+written by :mod:`kubenova.kube.networkpolicies`), and the membership of servers: the labels their
+Pods carry for the groups they name, and the namespace's ``default`` group, made when a server
+names it and it does not exist (as Neutron gives every project one).
+
+A group's policy follows its rules at once (each change is an event); a server's groups follow
+``spec.securityGroups`` at once too: its Pod (or its VM's template and virt-launcher Pods) is
+relabelled in place, which restarts nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+
+from kubenova import conditions, securitygroups
+from kubenova.api.common import GROUP, VERSION
+from kubenova.handlers import common, state
+from kubenova.kube import client as kube
+from kubenova.kube import networkpolicies, resources
+
+log = logging.getLogger(__name__)
+
+_LABELLED: dict[str, tuple[str, ...]] = {}
+"""The groups each server's workload was last labelled for (or rendered with), by namespace/name:
+a server event relabels only when its groups changed since (one read after a restart)."""
+_DEFAULTED: set[str] = set()
+"""Namespaces whose ``default`` group this process made and its index has not shown yet."""
+
+
+@kopf.index(GROUP, VERSION, "securitygroups")
+async def securitygroup_names(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
+    """The SecurityGroups of each namespace, by name: is its ``default`` group there yet."""
+    return {namespace or "": name}
+
+
+@kopf.on.event(GROUP, VERSION, "securitygroups", id="securitygroup-event")
+async def securitygroup_event(
+    *,
+    event: kopf.RawEvent,
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    meta: kopf.Meta,
+    memo: kopf.Memo,
+    **_: Any,
+) -> None:
+    if event["type"] == "DELETED" or meta.get("deletionTimestamp") or namespace is None:
+        return  # its NetworkPolicy is owned by it: the garbage collector removes it
+    generation = meta.get("generation")
+    # Applied on every event, an unchanged policy included: server-side apply of the same spec
+    # changes nothing, and it puts back a policy deleted or edited by hand (at the latest when
+    # the operator restarts and sees every group again).
+    client = state.of(memo).client
+    rendered = securitygroups.render(name, namespace, meta["uid"], dict(spec))
+    try:
+        await networkpolicies.apply_policy(client, rendered.policy)
+    except networkpolicies.PolicyRefused as exc:  # said in status (kopf does not retry an event handler)
+        message = f"The NetworkPolicy could not be written: {exc}"
+        failed = {"conditions": securitygroups.failed_conditions(dict(status), message, generation, common.now())}
+        await kube.patch_status_if_exists(client, resources.SecurityGroup, name, failed, namespace=namespace)
+        log.warning("securitygroup %s/%s: %s", namespace, name, message)
+        return
+    desired = securitygroups.status(
+        meta["uid"], dict(spec), rendered, previous=dict(status), generation=generation, now=common.now()
+    )
+    if not conditions.differs(status, desired):
+        return  # the echo of our own status write
+    await kube.patch_status_if_exists(client, resources.SecurityGroup, name, desired, namespace=namespace)
+    log.info("securitygroup %s/%s: policy %s written", namespace, name, rendered.policy["metadata"]["name"])
+
+
+@kopf.on.event(GROUP, VERSION, "servers", id="server-securitygroups")
+async def server_membership(
+    *,
+    event: kopf.RawEvent,
+    name: str,
+    namespace: str | None,
+    spec: kopf.Spec,
+    status: kopf.Status,
+    meta: kopf.Meta,
+    memo: kopf.Memo,
+    **kw: Any,
+) -> None:
+    key = f"{namespace}/{name}"
+    if event["type"] == "DELETED" or namespace is None:
+        _LABELLED.pop(key, None)
+        return
+    groups = tuple(spec.get("securityGroups", [securitygroups.DEFAULT]))
+    client = state.of(memo).client
+    if securitygroups.DEFAULT in kw["securitygroup_names"].get(namespace, []):
+        _DEFAULTED.discard(namespace)
+    elif securitygroups.DEFAULT in groups and namespace not in _DEFAULTED:
+        await networkpolicies.ensure_default_group(client, namespace)
+        _DEFAULTED.add(namespace)
+    if meta.get("deletionTimestamp") or _LABELLED.get(key) == groups:
+        return
+    backend = status.get("backend")
+    if backend and status.get("workload"):
+        # A workload may exist with other groups' labels: bring them to these. One not made yet
+        # is rendered with the spec's groups.
+        await networkpolicies.relabel_members(client, str(backend), namespace, name, list(groups))
+    _LABELLED[key] = groups
