@@ -112,7 +112,8 @@ def service_view(obj: Obj, version: Version) -> dict[str, Any]:
 def aggregate_view(obj: Obj, version: Version) -> dict[str, Any]:
     meta, spec, status = _meta(obj), _spec(obj), _status(obj)
     metadata = dict(spec.get("metadata") or {})
-    zone = status.get("availabilityZone") or spec.get("availabilityZone")
+    # The declared zone first: Nova answers a change at once, the status follows it.
+    zone = spec.get("availabilityZone") or status.get("availabilityZone")
     if zone:
         metadata.setdefault("availability_zone", zone)
     out: dict[str, Any] = {

@@ -22,9 +22,15 @@ def update_view(view: dict[str, Any], version: Version, *, rebuild: bool = False
     if version.at_least("2.75"):  # show's, but user data only as rebuild's own user_data (2.57)
         return {k: v for k, v in view.items() if k != "OS-EXT-SRV-ATTR:user_data"}
     keep = {"key_name"} if rebuild and version.at_least("2.54") else set()  # a rebuild may set it from 2.54
-    return {
+    out = {
         k: v for k, v in view.items() if k in keep or (k not in _SHOW_ONLY and not k.startswith(_SHOW_ONLY_PREFIXES))
     }
+    if isinstance(out.get("addresses"), Mapping):  # addresses without show's OS-EXT-IPS extensions
+        out["addresses"] = {
+            net: [{k: v for k, v in a.items() if not k.startswith("OS-EXT-IPS")} for a in addrs]
+            for net, addrs in out["addresses"].items()
+        }
+    return out
 
 
 ACCESS_IP = {"accessIPv4": "compute.kubenova.io/access-ipv4", "accessIPv6": "compute.kubenova.io/access-ipv6"}

@@ -115,5 +115,8 @@ def test_access_addresses_are_kept_in_annotations_and_checked_by_family() -> Non
 def test_update_and_rebuild_answers_leave_shows_extras_out_before_2_75() -> None:
     view = {"id": "x", "OS-EXT-STS:vm_state": "active", "key_name": "k", "OS-SRV-USG:launched_at": None}
     assert server_writes.update_view(view, Version(2, 74)) == {"id": "x"}
+    addressed = {"addresses": {"n": [{"addr": "10.0.0.2", "version": 4, "OS-EXT-IPS:type": "fixed"}]}}
+    stripped = {"addresses": {"n": [{"addr": "10.0.0.2", "version": 4}]}}
+    assert server_writes.update_view(addressed, Version(2, 1)) == stripped
     assert server_writes.update_view(view, Version(2, 75)) == view
     assert server_writes.update_view({"id": "x", "OS-EXT-SRV-ATTR:user_data": "u"}, Version(2, 75)) == {"id": "x"}
