@@ -11,7 +11,7 @@ VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test venv tools lint unit integration crds bench clean
+.PHONY: run test venv tools lint unit integration crds bench tempest clean
 
 # The virtualenv, (re)made when the dependencies change.
 $(BIN)/kubenova: pyproject.toml
@@ -30,8 +30,9 @@ tools: venv
 run: tools
 	exec $(BIN)/python -m hack.devcluster run
 
-## test: lint, types, architecture, CRD drift, then every unit and integration test.
-test: lint tools
+## test: lint, types, architecture, CRD drift, then every unit and integration test (tempest's
+## fast compute part among them: tests/integration/test_tempest.py).
+test: lint tools $(CURDIR)/.venv-tempest/bin/tempest
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
@@ -43,7 +44,7 @@ lint: venv
 unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-integration: tools
+integration: tools $(CURDIR)/.venv-tempest/bin/tempest
 	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 ## crds: regenerate crds/ and charts/kubenova/templates/crds/ from the models in operator/kubenova/api/.
@@ -55,5 +56,18 @@ BENCH_ARGS ?=
 bench: tools
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
+## tempest: OpenStack's tempest (pinned in pyproject.toml's tempest extra, in its own venv) run
+## against `kubenova api` on a dev cluster: the compute API subset, then passed/skipped/failed.
+TEMPEST_VENV := $(CURDIR)/.venv-tempest
+TEMPEST_ARGS ?=
+$(TEMPEST_VENV)/bin/tempest: pyproject.toml | $(BIN)/kubenova
+	$(PYTHON) -m venv $(TEMPEST_VENV)
+	$(TEMPEST_VENV)/bin/pip install --quiet --upgrade pip
+	$(TEMPEST_VENV)/bin/pip install --quiet "$$($(BIN)/python -m hack.tempest --requirement)"
+	touch $@
+
+tempest: tools $(TEMPEST_VENV)/bin/tempest
+	$(BIN)/python -m hack.tempest $(TEMPEST_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(TEMPEST_VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -23,6 +23,7 @@ from openstack import exceptions as osexc
 from hack.devcluster import computeapi
 from hack.devcluster.cluster import Cluster
 from tests import waiting
+from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
 API = "compute.kubenova.io/v1alpha1"
@@ -394,6 +395,71 @@ def test_microversions_images_and_projects_over_http(api: computeapi.ComputeApi,
     identity: Any = conn.identity
     assert identity.get_project(clouds["namespace"]).name == clouds["namespace"]
     assert [p.name for p in identity.projects()] == [clouds["namespace"]]
+
+
+@pytest.mark.usefixtures("operator", "user_roles")
+def test_the_image_api_lists_images_as_glance_with_their_visibility(clouds: dict[str, Any], made: Made) -> None:
+    ns = clouds["namespace"]
+    made.namespace(f"{ns}-other")
+    src = {"containerDisk": "quay.io/kubevirt/cirros-container-disk-demo:v1.4.0"}
+
+    def img(name: str, **spec: Any) -> dict[str, Any]:
+        return {"apiVersion": API, "kind": "Image", "metadata": {"name": name}, "spec": {"source": src, **spec}}
+
+    made.apply(
+        [
+            img(f"{ns}-pub", visibility="public", diskFormat="qcow2", minDisk=1, properties={"os_distro": "cirros"}),
+            img(f"{ns}-mine", visibility="private", owner=ns),
+            img(f"{ns}-theirs", visibility="private", owner=f"{ns}-other"),
+        ]
+    )
+    listed = {i["Name"] for i in osc(clouds, "demo", "image", "list")}
+    assert {f"{ns}-pub", f"{ns}-mine"} <= listed
+    assert f"{ns}-theirs" not in listed
+    shown = osc(clouds, "demo", "image", "show", f"{ns}-pub")
+    assert (shown["status"], shown["visibility"], shown["min_disk"], shown["disk_format"]) == (
+        "active", "public", 1, "qcow2",
+    )  # fmt: skip
+    assert shown["properties"]["os_distro"] == "cirros"  # the CLI gathers Glance's flattened properties
+    assert osc(clouds, "demo", "image", "show", f"{ns}-mine")["owner"] == ns
+    assert run(clouds, "demo", "image", "show", f"{ns}-theirs").returncode != 0
+    conn = connect(clouds, "demo")
+    assert conn.image.find_image(f"{ns}-pub", ignore_missing=False).min_disk == 1
+
+
+@pytest.mark.usefixtures("operator", "user_roles")
+def test_block_device_mapping_boots_from_a_claim_and_refuses_bad_mappings(
+    cluster: Cluster, clouds: dict[str, Any]
+) -> None:
+    ns = clouds["namespace"]
+    cluster.apply(
+        [
+            {
+                "apiVersion": "v1",
+                "kind": "PersistentVolumeClaim",
+                "metadata": {"name": "root", "namespace": ns},
+                "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}},
+            }
+        ]
+    )
+    conn = connect(clouds, "demo")
+    boot = {"source_type": "volume", "destination_type": "volume", "uuid": "root", "boot_index": 0}
+    server = conn.compute.create_server(
+        name="from volume", flavor_id=FLAVOR_VM, block_device_mapping=[boot], networks="none"
+    )
+    obj = cluster.get_json("servers", "-n", ns)["items"]
+    (spec,) = [o["spec"] for o in obj if o["metadata"]["uid"] == server.id]
+    assert spec["bootVolume"] == {"claimName": "root"}
+    assert "image" not in spec
+    with pytest.raises(osexc.BadRequestException, match="Boot sequence"):
+        conn.compute.create_server(
+            name="two roots",
+            flavor_id=FLAVOR_VM,
+            block_device_mapping=[boot, {**boot, "uuid": "other"}],
+            networks="none",
+        )
+    conn.compute.delete_server(server)
+    conn.compute.wait_for_delete(server, wait=120)
 
 
 @pytest.mark.usefixtures("operator", "user_roles")

@@ -18,6 +18,7 @@ from kubenova.compute_api import (
     errors,
     flavors,
     hosts,
+    hypervisor_extras,
     identity,
     images,
     keypairs,
@@ -28,6 +29,7 @@ from kubenova.compute_api import (
     server_groups,
     server_metadata,
     servers,
+    tenant_usage,
 )
 from kubenova.compute_api import context as ctx
 from kubenova.compute_api.errors import NovaError
@@ -65,7 +67,8 @@ def compute_version(base: str, ident: str) -> dict[str, Any]:
         "min_version": str(microversions.MIN) if v21 else "",
         "updated": "2013-07-23T11:33:21Z" if v21 else "2011-01-21T11:33:21Z",
         "links": [
-            {"rel": "self", "href": f"{base}/compute/{ident[:4] if not v21 else ident}/"},
+            # Nova's v2.0 lives at /v2/ (its legacy URL); tempest follows each self link.
+            {"rel": "self", "href": f"{base}/compute/{ident if v21 else 'v2'}/"},
             {"rel": "describedby", "type": "text/html", "href": "https://docs.openstack.org/"},
         ],
         "media-types": [{"base": "application/json", "type": f"{MEDIA_TYPE};version={ident[1:]}"}],
@@ -190,9 +193,11 @@ def make_app(door: Door, tokens: Tokens, settings: ctx.Settings | None = None) -
     app.router.add_routes(flavors.routes)
     app.router.add_routes(keypairs.routes)
     app.router.add_routes(limits.routes)
+    app.router.add_routes(hypervisor_extras.routes)  # before hosts': /os-hypervisors/statistics is no id
     app.router.add_routes(hosts.routes)
     app.router.add_routes(server_groups.routes)
     app.router.add_routes(migrations.routes)
+    app.router.add_routes(tenant_usage.routes)
 
     async def close(app: web.Application) -> None:
         await app[ctx.DOOR].close()

@@ -7,11 +7,22 @@ here; the routes of :mod:`kubenova.compute_api.hosts` and
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 from kubenova.compute_api.microversions import Version
 from kubenova.compute_api.server_views import _usg
-from kubenova.compute_api.views import NAME_ANNOTATION, USER_ANNOTATION, Obj, _meta, _spec, _status, timestamp, uid
+from kubenova.compute_api.views import (
+    NAME_ANNOTATION,
+    USER_ANNOTATION,
+    Obj,
+    _meta,
+    _spec,
+    _status,
+    nova_name,
+    timestamp,
+    uid,
+)
 
 
 def stable_int(text: str) -> int:
@@ -62,7 +73,7 @@ def hypervisor_view(obj: Obj, version: Version, *, detail: bool) -> dict[str, An
                 "running_vms": status.get("runningVms", 0) or 0,
                 "current_workload": 0,
                 "disk_available_least": disk - dused,
-                "cpu_info": "{}",
+                "cpu_info": {} if version.at_least("2.28") else "{}",  # a JSON object from 2.28
             }
         )
     return out
@@ -101,12 +112,13 @@ def service_view(obj: Obj, version: Version) -> dict[str, Any]:
 def aggregate_view(obj: Obj, version: Version) -> dict[str, Any]:
     meta, spec, status = _meta(obj), _spec(obj), _status(obj)
     metadata = dict(spec.get("metadata") or {})
-    zone = status.get("availabilityZone") or spec.get("availabilityZone")
+    # The declared zone first: Nova answers a change at once, the status follows it.
+    zone = spec.get("availabilityZone") or status.get("availabilityZone")
     if zone:
         metadata.setdefault("availability_zone", zone)
     out: dict[str, Any] = {
         "id": stable_int(str(meta.get("uid"))),
-        "name": meta.get("name"),
+        "name": nova_name(obj),
         "availability_zone": zone,
         "hosts": list(status.get("hosts") or spec.get("hosts") or []),
         "metadata": metadata,
@@ -120,9 +132,15 @@ def aggregate_view(obj: Obj, version: Version) -> dict[str, Any]:
     return out
 
 
-def server_group_view(obj: Obj, version: Version) -> dict[str, Any]:
+def server_group_view(obj: Obj, version: Version, servers: Sequence[Obj] = ()) -> dict[str, Any]:
+    """A server group; its members are those the operator recorded and ``servers`` that name
+    the group in their hints (Nova adds a member when the server is created, before placing)."""
     meta, spec, status = _meta(obj), _spec(obj), _status(obj)
     members = [m.get("uid") for m in status.get("members") or [] if m.get("uid")]
+    for s in servers:
+        hinted = (_spec(s).get("schedulerHints") or {}).get("group") == meta.get("name")
+        if hinted and _meta(s).get("namespace") == meta.get("namespace") and uid(s) not in members:
+            members.append(uid(s))
     out: dict[str, Any] = {
         "id": uid(obj),
         "name": (meta.get("annotations") or {}).get(NAME_ANNOTATION) or meta.get("name"),

@@ -4,6 +4,7 @@ enabled, disabled or forced down), os-availability-zone, and os-aggregates read 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +12,7 @@ from aiohttp import web
 
 from kubenova.api.common import API_VERSION
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import host_views
+from kubenova.compute_api import host_views, views
 from kubenova.compute_api.errors import NovaError, bad_request, not_found
 from kubenova.compute_api.servers import P
 
@@ -183,23 +184,65 @@ async def _aggregate(request: web.Request) -> dict[str, Any]:
     raise not_found("Aggregate", ident)
 
 
+def _aggregate_name(agg: Any) -> str:
+    """The aggregate's name, or Nova's 400 (1-255 characters, not only spaces)."""
+    name = agg.get("name") if isinstance(agg, Mapping) else None
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise bad_request("Invalid input for field/attribute name. Value: None. 'name' must be 1 to 255 characters")
+    return name
+
+
 @routes.post(P + "/os-aggregates")
 async def create_aggregate(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:os-aggregates:create")
     agg = await ctx.keyed_body(request, "aggregate")
-    if not isinstance(agg, Mapping) or not isinstance(agg.get("name"), str) or not ctx.KUBE_NAME.match(agg["name"]):
-        raise bad_request("Invalid aggregate name: kubenova keeps aggregates as Kubernetes objects (a DNS name)")
+    name = _aggregate_name(agg)
     spec: dict[str, Any] = {}
     if agg.get("availability_zone"):
         spec["availabilityZone"] = agg["availability_zone"]
     caller = ctx.caller(request)
-    if await caller.get("aggregates", agg["name"]) is not None:
-        raise NovaError(409, f"Aggregate {agg['name']} already exists.")
+    # The Kubernetes name comes from the Nova name (views.object_name): Nova's unique names.
+    if any(views.nova_name(a) == name for a in await caller.list("aggregates")):
+        raise NovaError(409, f"Aggregate {name} already exists.")
+    meta = {"name": views.object_name(name), "annotations": views.name_annotations(name)}
     obj = await caller.create(
-        "aggregates",
-        {"apiVersion": API_VERSION, "kind": "Aggregate", "metadata": {"name": agg["name"]}, "spec": spec},
+        "aggregates", {"apiVersion": API_VERSION, "kind": "Aggregate", "metadata": meta, "spec": spec}
     )
-    return ctx.reply({"aggregate": host_views.aggregate_view(obj, ctx.version(request))})
+    view = host_views.aggregate_view(obj, ctx.version(request))
+    for key in ("hosts", "metadata"):  # Nova's create answers neither
+        view.pop(key)
+    return ctx.reply({"aggregate": view})
+
+
+@routes.put(P + "/os-aggregates/{id}")
+async def update_aggregate(request: web.Request) -> web.Response:
+    """Nova's rename and zone change: the name lives in the annotation (the object keeps its
+    Kubernetes name), the zone in ``spec.availabilityZone``."""
+    ctx.set_policy(request, "os_compute_api:os-aggregates:update")
+    agg = await ctx.keyed_body(request, "aggregate")
+    if not isinstance(agg, Mapping) or not ({"name", "availability_zone"} & set(agg)):
+        raise bad_request("Invalid input for field/attribute aggregate. Give name or availability_zone")
+    a = await _aggregate(request)
+    caller = ctx.caller(request)
+    patch: dict[str, Any] = {}
+    if "name" in agg:
+        name = _aggregate_name(agg)
+        if any(views.nova_name(o) == name and o["metadata"]["name"] != a["metadata"]["name"]
+               for o in await caller.list("aggregates")):  # fmt: skip
+            raise NovaError(409, f"Aggregate {name} already exists.")
+        patch["metadata"] = {"annotations": {views.NAME_ANNOTATION: name}}
+    if "availability_zone" in agg:
+        patch["spec"] = {"availabilityZone": agg["availability_zone"] or None}
+    a = await caller.patch("aggregates", a["metadata"]["name"], patch)
+    view = host_views.aggregate_view(a, ctx.version(request))
+    view["updated_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")  # Nova stamps an update
+    if "availability_zone" in agg:  # the new zone, before the operator's status catches up
+        view["availability_zone"] = agg["availability_zone"] or None
+        if agg["availability_zone"]:
+            view["metadata"]["availability_zone"] = agg["availability_zone"]
+        else:
+            view["metadata"].pop("availability_zone", None)
+    return ctx.reply({"aggregate": view})
 
 
 @routes.delete(P + "/os-aggregates/{id}")
@@ -229,13 +272,13 @@ async def aggregate_action(request: web.Request) -> web.Response:
             raise bad_request(f"Invalid input for field/attribute {name}. 'host' is a required property")
         if name == "add_host":
             if host in hosts:
-                raise NovaError(409, f"Aggregate {a['metadata']['name']} already has host {host}.")
+                raise NovaError(409, f"Aggregate {views.nova_name(a)} already has host {host}.")
             if await ctx.caller(request).get("hosts", host) is None:
                 raise NovaError(404, f"Compute host {host} could not be found.")
             hosts.append(host)
         else:
             if host not in hosts:
-                raise NovaError(404, f"Cannot remove host {host} in aggregate {a['metadata']['name']}")
+                raise NovaError(404, f"Cannot remove host {host} in aggregate {views.nova_name(a)}")
             hosts.remove(host)
         patch = {"hosts": hosts}
     elif name == "set_metadata":

@@ -4,6 +4,7 @@ kind as the caller."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P
 
 routes = web.RouteTableDef()
+KEYPAIR_NAME = re.compile(r"^[a-zA-Z0-9 _.@-]+$")
 
 
 @routes.get(P + "/os-keypairs")
@@ -30,7 +32,7 @@ async def keypairs(request: web.Request) -> web.Response:
 async def keypair(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:os-keypairs:show")
     name = request.match_info["name"]
-    obj = await ctx.caller(request).get("keypairs", name, ctx.project(request)) if ctx.KUBE_NAME.match(name) else None
+    obj = await ctx.caller(request).get("keypairs", views.object_name(name), ctx.project(request))
     if obj is None:
         raise NovaError(404, f"Keypair {name} not found for user {ctx.claims(request).user_id}")
     view = views.keypair_view(obj, ctx.version(request), user_id=ctx.claims(request).user_id, detail=True)
@@ -42,9 +44,9 @@ async def delete_keypair(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:os-keypairs:delete")
     name, project = request.match_info["name"], ctx.project(request)
     caller = ctx.caller(request)
-    if not ctx.KUBE_NAME.match(name) or await caller.get("keypairs", name, project) is None:
+    if await caller.get("keypairs", views.object_name(name), project) is None:
         raise NovaError(404, f"Keypair {name} not found for user {ctx.claims(request).user_id}")
-    await caller.delete("keypairs", name, project)
+    await caller.delete("keypairs", views.object_name(name), project)
     return web.Response(status=204 if ctx.version(request).at_least("2.2") else 202)
 
 
@@ -56,11 +58,11 @@ async def create_keypair(request: web.Request) -> web.Response:
     if not isinstance(kp, Mapping) or not isinstance(kp.get("name"), str):
         raise bad_request("Invalid input for field/attribute keypair. 'name' is a required property")
     name = kp["name"]
-    if not ctx.KUBE_NAME.match(name) or len(name) > 253:
-        raise bad_request(
-            f"Keypair data is invalid: kubenova keeps keypairs as Kubernetes objects, so the name {name!r} must be "
-            "lowercase letters, digits, '-' and '.'"
-        )
+    # Nova's rule (parameter_types.keypair_name_special_chars, 2.92's wider set at every
+    # microversion): 1-255 of letters, digits, space, '_', '-', '.', '@'.
+    if not KEYPAIR_NAME.match(name) or not name.strip() or len(name) > 255:
+        raise bad_request(f"Invalid input for field/attribute name. Value: {name}. Not a valid keypair name")
+    kube = views.object_name(name)
     version = ctx.version(request)
     kind = kp.get("type", "ssh") if version.at_least("2.2") else "ssh"
     public_key = kp.get("public_key")
@@ -70,26 +72,18 @@ async def create_keypair(request: web.Request) -> web.Response:
     spec: dict[str, Any] = {"type": kind}
     if public_key:
         spec["publicKey"] = public_key
-    if await caller.get("keypairs", name, project) is not None:
+    if await caller.get("keypairs", kube, project) is not None:
         raise NovaError(409, f"Key pair '{name}' already exists.")
-    await caller.create(
-        "keypairs",
-        {
-            "apiVersion": API_VERSION,
-            "kind": "Keypair",
-            "metadata": {"name": name, "namespace": project},
-            "spec": spec,
-        },
-    )
-    obj = await _ready_keypair(request, name, project)
+    meta = {"name": kube, "namespace": project, "annotations": views.name_annotations(name)}
+    await caller.create("keypairs", {"apiVersion": API_VERSION, "kind": "Keypair", "metadata": meta, "spec": spec})
+    obj = await _ready_keypair(request, kube, project)
     status = obj.get("status") or {}
     fault = status.get("fault")
     if fault:
-        await caller.delete("keypairs", name, project)
+        await caller.delete("keypairs", kube, project)
         raise bad_request(f"Keypair data is invalid: {fault.get('message', '')}")
     view = views.keypair_view(obj, version, user_id=ctx.claims(request).user_id)
-    if version.at_least("2.10"):
-        view["user_id"] = ctx.claims(request).user_id
+    view["user_id"] = ctx.claims(request).user_id  # every microversion's create answers it
     if not public_key:
         ref = (status.get("privateKeySecretRef") or {}).get("name")
         data = await caller.secret_data(ref, project) if ref else None

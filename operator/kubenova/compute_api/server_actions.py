@@ -15,7 +15,7 @@ from aiohttp import web
 
 from kubenova import backends
 from kubenova.api.common import API_VERSION
-from kubenova.compute_api import consoles, server_networks, server_views, views
+from kubenova.compute_api import consoles, server_networks, server_views, server_writes, views
 from kubenova.compute_api import context as ctx
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P, _view, find_flavor, find_server, flavors_by_name
@@ -71,6 +71,7 @@ ONE_SHOT_RULES = {
     "confirmResize": nova.Action.CONFIRM_RESIZE,
     "revertResize": nova.Action.REVERT_RESIZE,
 }
+SOFT_DELETE_ONLY = {"restore", "forceDelete"}
 UNSUPPORTED = {"os-resetState", "trigger_crash_dump", "changePassword"}
 
 
@@ -115,6 +116,7 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
             patch["displayName"] = str(arg["name"])
         if "metadata" in arg and isinstance(arg["metadata"], Mapping):
             patch["metadata"] = {str(k): str(v) for k, v in arg["metadata"].items()}
+        patch.update(server_writes.rebuild_extras(arg, ctx.version(request)))
     elif name == "rescue":
         _check(obj, nova.Action.RESCUE)
         patch = {"rescue": True}
@@ -136,6 +138,11 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
         return await _create_image(request, obj, arg)
     elif name == "os-getConsoleOutput":
         return await consoles.console_output(request, obj, arg)
+    elif name in SOFT_DELETE_ONLY:
+        # Nova allows these only on a SOFT_DELETED server; kubenova deletes at once (Nova's
+        # reclaim_instance_interval=0), so no server is ever in that state: Nova's 409.
+        state = str((obj.get("status") or {}).get("vmState") or "building")
+        raise NovaError(409, f"Cannot '{name}' instance {views.uid(obj)} while it is in vm_state {state}")
     elif name in UNSUPPORTED:
         raise NovaError(501, f"The requested functionality is not supported: {name} (kubenova's Compute API).")
     else:
@@ -143,7 +150,11 @@ async def action(request: web.Request) -> web.Response:  # noqa: PLR0915 - a bra
     obj = await caller.patch("servers", meta["name"], {"spec": patch}, meta["namespace"])
     if name == "rebuild":
         flavors = await flavors_by_name(caller)
-        return ctx.reply({"server": _view(request, obj, flavors, show=True)}, 202)
+        view = server_writes.update_view(_view(request, obj, flavors, show=True), ctx.version(request), rebuild=True)
+        if ctx.version(request).at_least("2.57"):  # Nova's rebuild answers the user data from 2.57
+            view["user_data"] = (obj.get("spec") or {}).get("userData")
+        view["adminPass"] = secrets.token_urlsafe(12)  # as the create's: Nova's enable_instance_password
+        return ctx.reply({"server": view}, 202)
     if name == "rescue":
         return ctx.reply({"adminPass": secrets.token_urlsafe(12)}, status)
     return web.Response(status=status)

@@ -24,7 +24,8 @@ async def server_groups(request: web.Request) -> web.Response:
     v = ctx.version(request)
     all_projects = ctx.claims(request).admin and request.query.get("all_projects", "").lower() in ("1", "true")
     objs = await ctx.caller(request).list("servergroups", "*" if all_projects else ctx.project(request))
-    items = [host_views.server_group_view(g, v) for g in sorted(objs, key=lambda g: g["metadata"]["name"])]
+    servers = await ctx.caller(request).list("servers", "*" if all_projects else ctx.project(request))
+    items = [host_views.server_group_view(g, v, servers) for g in sorted(objs, key=lambda g: g["metadata"]["name"])]
     return ctx.reply({"server_groups": _paged(items, request)})
 
 
@@ -39,7 +40,9 @@ async def _group(request: web.Request) -> dict[str, Any]:
 @routes.get(P + "/os-server-groups/{id}")
 async def server_group(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:os-server-groups:show")
-    return ctx.reply({"server_group": host_views.server_group_view(await _group(request), ctx.version(request))})
+    g = await _group(request)
+    servers = await ctx.caller(request).list("servers", g["metadata"]["namespace"])
+    return ctx.reply({"server_group": host_views.server_group_view(g, ctx.version(request), servers)})
 
 
 @routes.delete(P + "/os-server-groups/{id}")

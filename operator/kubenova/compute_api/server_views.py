@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from kubenova.compute_api import block_devices, server_writes
 from kubenova.compute_api.errors import bad_request
 from kubenova.compute_api.microversions import Version
 from kubenova.compute_api.views import (
@@ -26,6 +27,7 @@ from kubenova.compute_api.views import (
     image_reference,
     last_segment,
     link,
+    object_name,
     timestamp,
     uid,
 )
@@ -149,7 +151,9 @@ def server_view(  # noqa: PLR0915 - a statement per Nova field
     if version.at_least("2.47"):
         flavor_out = _embedded_flavor(obj, flavor, version)
     else:
-        flavor_out = {"id": spec.get("flavor"), "links": link(base, "flavors", str(spec.get("flavor")))[1:]}
+        # The flavor it runs with (after a revert, the old one while spec.flavor still names the new).
+        fid = str((status.get("flavor") or {}).get("originalName") or spec.get("flavor"))
+        flavor_out = {"id": fid, "links": link(base, "flavors", fid)[1:]}
     power = status.get("powerStateCode")
     if power is None:
         power = POWER_CODES.get(str(status.get("powerState") or "NOSTATE"), 0)
@@ -167,8 +171,8 @@ def server_view(  # noqa: PLR0915 - a statement per Nova field
         "created": created,
         "updated": timestamp(status.get("updated")) or created,
         "addresses": addresses,
-        "accessIPv4": "",
-        "accessIPv6": "",
+        "accessIPv4": meta.get("annotations", {}).get(server_writes.ACCESS_IP["accessIPv4"], ""),
+        "accessIPv6": meta.get("annotations", {}).get(server_writes.ACCESS_IP["accessIPv6"], ""),
         "links": link(base, "servers", ident),
         "OS-DCF:diskConfig": "MANUAL",
         "OS-EXT-AZ:availability_zone": status.get("availabilityZone") or spec.get("availabilityZone") or "",
@@ -236,14 +240,23 @@ def _usg(value: str | None) -> str | None:
     return value.replace("Z", "").replace("+00:00", "") + ("" if "." in value else ".000000")
 
 
-def server_spec(body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any] | None) -> dict[str, Any]:
+def server_spec(
+    body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any] | None, flavor_disk: int = 0
+) -> dict[str, Any]:
     """The Server's spec for ``POST /servers``'s ``server`` object (validated by the caller)."""
     spec: dict[str, Any] = {"flavor": flavor, "displayName": body["name"]}
     image = body.get("imageRef")
-    if image:
+    devices = block_devices.spec_of(body.get("block_device_mapping_v2") or [], image, flavor_disk=flavor_disk)
+    image = image or devices.get("imageId")
+    if "bootVolume" in devices:  # boot from volume: the claim is the root disk, no image
+        spec["bootVolume"] = devices["bootVolume"]
+    elif image:
         spec["image"] = image_reference(last_segment(str(image)) if "/images/" in str(image) else str(image))
+    if devices.get("volumes"):
+        spec["volumes"] = devices["volumes"]
+    if body.get("key_name"):  # the Keypair's Kubernetes name (views.object_name)
+        spec["keyName"] = object_name(str(body["key_name"]))
     for key, ours in (
-        ("key_name", "keyName"),
         ("user_data", "userData"),
         ("availability_zone", "availabilityZone"),
         ("description", "description"),
@@ -270,6 +283,16 @@ def server_spec(body: Mapping[str, Any], *, flavor: str, hints: Mapping[str, Any
     return spec
 
 
+def _count(server: Mapping[str, Any], key: str) -> None:
+    """Nova's schema for min_count/max_count: an integer (or its string) of at least 1."""
+    if key not in server:
+        return
+    value = server[key]
+    ok = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
+    if not ok or int(value) < 1:
+        raise bad_request(f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is less than 1")
+
+
 def validate_create(body: Any, version: Version) -> Mapping[str, Any]:
     """The ``server`` object of a create, or Nova's 400."""
     if not isinstance(body, Mapping) or not isinstance(body.get("server"), Mapping):
@@ -284,13 +307,14 @@ def validate_create(body: Any, version: Version) -> Mapping[str, Any]:
         raise bad_request("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property")
     if version.at_least("2.37") and "networks" not in server:
         raise bad_request("Invalid input for field/attribute server. 'networks' is a required property")
-    if not server.get("imageRef"):
-        raise bad_request("Missing imageRef attribute")
-    for bdm in server.get("block_device_mapping_v2") or []:
-        # The image as the local root disk (what the openstack CLI sends with --image) is the
-        # server's image; volumes are not supported yet.
-        if not isinstance(bdm, Mapping) or bdm.get("source_type") != "image" or bdm.get("destination_type") != "local":
-            raise bad_request("block_device_mapping_v2 with volumes is not supported by kubenova's Compute API yet.")
+    _count(server, "min_count")
+    _count(server, "max_count")
+    if "min_count" in server and "max_count" in server and int(server["min_count"]) > int(server["max_count"]):
+        raise bad_request("min_count must be <= max_count")
+    bdms = server.get("block_device_mapping_v2") or []
+    if not isinstance(bdms, list):
+        raise bad_request("Invalid input for field/attribute block_device_mapping_v2.")
+    block_devices.spec_of(bdms, server.get("imageRef"), flavor_disk=0)  # Nova's 400s, before any write
     md = server.get("metadata")
     if md is not None and (not isinstance(md, Mapping) or any(len(str(v)) > 255 for v in md.values())):
         raise bad_request("Invalid input for field/attribute metadata.")

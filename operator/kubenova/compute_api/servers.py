@@ -13,7 +13,7 @@ from aiohttp import web
 
 from kubenova.api.common import API_VERSION
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import server_networks, server_views, views
+from kubenova.compute_api import server_networks, server_views, server_writes, views
 from kubenova.compute_api.errors import NovaError, bad_request, not_found
 from kubenova.kube.caller import Caller, Refused
 
@@ -85,12 +85,17 @@ async def create(request: web.Request) -> web.Response:
     if count != 1:
         raise bad_request("kubenova's Compute API creates one server per request (min_count/max_count 1).")
     flavor = await find_flavor(caller, str(server["flavorRef"]))
-    if flavor is None:
+    # A private flavor is usable only by the projects on its access list (admins: any).
+    if flavor is None or not views.flavor_visible(flavor, project, admin=ctx.claims(request).admin):
         raise bad_request(f"Flavor {server['flavorRef']} could not be found.")
-    if server.get("key_name") and await caller.get("keypairs", str(server["key_name"]), project) is None:
+    if (
+        server.get("key_name")
+        and await caller.get("keypairs", views.object_name(str(server["key_name"])), project) is None
+    ):
         raise bad_request(f"Invalid key_name provided.")  # noqa: F541 - Nova's text
     hints = (body or {}).get("OS-SCH-HNT:scheduler_hints") or (body or {}).get("os:scheduler_hints")
-    spec = server_views.server_spec(server, flavor=flavor["metadata"]["name"], hints=hints)
+    flavor_disk = int((flavor.get("spec") or {}).get("disk") or 0)
+    spec = server_views.server_spec(server, flavor=flavor["metadata"]["name"], hints=hints, flavor_disk=flavor_disk)
     uids = await _attachment_uids(caller, project) if isinstance(server.get("networks"), list) else {}
     if (nets := server_networks.networks(server.get("networks"), uids)) is not None:
         spec["networks"] = nets
@@ -99,6 +104,7 @@ async def create(request: web.Request) -> web.Response:
     group = (spec.get("schedulerHints") or {}).get("group")
     if group:
         spec["schedulerHints"]["group"] = await _group_name(caller, project, group)
+    await _server_hints(caller, project, spec.get("schedulerHints") or {})
     obj = await caller.create(
         "servers",
         {
@@ -107,7 +113,10 @@ async def create(request: web.Request) -> web.Response:
             "metadata": {
                 "name": views.kube_name(server["name"]),
                 "namespace": project,
-                "annotations": {views.USER_ANNOTATION: ctx.claims(request).user_id},
+                "annotations": {
+                    views.USER_ANNOTATION: ctx.claims(request).user_id,
+                    **server_writes.access_ip_annotations(server),
+                },
             },
             "spec": spec,
         },
@@ -138,6 +147,16 @@ async def _group_name(caller: Caller, project: str, ref: str) -> str:
         if views.uid(g) == ref or g["metadata"]["name"] == ref:
             return str(g["metadata"]["name"])
     raise bad_request(f"Invalid server group {ref}.")
+
+
+async def _server_hints(caller: Caller, project: str, hints: dict[str, Any]) -> None:
+    """same_host / different_host name servers by Nova id (uuid); the spec by Kubernetes name."""
+    keys = [k for k in ("sameHost", "differentHost") if hints.get(k)]
+    if not keys:
+        return
+    names = {views.uid(s): s["metadata"]["name"] for s in await caller.list("servers", project)}
+    for key in keys:  # an unknown server stays as given: Nova's filters pass over it too
+        hints[key] = [names.get(ref, ref) for ref in hints[key]]
 
 
 def _filtered(request: web.Request, objs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -253,12 +272,15 @@ async def update(request: web.Request) -> web.Response:
     unknown = set(new) - {"name", "description", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig", "hostname"}
     if unknown:
         raise bad_request(f"Additional properties are not allowed ({', '.join(sorted(unknown))} were unexpected)")
-    if changes:
-        obj = await ctx.caller(request).patch(
-            "servers", obj["metadata"]["name"], {"spec": changes}, obj["metadata"]["namespace"]
-        )
+    patch: dict[str, Any] = {"spec": changes} if changes else {}
+    if access := server_writes.access_ip_annotations(new):
+        patch["metadata"] = {"annotations": access}
+    if patch:
+        obj = await ctx.caller(request).patch("servers", obj["metadata"]["name"], patch, obj["metadata"]["namespace"])
     flavors = await flavors_by_name(ctx.caller(request))
-    return ctx.reply({"server": _view(request, obj, flavors, show=True)})
+    return ctx.reply(
+        {"server": server_writes.update_view(_view(request, obj, flavors, show=True), ctx.version(request))}
+    )
 
 
 @routes.delete(P + "/servers/{id}")

@@ -124,6 +124,31 @@ def kube_name(nova_name: str, *, suffix: str | None = None) -> str:
     return f"{base}-{suffix or secrets.token_hex(3)}"
 
 
+_DNS_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+
+
+def object_name(nova_name: str, *, limit: int = 253) -> str:
+    """The Kubernetes name of an object whose Nova name is its key (a keypair, an aggregate):
+    the name itself when it is a valid one, else its DNS-safe form and 8 hex digits of its
+    sha256. The same Nova name always maps to the same object, so Nova's uniqueness (409 on a
+    duplicate) is the API server's, and a lookup by name needs no list. The Nova name itself is
+    kept in :data:`NAME_ANNOTATION` (:func:`nova_name`)."""
+    if _DNS_NAME.match(nova_name) and len(nova_name) <= limit:
+        return nova_name
+    base = _NOT_DNS.sub("-", nova_name.lower()).strip("-.")[:40].strip("-.") or "x"
+    return f"{base}-{hashlib.sha256(nova_name.encode()).hexdigest()[:8]}"
+
+
+def name_annotations(nova_name: str) -> dict[str, str]:
+    """The annotations that keep a Nova name the Kubernetes name cannot hold."""
+    return {} if object_name(nova_name) == nova_name else {NAME_ANNOTATION: nova_name}
+
+
+def nova_name(obj: Obj) -> str:
+    """The Nova name of an object made by :func:`object_name` (or by kubectl: its name)."""
+    return str((_meta(obj).get("annotations") or {}).get(NAME_ANNOTATION) or _meta(obj)["name"])
+
+
 def display_name(obj: Obj) -> str:
     spec = _spec(obj)
     return str(spec.get("displayName") or _meta(obj).get("annotations", {}).get(NAME_ANNOTATION) or _meta(obj)["name"])
@@ -160,7 +185,9 @@ def flavor_id(obj: Obj) -> str:
 
 
 def flavor_brief(obj: Obj, base: str, version: Version) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": flavor_id(obj), "name": flavor_id(obj), "links": link(base, "flavors", flavor_id(obj))}
+    # The name is Nova's, kept in an annotation when the API made the flavor with an id of its
+    # own; a Flavor made with kubectl is named by its id.
+    out: dict[str, Any] = {"id": flavor_id(obj), "name": nova_name(obj), "links": link(base, "flavors", flavor_id(obj))}
     if version.at_least("2.55"):
         out["description"] = _spec(obj).get("description")
     return out
@@ -198,7 +225,7 @@ def flavor_visible(obj: Obj, project: str | None, *, admin: bool) -> bool:
 def keypair_view(obj: Obj, version: Version, *, user_id: str = "", detail: bool = False) -> dict[str, Any]:
     meta, spec, status = _meta(obj), _spec(obj), _status(obj)
     out: dict[str, Any] = {
-        "name": meta["name"],
+        "name": nova_name(obj),
         "public_key": status.get("publicKey") or spec.get("publicKey") or "",
         "fingerprint": status.get("fingerprint") or "",
     }

@@ -37,6 +37,7 @@ FIELD_MANAGER = "kubenova-compute-api"
 
 KINDS: dict[str, Any] = {
     "flavors": resources.Flavor,
+    "images": resources.Image,
     "hosts": resources.Host,
     "aggregates": resources.Aggregate,
     "keypairs": resources.Keypair,

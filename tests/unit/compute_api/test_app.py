@@ -8,6 +8,7 @@ import asyncio
 import builtins
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp.test_utils import TestClient, TestServer
 
@@ -215,5 +216,55 @@ def test_discovery_needs_no_token() -> None:
         ):
             resp = await client.get(path)
             assert resp.status in (200, 300), path
+
+    run(t)
+
+
+def test_every_versions_self_link_answers_with_the_same_self_link() -> None:
+    """What tempest's test_get_version_details checks: v2.0 lives at /v2/, as in Nova."""
+
+    async def t(client: TestClient[Any, Any], door: FakeDoor) -> None:
+        versions = (await (await client.get("/compute/")).json())["versions"]
+        assert [v["id"] for v in versions] == ["v2.0", "v2.1"]
+        for v in versions:
+            (link,) = [x for x in v["links"] if x["rel"] == "self"]
+            resp = await client.get(urlsplit(link["href"]).path)
+            assert resp.status == 200, link
+            doc = (await resp.json())["version"]
+            assert [x for x in doc["links"] if x["rel"] == "self"] == [link]
+
+    run(t)
+
+
+IMAGES = [
+    {
+        "metadata": {"name": "cirros", "uid": "img-1", "creationTimestamp": "2026-12-01T09:00:00Z"},
+        "spec": {"visibility": "public", "source": {"containerDisk": "quay.io/c:1"}, "minDisk": 1},
+        "status": {"id": "img-1", "status": "active"},
+    },
+    {
+        "metadata": {"name": "theirs", "uid": "img-2", "creationTimestamp": "2026-12-01T09:00:00Z"},
+        "spec": {"visibility": "private", "owner": "other", "source": {"containerDisk": "quay.io/t:1"}},
+        "status": {"id": "img-2"},
+    },
+]
+
+
+def test_the_image_api_reads_images_with_glances_visibility() -> None:
+    async def t(client: TestClient[Any, Any], door: FakeDoor) -> None:
+        door.store["images"] = IMAGES
+        door.tokens["reader-token"] = READER | {("list", "images")}
+        _, _, token = await login(client, "reader-token")
+        h = {"X-Auth-Token": token}
+        listed = (await (await client.get("/image/v2/images", headers=h)).json())["images"]
+        # The Image the project may see, and the plain reference its server runs.
+        assert [i["name"] for i in listed] == ["cirros", "nginx:1.27"]
+        assert (listed[0]["min_disk"], listed[0]["visibility"], listed[0]["owner"]) == (1, "public", None)
+        one = (await (await client.get("/image/v2/images?name=cirros", headers=h)).json())["images"]
+        assert [i["id"] for i in one] == [listed[0]["id"]]
+        resp = await client.get("/image/v2/images/img-1", headers=h)  # Glance's id: the uid
+        assert (resp.status, (await resp.json())["name"]) == (200, "cirros")
+        resp = await client.get("/image/v2/images/img-2", headers=h)  # private to another project
+        assert resp.status == 404
 
     run(t)
