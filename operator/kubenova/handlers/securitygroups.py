@@ -11,6 +11,7 @@ relabelled in place, which restarts nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -20,6 +21,7 @@ from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import common, state
 from kubenova.kube import client as kube
 from kubenova.kube import networkpolicies, resources
+from kubenova.kube import servers as kube_servers
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +75,26 @@ async def securitygroup_event(
     log.info("securitygroup %s/%s: policy %s written", namespace, name, rendered.policy["metadata"]["name"])
 
 
-@kopf.on.event(GROUP, VERSION, "servers", id="server-securitygroups")
-async def server_membership(
-    *,
-    event: kopf.RawEvent,
-    name: str,
-    namespace: str | None,
-    spec: kopf.Spec,
-    status: kopf.Status,
-    meta: kopf.Meta,
-    memo: kopf.Memo,
-    **kw: Any,
+async def server_changed(
+    key: str, body: Mapping[str, Any], *, deleted: bool, memo: kopf.Memo, kw: dict[str, Any]
 ) -> None:
-    key = f"{namespace}/{name}"
-    if event["type"] == "DELETED" or namespace is None:
+    """A Server's event (from :mod:`kubenova.handlers.servers`' one handler): its groups' labels,
+    and its namespace's ``default`` group. A namespace being deleted refuses both (403) or has
+    lost the object (404): nothing is left to label, and no event handler is retried."""
+    try:
+        await _follow_groups(key, body, deleted=deleted, memo=memo, kw=kw)
+    except kube_servers.ApiError as exc:
+        if exc.status.code not in {403, 404}:
+            raise
+        log.info("server %s: security groups not followed: %s", key, exc.status.message)
+
+
+async def _follow_groups(
+    key: str, body: Mapping[str, Any], *, deleted: bool, memo: kopf.Memo, kw: dict[str, Any]
+) -> None:
+    namespace, name = key.split("/", 1)
+    spec, status, meta = body.get("spec") or {}, body.get("status") or {}, body.get("metadata") or {}
+    if deleted or not namespace:
         _LABELLED.pop(key, None)
         return
     groups = tuple(spec.get("securityGroups", [securitygroups.DEFAULT]))

@@ -24,13 +24,15 @@ import kopf
 from kubenova import backends, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends.workload import SERVER_LABEL, Observation
-from kubenova.handlers import groups, hosts, metering, migrations, quotas, state
+from kubenova.handlers import groups, hosts, metering, migrations, quotas, securitygroups, state
 from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.kube import workloads
 from kubenova.servers import claims
 
 log = logging.getLogger(__name__)
+LAUNCHER_LABEL = "kubevirt.io"
+"""KubeVirt's label on the Pods it makes (``virt-launcher``)."""
 
 
 @kopf.on.event(GROUP, VERSION, "servers", id="server-event")
@@ -38,7 +40,8 @@ async def server_event(
     *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, name: str, memo: kopf.Memo, **kw: Any
 ) -> None:
     """The Server stream's one handler. What else follows a Server (its host's usage, its group's
-    members, its namespace's quota usage, its Migration records) is called from here instead of
+    members, its namespace's quota usage, its Migration records, its security groups' labels) is
+    called from here instead of
     from more handlers: kopf's cost per handler per event was a sixth to a
     third of the operator's CPU per Server built (issue 13's profile)."""
     key = f"{namespace}/{name}"
@@ -48,6 +51,7 @@ async def server_event(
     quotas.usage_changed(namespace, memo, kw)
     metering.observe_server(key, deleted=deleted, status=body.get("status") or {})
     await migrations.server_changed(key, body, deleted=deleted, memo=memo)
+    await securitygroups.server_changed(key, body, deleted=deleted, memo=memo, kw=kw)
     if deleted:
         st = state.of(memo)
         st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
@@ -84,7 +88,13 @@ def _watch_workloads(backend: backends.Backend) -> None:
     """The workload events of one backend (Pods, VirtualMachines), found by the server label."""
     group, _, version = backend.API_VERSION.rpartition("/")
 
-    @kopf.on.event(group, version, backend.PLURAL, labels={SERVER_LABEL: kopf.PRESENT}, id=f"server-{backend.KIND}")
+    # A virt-launcher Pod carries its VM's labels (the server label too), as KubeVirt copies them:
+    # it is the VM backend's, not a container server's Pod.
+    labels: dict[str, Any] = {SERVER_LABEL: kopf.PRESENT}
+    if backend.PLURAL == "pods":
+        labels[LAUNCHER_LABEL] = kopf.ABSENT
+
+    @kopf.on.event(group, version, backend.PLURAL, labels=labels, id=f"server-{backend.KIND}")
     async def workload_event(
         *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
     ) -> None:
