@@ -53,9 +53,11 @@ def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[
 @kopf.index(GROUP, VERSION, "servers")
 def host_servers(
     *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
-) -> dict[str, hosts.ServerOnHost] | None:
-    # A host's usage is its claims (a server being moved holds its source host too).
-    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values()) or None
+) -> dict[str, hosts.ServerOnHost]:
+    # A host's usage is its claims (a server being moved holds its source host too). Always a
+    # dict, {} included: kopf keeps an object's old entries when its indexer returns None (an
+    # offloaded server's released claim stayed in its Host's usage for good).
+    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values())
 
 
 # --- handlers ---------------------------------------------------------------------------------

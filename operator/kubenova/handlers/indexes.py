@@ -33,9 +33,10 @@ def quota_servers(*, namespace: str | None, name: str, status: kopf.Status, **_:
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def quota_refused(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, str] | None:
-    """Servers refused for quota, which are tried again when their namespace has room."""
-    return {namespace or "": name} if quotas.refused(status) else None
+def quota_refused(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, str]:
+    """Servers refused for quota, which are tried again when their namespace has room ({} once
+    accepted, not None: kopf keeps an object's old entries when its indexer returns None)."""
+    return {namespace or "": name} if quotas.refused(status) else {}
 
 
 @kopf.index(GROUP, VERSION, "keypairs")

@@ -54,9 +54,11 @@ class AggregateMetadata(NamedTuple):
 
 
 @kopf.index(GROUP, VERSION, "servers")
-def server_claims(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Claim] | None:
+def server_claims(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Claim]:
+    # {} rather than None when nothing is held: kopf keeps an object's old entries when its
+    # indexer returns None, and the scheduler would count a released claim for good.
     held = claims.claims_of(status)
-    return {f"{namespace}/{name}{suffix}": claim for suffix, claim in held.items()} or None
+    return {f"{namespace}/{name}{suffix}": claim for suffix, claim in held.items()}
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
