@@ -17,8 +17,10 @@ def call(fn: Any, status: dict[str, Any]) -> Any:
 
 
 def test_server_indexers_return_an_empty_dict_once_nothing_is_held() -> None:
-    for fn in (hosts.host_servers, placement.server_claims, indexes.quota_refused):
-        assert call(fn, {"status": "SHELVED_OFFLOADED", "vmState": "shelved_offloaded"}) == {}, fn.__name__
+    offloaded = {"status": "SHELVED_OFFLOADED", "vmState": "shelved_offloaded"}
+    assert call(hosts.host_servers, offloaded) == {}
+    assert call(placement.server_claims, offloaded) == {}
+    assert call(indexes.quota_refused, offloaded) == {}
 
 
 def test_they_index_what_is_held() -> None:
