@@ -54,9 +54,9 @@ DECLARES = {
 }
 # A migration record's statuses once the move is over (Nova's; any other is a move under way).
 MOVE_ENDED = (None, "done", "confirmed", "reverted", "error", "failed")
-# Statuses a server holds no workload in (a Pod cannot be stopped and kept: stopping deletes it).
+# Statuses a server holds no workload in (a Pod cannot be stopped and kept: stopping or shelving deletes it).
 NO_WORKLOAD = {"SHELVED_OFFLOADED"}
-NO_POD = NO_WORKLOAD | {"SHUTOFF"}
+NO_POD = NO_WORKLOAD | {"SHUTOFF", "SHELVED"}
 
 
 @dataclasses.dataclass(frozen=True)
