@@ -50,6 +50,7 @@ KINDS: dict[str, Any] = {
     "namespace": core_v1.Namespace,
     "pod": core_v1.Pod,
     "secret": core_v1.Secret,
+    "serviceaccount": core_v1.ServiceAccount,
     "persistentvolumeclaim": core_v1.PersistentVolumeClaim,
     "storageclass": storage_v1.StorageClass,
     "clusterkopfpeering": create_global_resource(

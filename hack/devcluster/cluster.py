@@ -202,6 +202,11 @@ class Cluster:
     def pids(self) -> dict[str, int]:  # read-only, for bench/'s /proc readers
         return {p.name: p.popen.pid for p in self._procs if p.popen is not None and p.running}
 
+    def child(self, name: str) -> processes.Process:
+        """The running child named ``name`` ("etcd", "kube-apiserver", "kwok"...), for
+        :mod:`hack.devcluster.faults` to kill and start again."""
+        return next(p for p in self._procs if p.name == name)
+
     def spawn(self, name: str, argv: list[str]) -> processes.Process:
         """Start a child that lives as long as the cluster, logging to ``logs/<name>.log``."""
         env = processes.python_env() if argv[0] == sys.executable else None

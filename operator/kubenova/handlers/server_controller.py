@@ -97,6 +97,11 @@ class ServerController:
     """The maintenance each Host asked for when last seen (only a change reconciles its servers)."""
 
 
+RETRY_FIRST = 0.5
+RETRY_MAX = 30.0
+"""Seconds before retrying a failed refresh: doubling from RETRY_FIRST up to RETRY_MAX."""
+
+
 class Debounce:
     """Work run once after a delay, however often it is asked for meanwhile: a burst of changes
     to what a summary (a Host's usage, a Quota's) is computed from costs one status write, not
@@ -106,21 +111,27 @@ class Debounce:
         self.delay = delay
         self.pending: dict[str, asyncio.Task[None]] = {}
 
-    def soon(self, key: str, work: Callable[[], Awaitable[None]]) -> None:
+    def soon(self, key: str, work: Callable[[], Awaitable[None]], *, failures: int = 0) -> None:
         """Run ``work`` once after the delay, however often this is called for ``key`` meanwhile.
-        ``work`` should read its inputs when it runs (kopf's indexes are live views), not capture them."""
+        ``work`` should read its inputs when it runs (kopf's indexes are live views), not capture them.
+
+        A failed run (the API server restarting) is retried with a growing delay: no later change
+        may come to retry it, and the summary would stay stale (the chaos test found a Host's
+        usage counting a released claim for good after a kube-apiserver restart)."""
         if key in self.pending:
             return
+        delay = self.delay if not failures else min(RETRY_MAX, max(self.delay, RETRY_FIRST) * 2 ** (failures - 1))
 
         async def run() -> None:
             try:
-                await asyncio.sleep(self.delay)
+                await asyncio.sleep(delay)
                 del self.pending[key]
                 await work()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # the next change retries; an error here must not kill kopf's loop
+            except Exception:  # an error here must not kill kopf's loop
                 self.pending.pop(key, None)
-                log.exception("refreshing %s failed", key)
+                log.exception("refreshing %s failed (attempt %d); retrying", key, failures + 1)
+                self.soon(key, work, failures=failures + 1)
 
         self.pending[key] = asyncio.create_task(run(), name=f"refresh-{key}")

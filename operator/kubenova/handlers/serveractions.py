@@ -82,8 +82,12 @@ async def server_action_event(
             return
         executor = Executor(server, memo, kw)
         request_id = seen.get("requestId")
-        if request_id and any(r.get("requestId") == request_id for r in history.records(executor.server.status)):
-            return  # started already; the server's reconcile ends it
+        records = [r for r in history.records(executor.server.status) if r.get("requestId") == request_id]
+        if request_id and records:  # started already; the server's reconcile ends it, or ended it:
+            ended = tasks.settled_from_record(records[-1], now=executor.now)
+            if ended is not None:  # ... but the ServerAction's end was lost (a crash between writes)
+                await kube_servers.settle_action(client, namespace, name, ended)
+            return
         now, uid = executor.now, executor.server.uid
         if not executor.server.status.get("vmState"):
             await _fail(memo, namespace, name, faults.conflict(f"Instance {uid} is not built yet.", now=now))

@@ -60,7 +60,16 @@ async def server_event(
         st.servers.cache.forget(key)
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
-    await reconcile(namespace or "", name, memo=memo, indexes=kw, event_body=dict(body))
+    try:
+        await reconcile(namespace or "", name, memo=memo, indexes=kw, event_body=dict(body))
+    except Exception:
+        # kopf drops a failed event handler's event: a step refused for a passing reason (the
+        # namespace's default ServiceAccount not made yet, kube-apiserver restarting) would wait
+        # for the Server's next event, which may never come (a Server stuck in BUILD/spawning).
+        # The refresh debounce retries it, with a growing delay, until a reconcile goes through.
+        ns = namespace or ""
+        state.of(memo).refresh.soon(f"server-retry/{key}", lambda: reconcile(ns, name, memo=memo, indexes=kw))
+        raise
 
 
 @kopf.on.event(GROUP, VERSION, "quotas", id="quota-retries")

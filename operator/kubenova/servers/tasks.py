@@ -195,6 +195,18 @@ def server_action_status(
     return patch
 
 
+def settled_from_record(record: Mapping[str, Any], *, now: str) -> dict[str, Any] | None:
+    """The end of a ServerAction whose action's history ``record`` shows it finished, or None
+    while it runs. For an end the Server's status has but the ServerAction's lacks: the operator
+    killed (or kube-apiserver gone) between the two writes would leave it Running for good."""
+    if not record.get("finishTime"):
+        return None
+    error = (record.get("message") or "Error") if record.get("result") == "Error" else None
+    return server_action_status(
+        "Failed" if error else "Succeeded", request_id=record.get("requestId"), error=error, now=now
+    )
+
+
 def event_reason(action: Action) -> str:
     """An Event reason for a finished action: Stopped, Rebooted, Resized..."""
     return {

@@ -1,0 +1,50 @@
+"""The refresh debounce (Host usage, Quota, ServerGroup statuses): a burst is one run, and a run
+that failed (the API server restarting) is retried, since no later change may come to retry it."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from kubenova.handlers import server_controller
+from kubenova.handlers.server_controller import Debounce
+
+
+def test_a_burst_of_requests_is_one_run() -> None:
+    async def go() -> int:
+        runs = 0
+
+        async def work() -> None:
+            nonlocal runs
+            runs += 1
+
+        d = Debounce(0)
+        for _ in range(5):
+            d.soon("host/a", work)
+        await asyncio.wait_for(asyncio.gather(*d.pending.values()), 5)
+        return runs
+
+    assert asyncio.run(go()) == 1
+
+
+def test_a_failed_run_is_retried_until_it_succeeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(server_controller, "RETRY_FIRST", 0.01)
+
+    async def go() -> int:
+        calls = 0
+        done = asyncio.Event()
+
+        async def work() -> None:
+            nonlocal calls
+            calls += 1
+            if calls < 3:
+                raise ConnectionError("kube-apiserver is restarting")
+            done.set()
+
+        d = Debounce(0)
+        d.soon("host/a", work)
+        await asyncio.wait_for(done.wait(), 5)
+        return calls
+
+    assert asyncio.run(go()) == 3
