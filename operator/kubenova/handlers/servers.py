@@ -41,9 +41,8 @@ async def server_event(
 ) -> None:
     """The Server stream's one handler. What else follows a Server (its host's usage, its group's
     members, its namespace's quota usage, its Migration records, its security groups' labels) is
-    called from here instead of
-    from more handlers: kopf's cost per handler per event was a sixth to a
-    third of the operator's CPU per Server built (issue 13's profile)."""
+    called from here instead of from more handlers: kopf's cost per handler per event was a sixth
+    to a third of the operator's CPU per Server built (issue 13's profile)."""
     key = f"{namespace}/{name}"
     deleted = event["type"] == "DELETED"
     hosts.server_changed(key, body.get("status") or {}, deleted=deleted, memo=memo, kwargs=kw)
