@@ -30,7 +30,9 @@ IMAGES = {"container": "nginx:1.27", "kubevirt": "quay.io/containerdisks/fedora:
 
 
 def workloads(kube: Client, namespace: str) -> list[dict[str, Any]]:
-    return [w for kind in ("pod", "virtualmachine") for w in k.items(kube, kind, namespace, labels=SERVER_LABEL)]
+    """Each server's Pod or VirtualMachine (not a VM's virt-launcher Pods, which carry its labels)."""
+    found = [w for kind in ("pod", "virtualmachine") for w in k.items(kube, kind, namespace, labels=SERVER_LABEL)]
+    return [w for w in found if "kubevirt.io" not in w["metadata"]["labels"]]
 
 
 @KNOWN
@@ -91,7 +93,7 @@ def evacuate_and_return(cluster: Cluster, kube: Client, made: Made, namespace: s
     def one_copy_each_on_the_spare() -> list[dict[str, Any]] | None:
         found = workloads(kube, namespace)
         per = Counter(w["metadata"]["labels"][SERVER_LABEL] for w in found)
-        stale = [p for p in k.items(kube, "pod", namespace, labels=SERVER_LABEL) if p["spec"].get("nodeName") == lost]
+        stale = [w for w in found if w["spec"].get("nodeName") == lost]  # Pods (a VM has no nodeName)
         return found if per == Counter(IMAGES) and not stale else None
 
     waiting.until(one_copy_each_on_the_spare, timeout=120, what="one workload per server, none on the returned node")

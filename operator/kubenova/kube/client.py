@@ -94,9 +94,11 @@ async def create_or_adopt(client: AsyncClient, obj: Any) -> Any:
     return await client.get(type(obj), obj.metadata.name, namespace=obj.metadata.namespace)
 
 
-async def delete_if_exists(client: AsyncClient, res: Any, name: str, *, namespace: str | None = None) -> None:
+async def delete_if_exists(
+    client: AsyncClient, res: Any, name: str, *, namespace: str | None = None, grace_period: int | None = None
+) -> None:
     try:
-        await client.delete(res, name, namespace=namespace)
+        await client.delete(res, name, namespace=namespace, grace_period=grace_period)
     except ApiError as exc:
         if not is_not_found(exc):
             raise

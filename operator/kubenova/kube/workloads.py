@@ -116,14 +116,22 @@ async def _ensure_replaced(
     """A workload that is never changed in place (a Pod): made, or deleted to stop or remake it."""
     res = RESOURCES[kind.KIND]
     pod = None if new and goal is Goal.RUNNING else await _get(client, res, server)
-    if pod is not None and pod["metadata"].get("deletionTimestamp"):
-        return kind.observe(pod)  # wait for it to go; its DELETED event calls again
     obs = kind.observe(pod)
-    stale = pod is not None and obs.revision != server.revision
+    # A Pod on another node than the server's host is the old copy of a move. It is deleted
+    # gracefully first; one still Terminating there was left on a node that is down (Nova
+    # evacuates only from such a host), where no kubelet will ever confirm its deletion: it is
+    # then deleted at once (grace 0), as Nova's evacuated-instance cleanup destroys the stale
+    # copy, and it is never taken for the server's workload.
+    elsewhere = pod is not None and obs.host is not None and obs.host != server.host
+    terminating = pod is not None and bool(pod["metadata"].get("deletionTimestamp"))
+    if terminating and not elsewhere:
+        return obs  # wait for it to go; its DELETED event calls again
+    stale = pod is not None and (obs.revision != server.revision or elsewhere)
     if goal in (Goal.STOPPED, Goal.ABSENT) or stale:
         # A Pod cannot be stopped and kept, nor changed: stopping or remaking it deletes it.
         if pod is not None:
-            await kube.delete_if_exists(client, res, server.name, namespace=server.namespace)
+            grace = 0 if elsewhere and terminating else None
+            await kube.delete_if_exists(client, res, server.name, namespace=server.namespace, grace_period=grace)
             return kind.observe(await _get(client, res, server))
         return obs
     if pod is None:
