@@ -21,10 +21,6 @@ from tests import waiting
 from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
-# Known defect (issue 15, found by this test, not fixed yet): after the evacuation and the lost
-# Node's return, the waited-for state (one workload per server, none on the returned node) is
-# not reached within the bound. strict: this test fails once the defect is fixed, to be unmarked.
-KNOWN = pytest.mark.xfail(strict=True, reason="evacuated workloads: see README, Faults")
 ZONE = "evac"
 IMAGES = {"container": "nginx:1.27", "kubevirt": "quay.io/containerdisks/fedora:40"}
 
@@ -35,7 +31,6 @@ def workloads(kube: Client, namespace: str) -> list[dict[str, Any]]:
     return [w for w in found if "kubevirt.io" not in w["metadata"]["labels"]]
 
 
-@KNOWN
 def test_evacuated_servers_are_not_resurrected_when_their_node_returns(
     cluster: Cluster, kube: Client, operator: Operator, namespace: str, made: Made
 ) -> None:
@@ -94,7 +89,7 @@ def evacuate_and_return(cluster: Cluster, kube: Client, made: Made, namespace: s
         found = workloads(kube, namespace)
         per = Counter(w["metadata"]["labels"][SERVER_LABEL] for w in found)
         stale = [w for w in found if w["spec"].get("nodeName") == lost]  # Pods (a VM has no nodeName)
-        return found if per == Counter(IMAGES) and not stale else None
+        return found if per == Counter(IMAGES.keys()) and not stale else None
 
     waiting.until(one_copy_each_on_the_spare, timeout=120, what="one workload per server, none on the returned node")
     for backend in IMAGES:
