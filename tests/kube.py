@@ -22,7 +22,7 @@ from lightkube.resources import core_v1, events_v1, networking_v1, storage_v1
 from lightkube.types import PatchType
 
 from kubenova.api import peering
-from kubenova.api.common import API_VERSION
+from kubenova.api.common import API_VERSION, GROUP
 from kubenova.kube import networks, resources
 from tests import waiting
 
@@ -94,6 +94,14 @@ def items(kube: Client, kind: str, namespace: str | None = None, *, labels: str 
         key, _, value = labels.partition("=")
         selector = {key: value or None}
     return [o.to_dict() for o in kube.list(KINDS[kind], labels=selector, **_where(kind, namespace))]
+
+
+def workloads(kube: Client, namespace: str) -> list[dict[str, Any]]:
+    """Each server's own workload (its Pod or VirtualMachine) in ``namespace``: found by the server
+    label, less a VM's virt-launcher Pods, which carry their VM's labels as KubeVirt copies them."""
+    label = f"{GROUP}/server"  # kubenova.backends.workload.SERVER_LABEL
+    found = [w for kind in ("pod", "virtualmachine") for w in items(kube, kind, namespace, labels=label)]
+    return [w for w in found if "kubevirt.io" not in w["metadata"]["labels"]]
 
 
 def wait_for(

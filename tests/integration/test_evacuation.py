@@ -26,9 +26,7 @@ IMAGES = {"container": "nginx:1.27", "kubevirt": "quay.io/containerdisks/fedora:
 
 
 def workloads(kube: Client, namespace: str) -> list[dict[str, Any]]:
-    """Each server's Pod or VirtualMachine (not a VM's virt-launcher Pods, which carry its labels)."""
-    found = [w for kind in ("pod", "virtualmachine") for w in k.items(kube, kind, namespace, labels=SERVER_LABEL)]
-    return [w for w in found if "kubevirt.io" not in w["metadata"]["labels"]]
+    return k.workloads(kube, namespace)
 
 
 def test_evacuated_servers_are_not_resurrected_when_their_node_returns(
