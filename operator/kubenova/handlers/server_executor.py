@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 
 from kubenova import zones
-from kubenova.handlers import common, indexes, placement, state
+from kubenova.handlers import common, indexes, placement, server_index, state
 from kubenova.kube import finalizers, snapshots, vmis, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
@@ -62,7 +62,7 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         limits=lambda namespace: indexes.quota_limits(memo, ix, namespace),
         usage=lambda namespace: indexes.quota_usage(memo, ix, namespace),
         group=lambda namespace, name: common.first(ix["server_group_specs"], (namespace, name)),
-        group_members=lambda namespace, name: list(ix["server_group_members"].get((namespace, name), [])),
+        group_members=lambda namespace, name: server_index.group_members(ix, namespace, name),
         ledger=lambda: placement.ledger(p, ix["server_claims"]),
         hosts=lambda: placement.hosts(
             p,
@@ -84,7 +84,7 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
 
 def claim_holders(p: placement.Placement, ix: dict[str, Any], namespace: str, name: str) -> list[str]:
     """The servers holding a claim: the index, overlaid with what this process wrote since."""
-    held = dict(ix["claim_users"].get((namespace, name), []))
+    held = dict(server_index.claim_users(ix, namespace, name))
     prefix = namespace + "/"
     for key, claims in p.volume_holds.items():
         if key.startswith(prefix):

@@ -24,7 +24,7 @@ import kopf
 from kubenova import backends, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends.workload import SERVER_LABEL, Observation
-from kubenova.handlers import groups, hosts, metering, migrations, quotas, securitygroups, state
+from kubenova.handlers import groups, hosts, metering, migrations, quotas, securitygroups, server_index, state
 from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.kube import workloads
@@ -82,11 +82,11 @@ def _retry_refused_soon(namespace: str, memo: kopf.Memo, indexes: dict[str, Any]
     created once a ResourceQuota allows: GitOps users need not delete and re-apply them. Tried
     in name order, coalesced, each under the scheduler's lock like any create; one still over
     quota writes nothing."""
-    if namespace not in indexes["quota_refused"]:
+    if not server_index.quota_refused(indexes, namespace):
         return
 
     async def retry() -> None:
-        for name in sorted(indexes["quota_refused"].get(namespace, [])):
+        for name in sorted(server_index.quota_refused(indexes, namespace)):
             await reconcile(namespace, name, memo=memo, indexes=indexes)
 
     state.of(memo).refresh.soon(f"quota-retry/{namespace}", retry)
@@ -137,7 +137,7 @@ async def host_maintenance_event(*, name: str, spec: kopf.Spec, memo: kopf.Memo,
     if seen.get(name) == mode:
         return
     seen[name] = mode
-    for held in list(kw["host_servers"].get(name, [])):  # a live view, which the reconciles change
+    for held in server_index.on_host(kw, name):
         namespace, server = held.namespace, held.name
         try:
             await reconcile(namespace, server, memo=memo, indexes=kw)
@@ -194,7 +194,7 @@ def wake(claims: Iterable[str], memo: kopf.Memo, indexes: dict[str, Any]) -> Non
         namespace, _, name = claim.partition("/")
 
         async def retry(namespace: str = namespace, name: str = name) -> None:
-            users = sorted(indexes["claim_users"].get((namespace, name), []))
+            users = sorted(server_index.claim_users(indexes, namespace, name))
             for server, holds in users:
                 if holds:
                     continue
