@@ -95,8 +95,12 @@ def claim_holders(p: placement.Placement, ix: dict[str, Any], namespace: str, na
 class Executor:
     """One reconcile of one Server: plans its next step and carries the Outcome out."""
 
-    def __init__(self, body: dict[str, Any], memo: kopf.Memo, indexes: dict[str, Any]) -> None:
+    def __init__(
+        self, body: dict[str, Any], memo: kopf.Memo, indexes: dict[str, Any], workload: dict[str, Any] | None = None
+    ) -> None:
         self.state = state.of(memo)
+        self.workload = workload
+        """The workload as the watch event that called this reconcile carried it, if one did."""
         self.client = self.state.client
         self.facts = facts(memo, indexes)
         self.server = Server.of(body)
@@ -165,6 +169,7 @@ class Executor:
                 target.goal,
                 user_data=target.user_data,
                 new=self.placed_now,
+                seen=self.workload,
             )
         except workloads.ActionFailed as failed:
             outcome = plan.action_failed(self.server, target.action, str(failed), self.now)

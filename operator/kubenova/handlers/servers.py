@@ -106,8 +106,8 @@ def _watch_workloads(backend: backends.Backend) -> None:
     async def workload_event(
         *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
     ) -> None:
-        obs = backend.observe(None if event["type"] == "DELETED" else dict(body))
-        await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
+        seen = None if event["type"] == "DELETED" else dict(body)
+        await _workload_event(namespace or "", labels[SERVER_LABEL], backend.observe(seen), memo, kw, seen=seen)
 
 
 for _backend in backends.BACKENDS.values():
@@ -121,11 +121,17 @@ async def root_disk_event(*, namespace: str | None, labels: kopf.Labels, memo: k
 
 
 async def _workload_event(
-    namespace: str, server: str, obs: Observation, memo: kopf.Memo, indexes: dict[str, Any]
+    namespace: str,
+    server: str,
+    obs: Observation,
+    memo: kopf.Memo,
+    indexes: dict[str, Any],
+    *,
+    seen: dict[str, Any] | None = None,
 ) -> None:
     if state.of(memo).servers.cache.observed.get(f"{namespace}/{server}") == obs:
         return  # nothing Nova would see changed since the server last acted on its workload
-    await reconcile(namespace, server, memo=memo, indexes=indexes)
+    await reconcile(namespace, server, memo=memo, indexes=indexes, workload=seen)
 
 
 @kopf.on.event(GROUP, VERSION, "hosts", id="host-maintenance")
@@ -155,9 +161,11 @@ async def reconcile(
     memo: kopf.Memo,
     indexes: dict[str, Any],
     event_body: dict[str, Any] | None = None,
+    workload: dict[str, Any] | None = None,
 ) -> None:
     """Steps for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them.
-    ``event_body``: the Server as its watch event carried it (see :mod:`.server_controller`)."""
+    ``event_body``: the Server as its watch event carried it (see :mod:`.server_controller`);
+    ``workload``: its workload, as a workload event carried it."""
     key = f"{namespace}/{name}"
     st = state.of(memo)
     async with st.servers.locks[key]:
@@ -174,7 +182,7 @@ async def reconcile(
             cache.read(key, server)
         if server is None:
             return
-        executor = Executor(server, memo, indexes)
+        executor = Executor(server, memo, indexes, workload)
         try:
             await executor.run()
         except BaseException:
