@@ -30,7 +30,8 @@ MIN = Version(2, 1)
 MAX = Version(2, 100)
 """2.100 is what openstacksdk asks for every server call; Nova itself is at 2.104."""
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+_VERSION = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+"""Nova's format (``api_version_request.py``): no leading zeros, so ``2.01`` is malformed (400)."""
 
 
 def parse(text: str) -> Version:
@@ -46,11 +47,12 @@ def requested(headers: Mapping[str, str], service: str = "compute") -> Version:
     modern = headers.get("OpenStack-API-Version")
     if modern:
         for part in modern.split(","):
-            words = part.strip().split()
-            if len(words) == 2 and words[0].lower() == service:
-                text = words[1]
+            words = part.strip().split(None, 1)
+            if words and words[0].lower() == service:
+                text = words[1] if len(words) == 2 else ""
     if text is None:
         text = headers.get("X-OpenStack-Nova-API-Version")
+    text = (text or "").strip()
     if not text:
         return MIN
     if text.strip().lower() == "latest":
