@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.api.common import API_VERSION
+from kubenova.compute_api import body_types
 from kubenova.compute_api import context as ctx
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P
@@ -138,7 +139,7 @@ async def update_quota(request: web.Request) -> web.Response:
             if key.startswith(("injected_file", "fixed_ips", "floating_ips", "security_group", "networks")):
                 continue  # Nova accepts (and ignores) these before 2.57 / 2.36
             raise bad_request(f"Additional properties are not allowed ('{key}' was unexpected)")
-        spec[re.sub(r"_(\w)", lambda m: m.group(1).upper(), key)] = int(value)
+        spec[re.sub(r"_(\w)", lambda m: m.group(1).upper(), key)] = body_types.quota_value(key, value)
     caller = ctx.caller(request)
     existing = await caller.list("quotas", project)
     if existing:
