@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kubenova.compute_api import block_devices, microversions, server_networks, server_views
+from kubenova.compute_api import block_devices, body_types, microversions, server_networks, server_views
 from kubenova.compute_api.errors import NovaError
 from tests import fuzz_requests as fr
 
@@ -128,3 +128,26 @@ def test_create_members_of_the_wrong_type_are_nova_s_400(server: dict[str, Any],
         create_spec(body, microversions.MIN, 0)
     assert exc.value.code == 400
     assert exc.value.message.startswith("Invalid input for field/attribute")
+
+
+@FUZZ
+@given(value=fr.json_values)
+def test_nova_s_number_types_answer_a_number_or_nova_s_400(value: Any) -> None:
+    for check in (body_types.quota_value, body_types.positive_integer, body_types.non_negative_integer):
+        exc = refusal(lambda c=check: c("f", value))  # type: ignore[misc]
+        if exc is None:
+            number = check("f", value)
+            assert isinstance(number, int)
+            assert number >= -1
+        else:
+            assert exc.code == 400
+            assert exc.message.startswith("Invalid input for field/attribute f.")
+
+
+@pytest.mark.parametrize(
+    ("value", "quota"),
+    [(-1, -1), ("10", 10), ("-1", -1), (True, None), ("1.5", None), (-2, None), (2**31, None), (None, None)],
+)
+def test_quota_values_are_nova_s(value: Any, quota: int | None) -> None:
+    exc = refusal(lambda: body_types.quota_value("cores", value))
+    assert (body_types.quota_value("cores", value) if exc is None else None) == quota
