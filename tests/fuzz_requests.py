@@ -10,6 +10,7 @@ garbage, well-formed but out of range, or served.
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
@@ -85,6 +86,53 @@ versions = st.one_of(
 )
 """Header values: served, out of range, malformed (latin-1: what HTTP headers carry)."""
 header_texts = st.text(alphabet=st.characters(codec="latin-1", exclude_categories=["Cc"]), max_size=300)
+
+
+@st.composite
+def version_header_sets(draw: st.DrawFn) -> dict[str, str]:
+    """Microversion headers in the forms clients send and some they do not: the legacy one, the
+    standard one (bare, or among other services'), both, or none."""
+    value = draw(versions)
+    modern = draw(
+        st.sampled_from(
+            ["compute {v}", "{v}", "compute {v}, placement 1.0", "placement 1.0, compute {v}", "volume {v}",
+             "COMPUTE {v}", "compute 2.1, compute {v}", "compute {v},"]
+        )
+    )  # fmt: skip
+    which = draw(st.integers(0, 3))
+    headers: dict[str, str] = {}
+    if which in (0, 2):
+        headers["X-OpenStack-Nova-API-Version"] = value
+    if which in (1, 2):
+        headers["OpenStack-API-Version"] = modern.format(v=value)
+    return headers
+
+
+NOVA_VERSION = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+"""nova/api/openstack/api_version_request.py: what a version string must look like."""
+
+
+def nova_version_answer(headers: dict[str, str], low: tuple[int, int], high: tuple[int, int]) -> tuple[int, str]:
+    """What Nova answers for these headers (served ``low`` to ``high``): 200 and the version, or
+    400 (malformed) or 406 (out of range). The header parsing is microversion_parse's, as read
+    in its source: the standard header's last ``compute <v>``, else the legacy header's last part."""
+    text: str | None = None
+    for part in reversed(headers.get("OpenStack-API-Version", "").split(",")):
+        words = part.strip().split(None, 1)
+        if len(words) == 2 and words[0].lower() == "compute" and words[1].strip():
+            text = words[1].strip()
+            break
+    if text is None and "X-OpenStack-Nova-API-Version" in headers:
+        text = headers["X-OpenStack-Nova-API-Version"].split(",")[-1].strip()
+    if text is None:
+        return 200, "2.1"
+    if text == "latest":
+        return 200, f"{high[0]}.{high[1]}"
+    m = NOVA_VERSION.match(text)
+    if not m:
+        return 400, ""
+    version = (int(m.group(1)), int(m.group(2)))
+    return (200, f"{version[0]}.{version[1]}") if low <= version <= high else (406, "")
 
 
 def version_headers(value: str | None, *, modern: bool) -> dict[str, str]:
