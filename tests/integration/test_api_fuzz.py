@@ -442,6 +442,9 @@ REGRESSIONS: list[tuple[str, str, bytes, dict[str, str], str, int, str]] = [
     ("PUT", "/os-quota-sets/{q}", b'{"quota_set": {"cores": "many"}}', {}, "admin", 400,
      "Invalid input for field/attribute cores"),
     ("PUT", "/servers/{s}/metadata", b'{"metadata": {"a": 1}}', {}, "user", 400, "Invalid input for field/attribute"),
+    ("PUT", "/os-quota-sets/%00", b'{"quota_set": {"cores": 5}}', {}, "admin", 404, "could not be found"),  # NUL
+    ("PUT", "/os-quota-sets/Not_A_Namespace", b'{"quota_set": {"cores": 5}}', {}, "admin", 400,
+     "is not a valid project"),
     ("POST", "/servers/{s}/remote-consoles", b'{"remote_console": {"protocol": {}, "type": "novnc"}}',
      {"OpenStack-API-Version": "compute 2.6"}, "user", 400, "Invalid input for field/attribute protocol"),
 ]  # fmt: skip

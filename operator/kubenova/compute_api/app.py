@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -132,6 +133,7 @@ def _from_refused(request: web.Request, exc: Refused) -> web.Response:
 
 
 CONTENT_TYPES = {"application/json", MEDIA_TYPE}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _check_content_type(request: web.Request) -> None:
@@ -166,6 +168,9 @@ async def middleware(request: web.Request, handler: Handler) -> web.StreamRespon
         if compute:
             request[ctx.VERSION] = microversions.requested(request.headers)
             _check_content_type(request)
+            if _CONTROL.search(request.path):
+                # No Kubernetes name holds one, and the client to the API server refuses such a URL.
+                raise errors.not_found("Resource", "with a control character in its id")
         response = await handler(request)
     except NovaError as exc:
         response = _fault(exc.code, exc.message)

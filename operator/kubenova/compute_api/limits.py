@@ -91,6 +91,9 @@ def _quota_set(project: str, values: Mapping[str, Any], version: Any) -> dict[st
     return out
 
 
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
 def _quota_project(request: web.Request) -> str:
     wanted = request.match_info["project"]
     if wanted != ctx.project(request) and not ctx.claims(request).admin:
@@ -131,6 +134,8 @@ async def update_quota(request: web.Request) -> web.Response:
     if not isinstance(values, Mapping):
         raise bad_request("Invalid input for field/attribute quota_set.")
     project = request.match_info["project"]
+    if not _NAMESPACE.match(project):  # a project is a namespace: nothing else can hold a quota
+        raise bad_request(f"Project ID {project} is not a valid project.")
     spec: dict[str, int] = {}
     for key, value in values.items():
         if key in ("force", "id"):
