@@ -101,6 +101,16 @@ def write_clouds(path: Path, clouds: dict[str, dict[str, Any]]) -> Path:
     return path
 
 
+def account(cluster: Cluster, namespace: str, name: str, role: str) -> str:
+    """A ServiceAccount bound to the ClusterRole ``role`` in ``namespace``; its token."""
+    cluster.kubectl("create", "serviceaccount", name, "-n", namespace)
+    cluster.kubectl(
+        "create", "rolebinding", f"{name}-{role}", f"--clusterrole={role}", f"--serviceaccount={namespace}:{name}",
+        "-n", namespace,
+    )  # fmt: skip
+    return cluster.kubectl("create", "token", name, "-n", namespace, "--duration=1h").stdout.strip()
+
+
 CHART = Path(__file__).resolve().parents[2] / "charts" / "kubenova"
 
 

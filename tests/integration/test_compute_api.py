@@ -67,16 +67,6 @@ def api(cluster: Cluster) -> Iterator[computeapi.ComputeApi]:
     a.stop()
 
 
-def account(cluster: Cluster, namespace: str, name: str, role: str) -> str:
-    """A ServiceAccount bound to the ClusterRole ``role`` in ``namespace``; its token."""
-    cluster.kubectl("create", "serviceaccount", name, "-n", namespace)
-    cluster.kubectl(
-        "create", "rolebinding", f"{name}-{role}", f"--clusterrole={role}", f"--serviceaccount={namespace}:{name}",
-        "-n", namespace,
-    )  # fmt: skip
-    return cluster.kubectl("create", "token", name, "-n", namespace, "--duration=1h").stdout.strip()
-
-
 @pytest.fixture
 def admin_token(cluster: Cluster, namespace: str) -> Iterator[str]:
     name = f"capi-admin-{namespace}"
@@ -92,8 +82,8 @@ def admin_token(cluster: Cluster, namespace: str) -> Iterator[str]:
 def clouds(
     cluster: Cluster, namespace: str, api: computeapi.ComputeApi, tmp_path: Path, admin_token: str
 ) -> dict[str, Any]:
-    demo = account(cluster, namespace, "demo", "edit")
-    viewer = account(cluster, namespace, "viewer", "view")
+    demo = computeapi.account(cluster, namespace, "demo", "edit")
+    viewer = computeapi.account(cluster, namespace, "viewer", "view")
     conf = {
         "demo": computeapi.cloud(api.url, user="demo", token=demo, project=namespace),
         "viewer": computeapi.cloud(api.url, user="viewer", token=viewer, project=namespace),

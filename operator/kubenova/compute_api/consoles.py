@@ -19,8 +19,8 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.backends import consoles
+from kubenova.compute_api import body_types, views
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import views
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P, find_server
 
@@ -61,9 +61,12 @@ async def remote_console(request: web.Request) -> web.Response:
     if not ctx.version(request).at_least("2.6"):
         raise NovaError(404, "The resource could not be found.")
     ctx.set_policy(request, "os_compute_api:os-remote-consoles")
-    body = await ctx.keyed_body(request, "remote_console")
+    body = body_types.obj("remote_console", await ctx.keyed_body(request, "remote_console"))
     protocol, kind = body.get("protocol"), body.get("type")
-    if protocol not in PROTOCOLS or kind not in PROTOCOLS[str(protocol)]:
+    # Strings first: an object or a list is not a key of PROTOCOLS (a TypeError, so a 500, before).
+    if not isinstance(protocol, str) or protocol not in PROTOCOLS:
+        raise body_types.invalid("protocol", protocol, f"{protocol!r} is not one of {sorted(PROTOCOLS)}")
+    if not isinstance(kind, str) or kind not in PROTOCOLS[protocol]:
         raise bad_request(f"Invalid input for field/attribute remote_console. Value: {dict(body)}.")
     obj = await find_server(request, request.match_info["id"])
     meta, status = obj["metadata"], obj.get("status") or {}

@@ -85,12 +85,21 @@ def set_policy(request: web.Request, name: str) -> None:
     request[POLICY] = name
 
 
+def _no_constant(word: str) -> Any:
+    raise ValueError(word)  # NaN and Infinity are not JSON (RFC 8259): int(inf) would raise later
+
+
 async def json_body(request: web.Request) -> Any:
+    """The request's JSON, or Nova's 400 ``Malformed request body`` for what is not JSON: not
+    UTF-8, not parsed, NaN or Infinity, or nested past what the parser recurses through."""
     if not request.can_read_body:
         return None
+    raw = await request.read()
+    if not raw:
+        return None
     try:
-        return await request.json(loads=json.loads)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        return json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise NovaError(400, "Malformed request body") from None
 
 
@@ -110,3 +119,18 @@ def reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -
     if data is None:
         return web.Response(status=status, headers=headers)
     return web.json_response(data, status=status, headers=headers)
+
+
+_DIGITS = re.compile(r"^[0-9]+$")
+
+
+def page_limit(request: web.Request) -> int | None:
+    """The ``limit`` query parameter: None, or a count (Nova's 400 for anything else, -1 too)."""
+    text = request.query.get("limit")
+    if not text:
+        return None
+    if not _DIGITS.match(text):
+        raise bad_request(
+            f"Invalid input for query parameters limit. Value: {text}. '{text}' does not match '^[0-9]*$'"
+        )
+    return int(text)

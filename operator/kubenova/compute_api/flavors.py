@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.api.common import API_VERSION
+from kubenova.compute_api import body_types, views
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import views
 from kubenova.compute_api.errors import NovaError, bad_request, not_found
 from kubenova.compute_api.servers import P
 
@@ -52,8 +52,9 @@ async def _flavors(request: web.Request) -> list[dict[str, Any]]:
         if marker not in names:
             raise bad_request(f"marker [{marker}] not found")
         out = out[names.index(marker) + 1 :]
-    if request.query.get("limit"):
-        out = out[: int(request.query["limit"])]
+    limit = ctx.page_limit(request)
+    if limit is not None:
+        out = out[:limit]
     return out
 
 
@@ -147,11 +148,11 @@ async def create_flavor(request: web.Request) -> web.Response:
         raise bad_request("Invalid input for field/attribute flavor: vcpus, ram and disk are integers") from None
     for nova, ours in (("OS-FLV-EXT-DATA:ephemeral", "ephemeral"), ("swap", "swap")):
         if f.get(nova):
-            spec[ours] = int(f[nova])
+            spec[ours] = body_types.non_negative_integer(nova, f[nova])
     if "os-flavor-access:is_public" in f:
         spec["isPublic"] = _boolean(f["os-flavor-access:is_public"])
     if f.get("description"):
-        spec["description"] = f["description"]
+        spec["description"] = body_types.description("description", f["description"])
     caller = ctx.caller(request)
     if await caller.get("flavors", name) is not None:
         raise NovaError(409, f"Flavor with ID {name} already exists.")

@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.api.common import API_VERSION
+from kubenova.compute_api import body_types, host_views, views
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import host_views, views
 from kubenova.compute_api.errors import NovaError, bad_request, not_found
 from kubenova.compute_api.servers import P
 
@@ -31,8 +31,9 @@ def _paged(items: list[dict[str, Any]], request: web.Request, key: str = "id") -
         if marker not in ids:
             raise bad_request(f"marker [{marker}] not found")
         items = items[ids.index(marker) + 1 :]
-    if request.query.get("limit"):
-        items = items[: int(request.query["limit"])]
+    limit = ctx.page_limit(request)
+    if limit is not None:
+        items = items[:limit]
     return items
 
 
@@ -192,14 +193,19 @@ def _aggregate_name(agg: Any) -> str:
     return name
 
 
+def _zone(value: Any, field: str) -> str | None:
+    """An aggregate's zone: a name (Nova's ``az_name``), or null or empty (none)."""
+    return None if value in (None, "") else body_types.name(field, value)
+
+
 @routes.post(P + "/os-aggregates")
 async def create_aggregate(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:os-aggregates:create")
     agg = await ctx.keyed_body(request, "aggregate")
     name = _aggregate_name(agg)
     spec: dict[str, Any] = {}
-    if agg.get("availability_zone"):
-        spec["availabilityZone"] = agg["availability_zone"]
+    if (zone := _zone(agg.get("availability_zone"), "availability_zone")) is not None:
+        spec["availabilityZone"] = zone
     caller = ctx.caller(request)
     # The Kubernetes name comes from the Nova name (views.object_name): Nova's unique names.
     if any(views.nova_name(a) == name for a in await caller.list("aggregates")):
@@ -232,7 +238,7 @@ async def update_aggregate(request: web.Request) -> web.Response:
             raise NovaError(409, f"Aggregate {name} already exists.")
         patch["metadata"] = {"annotations": {views.NAME_ANNOTATION: name}}
     if "availability_zone" in agg:
-        patch["spec"] = {"availabilityZone": agg["availability_zone"] or None}
+        patch["spec"] = {"availabilityZone": _zone(agg["availability_zone"], "availability_zone")}
     a = await caller.patch("aggregates", a["metadata"]["name"], patch)
     view = host_views.aggregate_view(a, ctx.version(request))
     view["updated_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")  # Nova stamps an update
@@ -267,8 +273,8 @@ async def aggregate_action(request: web.Request) -> web.Response:
     hosts = list(spec.get("hosts") or [])
     patch: dict[str, Any]
     if name in ("add_host", "remove_host"):
-        host = (arg or {}).get("host") if isinstance(arg, Mapping) else None
-        if not host:
+        host = arg.get("host") if isinstance(arg, Mapping) else None
+        if not isinstance(host, str) or not host:
             raise bad_request(f"Invalid input for field/attribute {name}. 'host' is a required property")
         if name == "add_host":
             if host in hosts:
@@ -282,14 +288,14 @@ async def aggregate_action(request: web.Request) -> web.Response:
             hosts.remove(host)
         patch = {"hosts": hosts}
     elif name == "set_metadata":
-        md = (arg or {}).get("metadata") if isinstance(arg, Mapping) else None
+        md = arg.get("metadata") if isinstance(arg, Mapping) else None
         if not isinstance(md, Mapping):
             raise bad_request("Invalid input for field/attribute set_metadata.")
         patch = {
             "metadata": {str(k): (None if v is None else str(v)) for k, v in md.items() if k != "availability_zone"}
         }
         if "availability_zone" in md:
-            patch["availabilityZone"] = md["availability_zone"]
+            patch["availabilityZone"] = _zone(md["availability_zone"], "set_metadata")
     else:
         raise bad_request(f"There is no such action: {name}")
     a = await ctx.caller(request).patch("aggregates", a["metadata"]["name"], {"spec": patch})

@@ -25,6 +25,15 @@ async def keypairs(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:os-keypairs:index")
     v = ctx.version(request)
     objs = sorted(await ctx.caller(request).list("keypairs", ctx.project(request)), key=lambda o: o["metadata"]["name"])
+    if v.at_least("2.35"):  # paging came with 2.35; before, Nova ignores limit and marker
+        marker = request.query.get("marker")
+        if marker:
+            names = [views.keypair_view(o, v)["name"] for o in objs]
+            if marker not in names:
+                raise bad_request(f"Marker {marker} could not be found.")
+            objs = objs[names.index(marker) + 1 :]
+        limit = ctx.page_limit(request)
+        objs = objs if limit is None else objs[:limit]
     return ctx.reply({"keypairs": [{"keypair": views.keypair_view(o, v)} for o in objs]})
 
 

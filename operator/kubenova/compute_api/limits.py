@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.api.common import API_VERSION
+from kubenova.compute_api import body_types
 from kubenova.compute_api import context as ctx
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P
@@ -90,6 +91,9 @@ def _quota_set(project: str, values: Mapping[str, Any], version: Any) -> dict[st
     return out
 
 
+_NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+
+
 def _quota_project(request: web.Request) -> str:
     wanted = request.match_info["project"]
     if wanted != ctx.project(request) and not ctx.claims(request).admin:
@@ -130,6 +134,8 @@ async def update_quota(request: web.Request) -> web.Response:
     if not isinstance(values, Mapping):
         raise bad_request("Invalid input for field/attribute quota_set.")
     project = request.match_info["project"]
+    if not _NAMESPACE.match(project):  # a project is a namespace: nothing else can hold a quota
+        raise bad_request(f"Project ID {project} is not a valid project.")
     spec: dict[str, int] = {}
     for key, value in values.items():
         if key in ("force", "id"):
@@ -138,7 +144,7 @@ async def update_quota(request: web.Request) -> web.Response:
             if key.startswith(("injected_file", "fixed_ips", "floating_ips", "security_group", "networks")):
                 continue  # Nova accepts (and ignores) these before 2.57 / 2.36
             raise bad_request(f"Additional properties are not allowed ('{key}' was unexpected)")
-        spec[re.sub(r"_(\w)", lambda m: m.group(1).upper(), key)] = int(value)
+        spec[re.sub(r"_(\w)", lambda m: m.group(1).upper(), key)] = body_types.quota_value(key, value)
     caller = ctx.caller(request)
     existing = await caller.list("quotas", project)
     if existing:

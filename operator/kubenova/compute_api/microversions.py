@@ -30,30 +30,39 @@ MIN = Version(2, 1)
 MAX = Version(2, 100)
 """2.100 is what openstacksdk asks for every server call; Nova itself is at 2.104."""
 
-_VERSION = re.compile(r"^(\d+)\.(\d+)$")
+_VERSION = re.compile(r"^([1-9]\d*)\.([1-9]\d*|0)$")
+"""Nova's format (``api_version_request.py``): no leading zeros, so ``2.01`` is malformed (400)."""
 
 
 def parse(text: str) -> Version:
-    m = _VERSION.match(text.strip())
+    m = _VERSION.match(text)
     if not m:
         raise ValueError(text)
     return Version(int(m.group(1)), int(m.group(2)))
 
 
-def requested(headers: Mapping[str, str], service: str = "compute") -> Version:
-    """The version a request asks for (see the module's docstring)."""
-    text: str | None = None
+def header_version(headers: Mapping[str, str], service: str = "compute") -> str | None:
+    """The version string the headers name for ``service``, as ``microversion_parse`` reads them
+    for Nova: the last ``<service> <version>`` of ``OpenStack-API-Version`` (comma-separated);
+    else the last comma-separated part of ``X-OpenStack-Nova-API-Version``; else None."""
     modern = headers.get("OpenStack-API-Version")
     if modern:
-        for part in modern.split(","):
-            words = part.strip().split()
-            if len(words) == 2 and words[0].lower() == service:
-                text = words[1]
+        for part in reversed(modern.split(",")):
+            words = part.strip().split(None, 1)
+            if len(words) == 2 and words[0].lower() == service.lower() and words[1].strip():
+                return words[1].strip()
+    legacy = headers.get("X-OpenStack-Nova-API-Version")
+    if legacy is not None:
+        return legacy.split(",")[-1].strip()
+    return None
+
+
+def requested(headers: Mapping[str, str], service: str = "compute") -> Version:
+    """The version a request asks for (see the module's docstring)."""
+    text = header_version(headers, service)
     if text is None:
-        text = headers.get("X-OpenStack-Nova-API-Version")
-    if not text:
         return MIN
-    if text.strip().lower() == "latest":
+    if text == "latest":  # Nova's exact word (wsgi.Request.set_api_version_request)
         return MAX
     try:
         version = parse(text)

@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.api.common import API_VERSION
+from kubenova.compute_api import body_types, host_views, views
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import host_views, views
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.hosts import _paged
 from kubenova.compute_api.servers import P
@@ -72,11 +72,11 @@ async def create_server_group(request: web.Request) -> web.Response:
     if policy not in POLICIES:
         raise bad_request(f"Invalid input for field/attribute policy. Value: {policy}.")
     spec: dict[str, Any] = {"policy": policy}
-    rules = sg.get("rules") or {}
+    rules = body_types.obj("rules", sg.get("rules") or {})
     if rules.get("max_server_per_host"):
         if policy != "anti-affinity":
             raise bad_request("Only anti-affinity policy supports rules.")
-        spec["maxServerPerHost"] = int(rules["max_server_per_host"])
+        spec["maxServerPerHost"] = body_types.positive_integer("max_server_per_host", rules["max_server_per_host"])
     obj = await ctx.caller(request).create(
         "servergroups",
         {

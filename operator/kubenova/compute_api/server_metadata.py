@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
+from kubenova.compute_api import body_types, views
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import views
 from kubenova.compute_api.errors import NovaError, bad_request
 from kubenova.compute_api.servers import P, find_server
 
@@ -38,11 +38,10 @@ async def metadata(request: web.Request) -> web.Response:
 async def set_metadata(request: web.Request) -> web.Response:
     ctx.set_policy(request, "os_compute_api:server-metadata:update_all")
     new = await ctx.keyed_body(request, "metadata")
-    if not isinstance(new, Mapping):
-        raise bad_request("Malformed request body: metadata must be an object")
+    new = body_types.metadata("metadata", new)
     obj = await find_server(request, request.match_info["id"])
     merged = {} if request.method == "PUT" else _metadata(obj)
-    merged.update({str(k): str(v) for k, v in new.items()})
+    merged.update(new)
     # A merge patch cannot remove keys that a PUT leaves out: null them explicitly.
     patch: dict[str, Any] = dict.fromkeys(_metadata(obj)) if request.method == "PUT" else {}
     patch.update(merged)
@@ -67,9 +66,10 @@ async def set_metadata_item(request: web.Request) -> web.Response:
     key = request.match_info["key"]
     if not isinstance(meta, Mapping) or list(meta) != [key]:
         raise bad_request("Request body and URI mismatch")
+    value = body_types.metadata("meta", meta)[key]
     obj = await find_server(request, request.match_info["id"])
-    await _patch_server(request, obj, {"metadata": {key: str(meta[key])}})
-    return ctx.reply({"meta": {key: str(meta[key])}})
+    await _patch_server(request, obj, {"metadata": {key: value}})
+    return ctx.reply({"meta": {key: value}})
 
 
 @routes.delete(P + "/servers/{id}/metadata/{key}")
@@ -103,8 +103,7 @@ async def replace_tags(request: web.Request) -> web.Response:
     _tags_version(request)
     ctx.set_policy(request, "os_compute_api:os-server-tags:update_all")
     new = await ctx.keyed_body(request, "tags")
-    if not isinstance(new, list) or len(new) > 50:
-        raise bad_request("Invalid input for field/attribute tags.")
+    new = body_types.tags(body_types.array("tags", new))
     obj = await _patch_server(request, await find_server(request, request.match_info["id"]), {"tags": new})
     return ctx.reply({"tags": _tags(obj)})
 
@@ -114,7 +113,7 @@ async def add_tag(request: web.Request) -> web.Response:
     _tags_version(request)
     ctx.set_policy(request, "os_compute_api:os-server-tags:update")
     obj = await find_server(request, request.match_info["id"])
-    tag = request.match_info["tag"]
+    tag = body_types.tags([request.match_info["tag"]])[0]
     current = _tags(obj)
     if tag in current:
         return web.Response(status=204)

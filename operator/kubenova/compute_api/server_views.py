@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from kubenova.compute_api import block_devices, server_writes
+from kubenova.compute_api import block_devices, body_types, server_writes
 from kubenova.compute_api.errors import bad_request
 from kubenova.compute_api.microversions import Version
 from kubenova.compute_api.views import (
@@ -283,16 +283,6 @@ def server_spec(
     return spec
 
 
-def _count(server: Mapping[str, Any], key: str) -> None:
-    """Nova's schema for min_count/max_count: an integer (or its string) of at least 1."""
-    if key not in server:
-        return
-    value = server[key]
-    ok = (isinstance(value, int) and not isinstance(value, bool)) or (isinstance(value, str) and value.isdigit())
-    if not ok or int(value) < 1:
-        raise bad_request(f"Invalid input for field/attribute {key}. Value: {value}. {value!r} is less than 1")
-
-
 def validate_create(body: Any, version: Version) -> Mapping[str, Any]:
     """The ``server`` object of a create, or Nova's 400."""
     if not isinstance(body, Mapping) or not isinstance(body.get("server"), Mapping):
@@ -307,8 +297,12 @@ def validate_create(body: Any, version: Version) -> Mapping[str, Any]:
         raise bad_request("Invalid input for field/attribute flavorRef. 'flavorRef' is a required property")
     if version.at_least("2.37") and "networks" not in server:
         raise bad_request("Invalid input for field/attribute server. 'networks' is a required property")
-    _count(server, "min_count")
-    _count(server, "max_count")
+    body_types.check(server, body_types.SERVER_CREATE)
+    if "tags" in server:
+        body_types.tags(server["tags"])
+    for key in ("os:scheduler_hints", "OS-SCH-HNT:scheduler_hints"):
+        if key in body:
+            body_types.scheduler_hints(key, body[key])
     if "min_count" in server and "max_count" in server and int(server["min_count"]) > int(server["max_count"]):
         raise bad_request("min_count must be <= max_count")
     bdms = server.get("block_device_mapping_v2") or []

@@ -12,8 +12,8 @@ from typing import Any
 from aiohttp import web
 
 from kubenova.api.common import API_VERSION
+from kubenova.compute_api import body_types, server_networks, server_views, server_writes, views
 from kubenova.compute_api import context as ctx
-from kubenova.compute_api import server_networks, server_views, server_writes, views
 from kubenova.compute_api.errors import NovaError, bad_request, not_found
 from kubenova.kube.caller import Caller, Refused
 
@@ -268,7 +268,9 @@ async def update(request: web.Request) -> web.Response:
     if "description" in new:
         if not ctx.version(request).at_least("2.19"):
             raise bad_request("Additional properties are not allowed ('description' was unexpected)")
-        changes["description"] = new["description"]
+        changes["description"] = body_types.description("description", new["description"])
+    if "hostname" in new:
+        body_types.hostname("hostname", new["hostname"])
     unknown = set(new) - {"name", "description", "accessIPv4", "accessIPv6", "OS-DCF:diskConfig", "hostname"}
     if unknown:
         raise bad_request(f"Additional properties are not allowed ({', '.join(sorted(unknown))} were unexpected)")
