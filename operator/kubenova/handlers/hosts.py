@@ -56,7 +56,8 @@ async def host_servers(
     *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
 ) -> dict[str, hosts.ServerOnHost]:
     # A host's usage is its claims (a server being moved holds its source host too).
-    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values())
+    held = claims.claims_of(status).values()
+    return hosts.held_on_hosts(namespace or "", name, uid, held, runs=hosts.running(status))
 
 
 # --- handlers ---------------------------------------------------------------------------------
