@@ -23,6 +23,7 @@ from kubenova.handlers import (
     securitygroups,
     serveractions,
     servers,
+    vanished,
     vmis,
     volumes,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "securitygroups",
     "serveractions",
     "servers",
+    "vanished",
     "vmis",
     "volumes",
 ]

@@ -52,12 +52,14 @@ async def server_event(
     await securitygroups.server_changed(key, body, deleted=deleted, memo=memo, kw=kw)
     if deleted:
         st = state.of(memo)
+        st.server_uids.pop(key, None)
         st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
         st.placement.charged[key] = None
         st.placement.volume_holds.pop(key, None)
         st.servers.cache.forget(key)
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
+    state.of(memo).server_uids[key] = body.get("metadata", {}).get("uid", "")
     try:
         await reconcile(namespace or "", name, memo=memo, indexes=kw, event_body=dict(body))
     except Exception:

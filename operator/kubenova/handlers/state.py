@@ -8,10 +8,12 @@ added later by a handler would be private to that object (and a lock in it would
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
 import kopf
+from kopf._core.engines.indexing import OperatorIndexers  # kopf.operator's `indexers`, for embedding
 
 from kubenova import config
 from kubenova.handlers.placement import Placement
@@ -34,6 +36,12 @@ class OperatorState:
     """The hosts each server claimed at its last event (a release leaves no trace in the new status)."""
     migration_records: dict[str, tuple[str, dict[str, Any]]]
     """Per server, the Migration record (name, status) this process wrote last."""
+    indexers: OperatorIndexers
+    """kopf's indexes, handed to ``kopf.operator``: :mod:`.vanished` drops a deleted Server's entries."""
+    server_uids: dict[str, str]
+    """The uid of every Server this process has an event of, by "namespace/name"."""
+    tasks: list[asyncio.Task[None]]
+    """Background tasks (the :mod:`.vanished` sweeper), cancelled at cleanup."""
 
 
 def make(settings: config.Settings, client: Client) -> OperatorState:
@@ -45,6 +53,9 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         refresh=Debounce(settings.refresh_delay_seconds),
         server_hosts={},
         migration_records={},
+        indexers=OperatorIndexers(),
+        server_uids={},
+        tasks=[],
     )
 
 
