@@ -67,6 +67,8 @@ async def sweep(memo: kopf.Memo) -> list[str]:
         found = await kube_servers.load(st.client, namespace, name)
         if uid is None or not vanished.gone(uid, (found or {}).get("metadata", {}).get("uid")):
             continue
+        if st.server_uids.get(key) != uid:
+            continue  # its DELETED event (or a new Server's under its name) came meanwhile
         await forget(memo, namespace, name, uid)
         forgotten.append(key)
     return forgotten
