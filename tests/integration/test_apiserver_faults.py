@@ -120,6 +120,30 @@ class Checks:
             raise AssertionError(f"{exc}:\n" + "\n".join(self.last[:40])) from None
 
 
+@pytest.fixture(autouse=True)
+def no_namespace_deleting(kube: Client) -> None:
+    """Before kube-apiserver is restarted: no namespace (of an earlier test) still being deleted.
+    A namespace deletion that fails during a restart is retried by kube-controller-manager's
+    namespace controller with a growing delay (minutes after a few restarts), which would leave
+    it Terminating long after this test, for later tests to wait on."""
+
+    def none() -> bool:
+        return all((n.get("status") or {}).get("phase") != "Terminating" for n in k.items(kube, "namespace"))
+
+    waiting.until(none, timeout=180, interval=1, what="no namespace being deleted")
+
+
+def cleared(kube: Client, namespace: str) -> None:
+    """Wait until the namespace's servers and every Pod (virt-launchers too) and VM are gone:
+    the Nodes made for the test go next, and a Pod left bound to a deleted Node is never
+    finished by kwok, which would keep the namespace Terminating for later tests to wait on."""
+
+    def empty() -> bool:
+        return not any(k.items(kube, kind, namespace) for kind in ("server", "pod", "virtualmachine"))
+
+    waiting.until(lambda: retried(empty), timeout=180, interval=1, what=f"namespace {namespace} emptied")
+
+
 # --- a Host's maintenance ------------------------------------------------------------------------
 
 
@@ -197,6 +221,7 @@ def test_apiserver_restarts_while_a_host_is_emptied_for_maintenance(
     finally:
         retried(lambda: cluster.kubectl("patch", "host", target, "--type=merge", "-p", '{"spec":{"maintenance":null}}'))
         retried(lambda: cluster.kubectl("delete", "servers", "--all", "-n", namespace, "--wait=false"))
+    cleared(kube, namespace)
     print(
         "apiserver-faults maintenance figures "
         + json.dumps(
@@ -378,6 +403,7 @@ def test_apiserver_restarts_during_a_quota_race_and_the_limits_hold(
         assert errors2 == errors[1:]
     finally:
         retried(lambda: cluster.kubectl("delete", "servers", "--all", "-n", namespace, "--wait=false"))
+    cleared(kube, namespace)
     print(
         "apiserver-faults quota figures "
         + json.dumps(
