@@ -168,19 +168,9 @@ def test_apiserver_restarts_while_a_host_is_emptied_for_maintenance(
     for h in others:  # only the target takes the servers while they build
         patch_host(cluster, kube, h, enabled=False)
     names = [f"m{i}" for i in range(MAINTENANCE_SERVERS)]
-    cluster.apply(
-        [
-            k.server(
-                n,
-                namespace,
-                flavor=FLAVOR,
-                image=IMAGES[backend_of(i)],
-                backend=backend_of(i),
-                availabilityZone=f"maint-{mode}",
-            )
-            for i, n in enumerate(names)
-        ]
-    )
+    spec = {"flavor": FLAVOR, "availabilityZone": f"maint-{mode}"}
+    cluster.apply([k.server(n, namespace, image=IMAGES[backend_of(i)], backend=backend_of(i), **spec)
+                   for i, n in enumerate(names)])  # fmt: skip
     expected = {n: chaos.Expected() for n in names}
     checks.hold(expected, lambda _, h: h == target, "every server ACTIVE on the target")
     for h in others:
@@ -222,19 +212,9 @@ def test_apiserver_restarts_while_a_host_is_emptied_for_maintenance(
         retried(lambda: cluster.kubectl("patch", "host", target, "--type=merge", "-p", '{"spec":{"maintenance":null}}'))
         retried(lambda: cluster.kubectl("delete", "servers", "--all", "-n", namespace, "--wait=false"))
     cleared(kube, namespace)
-    print(
-        "apiserver-faults maintenance figures "
-        + json.dumps(
-            {
-                "mode": mode,
-                "restarts": restarts,
-                "servers": len(names),
-                "hosts": len(hosts),
-                "check_rounds": checks.rounds,
-            }
-        ),
-        flush=True,
-    )
+    figures = {"mode": mode, "restarts": restarts, "servers": len(names), "hosts": len(hosts),
+               "check_rounds": checks.rounds}  # fmt: skip
+    print("apiserver-faults maintenance figures " + json.dumps(figures), flush=True)
 
 
 # --- a quota race ------------------------------------------------------------------------------
@@ -404,20 +384,8 @@ def test_apiserver_restarts_during_a_quota_race_and_the_limits_hold(
     finally:
         retried(lambda: cluster.kubectl("delete", "servers", "--all", "-n", namespace, "--wait=false"))
     cleared(kube, namespace)
-    print(
-        "apiserver-faults quota figures "
-        + json.dumps(
-            {
-                "operator_killed": also_operator,
-                "restarts": q.restarts,
-                "creates": RACERS,
-                "created": len(race.answers) - len(refused),
-                "refused_at_admission": len(refused),
-                "refused_by_operator": len(errors),
-                "quota": QUOTA,
-                "retried_requests": race.retries,
-                "check_rounds": q.checks.rounds,
-            }
-        ),
-        flush=True,
-    )
+    figures = {"operator_killed": also_operator, "restarts": q.restarts, "creates": RACERS, "quota": QUOTA,
+               "created": RACERS - len(refused), "refused_at_admission": len(refused),
+               "refused_by_operator": len(errors), "retried_requests": race.retries,
+               "check_rounds": q.checks.rounds}  # fmt: skip
+    print("apiserver-faults quota figures " + json.dumps(figures), flush=True)
