@@ -134,8 +134,10 @@ class Controller:
             m.get("status", {}).get("phase") not in ("Succeeded", "Failed") for m in self._migrations(namespace, name)
         )
         if vmi is not None and vmi["metadata"].get("deletionTimestamp"):
+            self._release_deleted_migrations(namespace, name)
             return  # its DELETED event calls again
         if vm is None or not instances.should_run(vm):
+            self._release_deleted_migrations(namespace, name)
             if vmi is not None:
                 self._delete(VMI, name, namespace)
             return
@@ -196,6 +198,19 @@ class Controller:
     def _migrations(self, namespace: str, vmi_name: str) -> list[dict[str, Any]]:
         found = [_d(m) for m in self.client.list(VMIM, namespace=namespace)]
         return [m for m in found if (m.get("spec") or {}).get("vmiName") == vmi_name]
+
+    def _release_deleted_migrations(self, namespace: str, name: str) -> None:
+        """Drop the finalizer of the deleted migrations of an instance that is gone or going, as
+        KubeVirt's migration controller does whatever became of the VM (else a namespace with a
+        migration deleted after its VM stays Terminating for good)."""
+        for migration in self._migrations(namespace, name):
+            finalizers = list(migration["metadata"].get("finalizers") or [])
+            if migration["metadata"].get("deletionTimestamp") and instances.MIGRATION_FINALIZER in finalizers:
+                finalizers.remove(instances.MIGRATION_FINALIZER)
+                self.client.patch(
+                    VMIM, migration["metadata"]["name"], {"metadata": {"finalizers": finalizers}},
+                    namespace=namespace, patch_type=PatchType.MERGE,
+                )  # fmt: skip
 
     def _migrate(self, namespace: str, name: str) -> None:
         for migration in self._migrations(namespace, name):

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     reserved_host_cpus: int = Field(0, ge=0)
     reserved_host_disk_mb: int = Field(0, ge=0)
 
+    vanished_sweep_seconds: float = Field(60.0, ge=0)
+    """How often the Servers are listed to find those deleted while the watch was away (after
+    kube-apiserver restarts, kopf re-lists and never hears of them); 0: never."""
     refresh_delay_seconds: float = Field(1.0, ge=0)
     """How long a summary status (a Host's usage, a Quota's) waits to gather changes into one
     write: a burst of placements costs one write, not one per server. Claims and quota checks

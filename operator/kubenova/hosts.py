@@ -75,10 +75,23 @@ class ServerOnHost(NamedTuple):
     vcpus: int
     memory_mb: int
     disk_gb: int
+    running: bool = False
+    """The server runs, or a task is under way (:func:`running`): what a stop maintenance waits for."""
 
 
-def held_on_hosts(namespace: str, name: str, uid: str, claims: Iterable[Claim]) -> dict[str, ServerOnHost]:
-    """What a server holds on each host, from its claims.
+STOPPED = ("stopped", "shelved", "shelved_offloaded", "error")
+"""vm_states in which a server runs nothing (an ERROR one is left as it is by a maintenance)."""
+
+
+def running(server_status: Mapping[str, Any]) -> bool:
+    """Whether a server runs, or a task is under way on it (it may be about to run)."""
+    return bool(server_status.get("taskState")) or server_status.get("vmState") not in STOPPED
+
+
+def held_on_hosts(
+    namespace: str, name: str, uid: str, claims: Iterable[Claim], *, runs: bool = False
+) -> dict[str, ServerOnHost]:
+    """What a server holds on each host, from its claims (``runs``: see :func:`running`).
 
     A server being resized or moved holds its source host too until the move is confirmed, and a
     same-host resize holds both claims on one host: they add up, as Placement counts them.
@@ -87,7 +100,7 @@ def held_on_hosts(namespace: str, name: str, uid: str, claims: Iterable[Claim]) 
     for c in claims:
         held = out.get(c.host)
         if held is None:
-            out[c.host] = ServerOnHost(namespace, name, uid, c.vcpus, c.memory_mb, c.disk_gb)
+            out[c.host] = ServerOnHost(namespace, name, uid, c.vcpus, c.memory_mb, c.disk_gb, runs)
         else:
             out[c.host] = held._replace(
                 vcpus=held.vcpus + c.vcpus, memory_mb=held.memory_mb + c.memory_mb, disk_gb=held.disk_gb + c.disk_gb
@@ -104,6 +117,8 @@ class Usage:
     local_gb: int = 0
     servers: tuple[tuple[str, str, str], ...] = ()
     """(namespace, name, uid) of each server on the host."""
+    running: int = 0
+    """How many of them run (or are busy)."""
 
     @classmethod
     def of(cls, servers: Iterable[ServerOnHost]) -> Usage:
@@ -114,7 +129,21 @@ class Usage:
             memory_mb=sum(s.memory_mb for s in held),
             local_gb=sum(s.disk_gb for s in held),
             servers=tuple((s.namespace, s.name, s.uid) for s in held),
+            running=sum(s.running for s in held),
         )
+
+
+def maintenance(spec: Mapping[str, Any], usage: Usage) -> dict[str, Any] | None:
+    """How far the maintenance the admin asked for (``spec.maintenance``) has come, or None when
+    none is asked for: ``migrate`` is complete once no server is placed on the host (no claim,
+    a move's source claim included), ``stop`` once none of them runs or is busy. A server the
+    maintenance cannot move or stop (shelved, in ERROR) is left where it is and counted, so that
+    the admin sees what is in the way."""
+    mode = spec.get("maintenance")
+    if not mode:
+        return None
+    left = len(usage.servers) if mode == "migrate" else usage.running
+    return {"mode": mode, "state": "in-progress" if left else "complete", "serversLeft": left}
 
 
 def allocation_ratios(spec: Mapping[str, Any], *, cpu: float, ram: float, disk: float) -> dict[str, float]:
@@ -180,6 +209,7 @@ def status(
         "runningVms": len(usage.servers),
         "allocationRatios": dict(ratios),
         "servers": [{"namespace": ns, "name": n, "uid": uid} for ns, n, uid in sorted(usage.servers)],
+        "maintenance": maintenance(spec, usage),  # None: merge-patched away
         "conditions": conds,
     }
     if generation is not None:

@@ -118,6 +118,7 @@ def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None 
             standalone=conf.standalone,
             liveness_endpoint=f"http://{conf.health_address}/healthz" if conf.health_address else None,
             memo=memo,
+            indexers=state.of(memo).indexers,
             stop_flag=stop_flag,
         )
     )

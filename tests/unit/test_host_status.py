@@ -104,3 +104,33 @@ def test_a_hosts_own_ratios_and_reserved_memory_win_over_the_defaults() -> None:
     assert hosts.allocation_ratios({"allocationRatios": {"cpu": 4.0}}, **defaults) == {**defaults, "cpu": 4.0}
     assert hosts.reserved_memory_mb({}, 512) == 512
     assert hosts.reserved_memory_mb({"reserved": {"memoryMb": 2048}}, 512) == 2048
+
+
+def test_a_server_runs_until_stopped_and_settled() -> None:
+    assert hosts.running({"vmState": "active"})
+    assert hosts.running({"vmState": "paused"})
+    assert hosts.running({"vmState": "stopped", "taskState": "powering-on"})
+    assert not hosts.running({"vmState": "stopped"})
+    assert not hosts.running({"vmState": "error"})
+    held = hosts.held_on_hosts("ns", "web", "uid-1", [Claim("h1", 1, 256, 1)], runs=True)
+    assert held["h1"].running
+    usage = hosts.Usage.of([held["h1"], hosts.ServerOnHost("ns", "off", "u2", 1, 256, 1)])
+    assert (len(usage.servers), usage.running) == (2, 1)
+
+
+def test_maintenance_progress_counts_what_is_left_on_the_host() -> None:
+    one_running = hosts.Usage(2, 512, 2, (("ns", "a", "u1"), ("ns", "b", "u2")), running=1)
+    assert hosts.maintenance({}, one_running) is None
+    assert hosts.maintenance({"maintenance": "migrate"}, one_running) == {
+        "mode": "migrate", "state": "in-progress", "serversLeft": 2,
+    }  # fmt: skip
+    assert hosts.maintenance({"maintenance": "stop"}, one_running) == {
+        "mode": "stop", "state": "in-progress", "serversLeft": 1,
+    }  # fmt: skip
+    stopped = hosts.Usage(1, 256, 1, (("ns", "a", "u1"),), running=0)
+    assert hosts.maintenance({"maintenance": "stop"}, stopped)["state"] == "complete"  # type: ignore[index]
+    assert hosts.maintenance({"maintenance": "migrate"}, hosts.Usage()) == {
+        "mode": "migrate", "state": "complete", "serversLeft": 0,
+    }  # fmt: skip
+    # In the status, None: the merge patch removes what a finished maintenance left.
+    assert status(hosts.NodeFacts.from_node(NODE))["maintenance"] is None

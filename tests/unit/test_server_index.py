@@ -37,7 +37,7 @@ def test_an_accepted_server_counts_for_its_quota_and_on_its_hosts() -> None:
     index = index_of(ix.facts("ns", "s", "u", {}, ACCEPTED), ix.facts("ns", "m", "v", {}, MOVING))
     assert ix.quota_usage(index, "ns") == [quotas.ServerUsage("s", 1, 1024), quotas.ServerUsage("m", 1, 1024)]
     assert [h.name for h in ix.on_host(index, "h1")] == ["s", "m"]
-    assert ix.on_host(index, "h0") == [hosts.ServerOnHost("ns", "m", "v", 1, 1024, 5)]  # a move holds its source
+    assert ix.on_host(index, "h0") == [hosts.ServerOnHost("ns", "m", "v", 1, 1024, 5, True)]  # a move holds its source
     assert ix.quota_refused(index, "ns") == []
 
 

@@ -60,6 +60,17 @@ class HostSpec(ApiModel):
     """Resources kept back for the host itself."""
 
 
+class HostMaintenance(ApiModel):
+    """How far the maintenance in spec.maintenance has come."""
+
+    mode: Literal["migrate", "stop"]
+    """The maintenance asked for."""
+    state: Literal["in-progress", "complete"]
+    """complete once no server is left on the host (migrate) or none runs there (stop)."""
+    servers_left: int = Field(ge=0)
+    """Servers still placed on the host (migrate), or still running or busy there (stop)."""
+
+
 class HostStatus(StatusBase):
     """The host as os-hypervisors shows it."""
 
@@ -95,6 +106,8 @@ class HostStatus(StatusBase):
     """The ratios in effect (cpu, ram, disk)."""
     servers: list[ObjectRef] = Field(default_factory=list, max_length=10000)
     """The servers placed on the host."""
+    maintenance: HostMaintenance | None = None
+    """While spec.maintenance is set: how far it has come."""
 
 
 KIND = Kind(
@@ -115,6 +128,7 @@ KIND = Kind(
         Column("Memory Used", ".status.memoryMbUsed", "integer", "MiB"),
         Column("Memory", ".status.memoryMb", "integer", "MiB"),
         Column("Servers", ".status.runningVms", "integer"),
+        Column("Maintenance", ".status.maintenance.state", priority=1),
         Column("Host IP", ".status.hostIp", priority=1),
         Column("Disabled Reason", ".spec.disabledReason", priority=1),
         AGE,

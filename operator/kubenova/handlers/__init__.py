@@ -26,6 +26,7 @@ from kubenova.handlers import (
     server_index,
     serveractions,
     servers,
+    vanished,
     vmis,
     volumes,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "server_index",
     "serveractions",
     "servers",
+    "vanished",
     "vmis",
     "volumes",
 ]

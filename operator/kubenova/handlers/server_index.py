@@ -56,7 +56,8 @@ def facts(
         out[(QUOTA_REFUSED, namespace)] = name
     if group := (spec.get("schedulerHints") or {}).get("group"):
         out[(GROUP_MEMBER, namespace, group)] = name
-    for host, held in hosts.held_on_hosts(namespace, name, uid, claims.claims_of(status).values()).items():
+    held_claims = claims.claims_of(status).values()
+    for host, held in hosts.held_on_hosts(namespace, name, uid, held_claims, runs=hosts.running(status)).items():
         out[(ON_HOST, host)] = held
     for claim, holds in volumes.held(spec, status).items():
         out[(CLAIM_USER, namespace, claim)] = (name, holds)

@@ -8,10 +8,12 @@ added later by a handler would be private to that object (and a lock in it would
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Any
 
 import kopf
+from kopf._core.engines.indexing import OperatorIndexers  # kopf.operator's `indexers`, for embedding
 
 from kubenova import config
 from kubenova.handlers.placement import Placement
@@ -40,6 +42,12 @@ class OperatorState:
     restart)."""
     defaulted_namespaces: set[str]
     """Namespaces whose ``default`` SecurityGroup this process made and its index has not shown yet."""
+    indexers: OperatorIndexers
+    """kopf's indexes, handed to ``kopf.operator``: :mod:`.vanished` drops a deleted Server's entries."""
+    server_uids: dict[str, str]
+    """The uid of every Server this process has an event of, by "namespace/name"."""
+    tasks: list[asyncio.Task[None]]
+    """Background tasks (the :mod:`.vanished` sweeper), cancelled at cleanup."""
 
 
 def make(settings: config.Settings, client: Client) -> OperatorState:
@@ -53,6 +61,9 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         migration_records={},
         security_labels={},
         defaulted_namespaces=set(),
+        indexers=OperatorIndexers(),
+        server_uids={},
+        tasks=[],
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from lightkube import ApiError, AsyncClient
+from lightkube import ALL_NS, ApiError, AsyncClient
 
 from kubenova.api.common import API_VERSION
 from kubenova.kube import client as kube
@@ -17,11 +17,31 @@ from kubenova.kube import events, resources
 Client = AsyncClient
 """The API client's type, for the handlers that hold one (they never import lightkube)."""
 
-__all__ = ["ApiError", "Client", "load", "load_action", "patch_action", "patch_status", "post_event", "settle_action"]
+__all__ = [
+    "ApiError",
+    "Client",
+    "load",
+    "load_action",
+    "patch_action",
+    "patch_status",
+    "post_event",
+    "settle_action",
+    "uids",
+]
 
 
 async def load(client: AsyncClient, namespace: str, name: str) -> dict[str, Any] | None:
     return await kube.get_dict(client, resources.Server, name, namespace=namespace)
+
+
+async def uids(client: AsyncClient) -> dict[str, str]:
+    """Every Server's uid by "namespace/name": one list, of all namespaces, in chunks."""
+    found: dict[str, str] = {}
+    async for obj in client.list(resources.Server, namespace=ALL_NS, chunk_size=500):
+        meta = obj.metadata
+        assert meta is not None  # every listed object has its metadata
+        found[f"{meta.namespace}/{meta.name}"] = str(meta.uid)
+    return found
 
 
 async def patch_status(client: AsyncClient, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
