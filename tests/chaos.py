@@ -35,8 +35,9 @@ ACTIONS = (
     "createImage",
     "liveMigrate",
 )
-# Deletes are rarer, so that most servers live through most of the run.
-WEIGHTS = {"delete": 0.2}
+# Deletes are rarer, so that most servers live through most of the run; the newer actions more
+# frequent, so that the CI size meets each (live migration only moves an ACTIVE VM).
+WEIGHTS = {"delete": 0.2, "liveMigrate": 3, "createImage": 2, "detach": 1.5}
 # What a user may ask of a server showing each Nova status (Nova's check_instance_state; a
 # volume in the vm_states of compute/api.py attach_volume, a snapshot in those of snapshot, a
 # live migration from active (paused too, which the plan never asks for)).

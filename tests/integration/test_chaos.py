@@ -173,16 +173,17 @@ class Run:
     # --- live migration held in flight, to abort it ------------------------------------------
 
     def live_target(self, name: str, status: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """A liveMigrate's spec: to no host (the scheduler's choice) or, half the time, to a named
-        host, which is then held (the simulated KubeVirt keeps the migration Running while the
-        host has :data:`instances.HOLD_LABEL`) half the time, for a later abort or force_complete."""
-        if chaos.backend_of(name) != "kubevirt" or self.rng.randrange(2):
+        """A liveMigrate's spec, a third each: to no host (the scheduler's choice), to a named host,
+        or to a named host held (the simulated KubeVirt keeps the migration Running while the host
+        has :data:`instances.HOLD_LABEL`) for a later abort or force_complete."""
+        choice = self.rng.randrange(3)  # to no host, to a named one, to a named one held
+        if chaos.backend_of(name) != "kubevirt" or choice == 0:
             return {}, False
         busy = {status.get("host"), *self.down, *self.held.values()}
         hosts = [h for h in self.hosts if h not in busy]
         if not hosts:
             return {}, False
-        host, hold = self.rng.choice(hosts), self.rng.randrange(2) == 0
+        host, hold = self.rng.choice(hosts), choice == 2
         if hold:
             retried(lambda: self.cluster.kubectl("label", "node", host, f"{instances.HOLD_LABEL}=true", "--overwrite"))
         return {"host": host}, hold
@@ -203,6 +204,9 @@ class Run:
             self.controls.append((sa, kind))
         self.unhold(host)
 
+    def message(self, sa: str) -> str | None:
+        return retried(lambda: k.status(self.kube, "serveraction", sa, self.ns)).get("message")
+
     def ended(self, sa: str) -> str | None:
         phase = retried(lambda: k.status(self.kube, "serveraction", sa, self.ns)).get("phase")
         return str(phase) if phase in ("Succeeded", "Failed") else None
@@ -218,7 +222,8 @@ class Run:
         del self.pending[name]
         self.check_refusal(name, sa, action, phase)
         if phase == "Failed":
-            self.refused[action] += 1
+            aborted = action == "liveMigrate" and self.message(sa) == "The live migration was aborted."
+            self.refused[f"{action} (aborted)" if aborted else action] += 1
             return True
         if action == "revert-resize":
             self.flavor[name] ^= 1
@@ -230,12 +235,13 @@ class Run:
         return True
 
     def check_refusal(self, name: str, sa: str, action: str, phase: str) -> None:
-        """A container server's snapshot or live migration must be Nova's 501."""
+        """A container server's snapshot or live migration must be refused: Nova's 501, or its 409
+        when the state refused it first (a spec edit made just before may have started a task)."""
         if action not in chaos.NOT_SUPPORTED.get(chaos.backend_of(name), ()):
             return
         code = (retried(lambda: k.status(self.kube, "serveraction", sa, self.ns)).get("fault") or {}).get("code")
-        if phase != "Failed" or code != 501:
-            self.wrong.append(f"{sa}: {phase} (fault code {code}), expected Failed with 501")
+        if phase != "Failed" or code not in (501, 409):
+            self.wrong.append(f"{sa}: {phase} (fault code {code}), expected Failed with 501 (or 409)")
 
     # --- faults -----------------------------------------------------------------------------
 
@@ -308,6 +314,10 @@ class Run:
             *self.wrong,
         ]
 
+    def control_figures(self) -> dict[str, int]:
+        """The abortLiveMigration and forceComplete ServerActions by outcome."""
+        return dict(Counter(f"{kind} {self.ended(sa)}" for sa, kind in self.controls))
+
     def snapshot_figures(self) -> dict[str, int]:
         found = Counter(k.status(self.kube, "image", i).get("status") or "never made" for i in self.snapshots)
         return {"tried": len(self.snapshots), **found}
@@ -335,6 +345,11 @@ def test_chaos_actions_and_faults_leave_every_server_where_its_spec_says(
         run.drain()
         found = waiting.until(lambda: not retried(run.problems), timeout=300, interval=2, what="the invariants")
         assert found
+        seen = {  # read before the servers go (their Migrations and ServerActions go with them)
+            "snapshots": run.snapshot_figures(),
+            "live_migration_controls": run.control_figures(),
+            "migrations": len(k.items(kube, "migration", namespace)),
+        }
     except BaseException as exc:
         problems = retried(run.problems)
         raise AssertionError(
@@ -352,12 +367,13 @@ def test_chaos_actions_and_faults_leave_every_server_where_its_spec_says(
         "actions": dict(run.actions),
         "refused": dict(run.refused),
         "errors_seen": dict(run.errors),
-        "snapshots": run.snapshot_figures(),
+        "snapshots": seen["snapshots"],
+        "live_migration_controls": seen["live_migration_controls"],
         "invariant_checks": {
             "servers": len(run.expected),
             "hosts": len(hosts),
             "images": len(run.snapshots),
-            "migrations": len(k.items(kube, "migration", namespace)),
+            "migrations": seen["migrations"],
             "problems": 0,
         },
     }
