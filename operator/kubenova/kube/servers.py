@@ -17,16 +17,32 @@ from kubenova.kube import events, resources
 Client = AsyncClient
 """The API client's type, for the handlers that hold one (they never import lightkube)."""
 
-__all__ = ["ApiError", "Client", "load", "load_action", "patch_action", "patch_status", "post_event", "settle_action"]
+__all__ = [
+    "ApiError",
+    "Client",
+    "is_conflict",
+    "load",
+    "load_action",
+    "patch_action",
+    "patch_status",
+    "post_event",
+    "settle_action",
+]
+is_conflict = kube.is_conflict
 
 
 async def load(client: AsyncClient, namespace: str, name: str) -> dict[str, Any] | None:
     return await kube.get_dict(client, resources.Server, name, namespace=namespace)
 
 
-async def patch_status(client: AsyncClient, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge-patch the Server's status; the Server as stored after it."""
-    obj = await kube.patch_status(client, resources.Server, name, dict(patch), namespace=namespace)
+async def patch_status(
+    client: AsyncClient, namespace: str, name: str, patch: Mapping[str, Any], *, resource_version: str | None = None
+) -> dict[str, Any]:
+    """Merge-patch the Server's status (only over ``resource_version``, if given: else 409, see
+    :func:`is_conflict`); the Server as stored after it."""
+    obj = await kube.patch_status(
+        client, resources.Server, name, dict(patch), namespace=namespace, resource_version=resource_version
+    )
     body: dict[str, Any] = obj.to_dict()  # lightkube's to_dict is untyped
     return body
 
