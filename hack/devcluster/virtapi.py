@@ -158,21 +158,26 @@ class Kube:
                 ) from exc
             raise
 
+    def _read_vm(self, namespace: str, name: str, *, missing: str) -> dict[str, Any]:
+        """The VM ``namespace/name``; if there is none, virt-api's 404 for the kind it names."""
+        try:
+            found = self.client.get(VirtualMachine, name, namespace=namespace)
+        except ApiError as exc:
+            if exc.status.code == 404:
+                raise Refused(
+                    404,
+                    "NotFound",
+                    f'{missing}.kubevirt.io "{name}" not found',
+                    {"name": name, "group": "kubevirt.io", "kind": missing},
+                ) from exc
+            raise
+        vm: dict[str, Any] = found.to_dict()  # type: ignore[no-untyped-call]
+        return vm
+
     def act(self, namespace: str, name: str, action: str) -> None:
         for _ in range(5):  # kwok may write the status between our read and our write
-            try:
-                found = self.client.get(VirtualMachine, name, namespace=namespace)
-                vm: dict[str, Any] = found.to_dict()  # type: ignore[no-untyped-call]
-            except ApiError as exc:
-                if exc.status.code == 404:
-                    # virt-api's words: it looks the instance up, and here the VM stands in for it.
-                    raise Refused(
-                        404,
-                        "NotFound",
-                        f'virtualmachineinstance.kubevirt.io "{name}" not found',
-                        {"name": name, "group": "kubevirt.io", "kind": "virtualmachineinstance"},
-                    ) from exc
-                raise
+            # virt-api's words: it looks the instance up, and here the VM stands in for it.
+            vm = self._read_vm(namespace, name, missing="virtualmachineinstance")
             now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             status = status_patch(vm, action, now=now)
             if status is None:
@@ -191,18 +196,7 @@ class Kube:
         """addvolume or removevolume on the VM ``namespace/name``; a race with another writer
         fails the patch's ``test`` and is tried again."""
         for _ in range(5):
-            try:
-                found = self.client.get(VirtualMachine, name, namespace=namespace)
-                vm: dict[str, Any] = found.to_dict()  # type: ignore[no-untyped-call]
-            except ApiError as exc:
-                if exc.status.code == 404:
-                    raise Refused(
-                        404,
-                        "NotFound",
-                        f'virtualmachine.kubevirt.io "{name}" not found',
-                        {"name": name, "group": "kubevirt.io", "kind": "virtualmachine"},
-                    ) from exc
-                raise
+            vm = self._read_vm(namespace, name, missing="virtualmachine")
             ops = volume_patch(vm, action, options)
             try:
                 self.client.patch(VirtualMachine, name, ops, namespace=namespace, patch_type=PatchType.JSON)

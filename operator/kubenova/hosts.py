@@ -66,7 +66,8 @@ class HostBody(NamedTuple):
 
 
 class ServerOnHost(NamedTuple):
-    """What one server holds on one host, as the ``host_servers`` index keeps it."""
+    """What one server holds on one host, as the ``server_facts`` index keeps it
+    (:mod:`kubenova.handlers.server_index`)."""
 
     namespace: str
     name: str

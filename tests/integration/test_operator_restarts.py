@@ -65,14 +65,8 @@ def test_killing_the_operator_during_builds_leaves_one_workload_and_one_claim_ea
 
     found = waiting.until(all_active, timeout=120, what="every server ACTIVE")
 
-    # A VM's virt-launcher Pod carries the server label too (KubeVirt copies the VM's labels).
-    pods = [
-        p for p in k.items(kube, "pod", namespace, labels=SERVER_LABEL) if "kubevirt.io" not in p["metadata"]["labels"]
-    ]
-    workloads = [
-        *pods,
-        *k.items(kube, "virtualmachine", namespace, labels=SERVER_LABEL),
-    ]
+    workloads = k.workloads(kube, namespace)
+    pods = [w for w in workloads if "nodeName" in w["spec"]]  # a VirtualMachine's spec has none
     per_server = Counter(w["metadata"]["labels"][SERVER_LABEL] for w in workloads)
     assert per_server == Counter({s["metadata"]["name"]: 1 for s in found})
     for s in found:

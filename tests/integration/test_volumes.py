@@ -157,7 +157,8 @@ def test_attach_in_a_state_nova_refuses_gives_novas_409(cluster: Cluster, kube: 
         what="409",
     )
     assert s["fault"]["code"] == 409
-    assert "ActionRefused" in srv.reasons()
+    # The Event is posted after the status write that carries the fault: wait for it too.
+    waiting.until(lambda: "ActionRefused" in srv.reasons(), what="ActionRefused Event")
     srv.declare(state="active")  # resumed, it is attached
     waiting.until(lambda: attached(srv, "data"), what="attached after resume")
 

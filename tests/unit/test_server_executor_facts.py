@@ -9,7 +9,7 @@ from typing import Any, cast
 import kopf
 
 from kubenova import config, hosts, quotas
-from kubenova.handlers import server_executor, state
+from kubenova.handlers import server_executor, server_index, state
 from kubenova.kube.servers import Client
 from kubenova.scheduling.claims import Claim
 from kubenova.servers import build
@@ -19,8 +19,8 @@ from tests.unit.servers.fakes import NOW, server
 def indexes(**ix: dict[Any, list[Any]]) -> dict[str, Any]:
     """kopf's indexes as handlers receive them (a mapping of key → store; lists will do)."""
     names = [
-        "flavor_specs", "keypair_keys", "quota_specs", "quota_servers", "quota_keypairs", "quota_server_groups",
-        "server_group_specs", "server_group_members", "server_claims", "node_facts", "host_bodies",
+        "flavor_specs", "keypair_keys", "quota_specs", "quota_keypairs", "quota_server_groups",
+        "server_group_specs", "server_facts", "server_claims", "node_facts", "host_bodies",
         "aggregate_metadata", "host_aggregates", "image_bodies", "storage_classes",
     ]  # fmt: skip
     return {name: ix.get(name, {}) for name in names}
@@ -92,7 +92,10 @@ def test_the_debounce_runs_work_once_per_burst() -> None:
 def test_claim_holders_are_the_index_overlaid_with_this_processs_writes() -> None:
     m = memo()
     ix = indexes()
-    ix["claim_users"] = {("ns", "data"): [("one", True), ("two", False)], ("ns", "logs"): [("three", True)]}
+    ix["server_facts"] = {
+        (server_index.CLAIM_USER, "ns", "data"): [("one", True), ("two", False)],
+        (server_index.CLAIM_USER, "ns", "logs"): [("three", True)],
+    }
     p = state.of(m).placement
     facts = server_executor.facts(m, ix)
     assert facts.claim_holders("ns", "data") == ["one"]

@@ -18,7 +18,7 @@ import kopf
 
 from kubenova import admission, config
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common, indexes, state
+from kubenova.handlers import common, indexes, server_index, state
 from kubenova.kube import client as kube
 from kubenova.kube import resources
 
@@ -128,7 +128,7 @@ def _view(memo: kopf.Memo, ix: dict[str, Any], found: dict[str, bool] | None = N
         flavor=lambda name: common.first(ix["flavor_specs"], name),
         keypair_exists=lambda ns, name: found.get("keypair", (ns, name) in ix["keypair_keys"]),
         server_group_exists=lambda ns, name: found.get("group", (ns, name) in ix["server_group_specs"]),
-        group_members=lambda ns, group: list(ix["server_group_members"].get((ns, group), [])),
+        group_members=lambda ns, group: server_index.group_members(ix, ns, group),
         limits=lambda ns: indexes.quota_limits(memo, ix, ns),
         usage=lambda ns: indexes.quota_usage(memo, ix, ns),
         host_zones=lambda host: list(ix["host_aggregates"].get(host, [])),

@@ -13,7 +13,7 @@ import kopf
 
 from kubenova import conditions, groups
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common, state
+from kubenova.handlers import common, server_index, state
 from kubenova.kube import client as kube
 from kubenova.kube import resources
 
@@ -72,7 +72,7 @@ async def reconcile(
     if current is None:
         return
     status = current.get("status") or {}
-    members = list(indexes["server_group_members"].get((namespace, name), []))
+    members = server_index.group_members(indexes, namespace, name)
     hosts = [
         claim.host for m in members if (claim := common.first(indexes["server_claims"], f"{namespace}/{m}")) is not None
     ]

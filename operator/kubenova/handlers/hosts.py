@@ -20,7 +20,7 @@ import kopf
 
 from kubenova import conditions, hosts, labels, metrics, zones
 from kubenova.api.common import GROUP, VERSION
-from kubenova.handlers import common, state
+from kubenova.handlers import common, server_index, state
 from kubenova.kube import client as kube
 from kubenova.kube import nodes, resources
 from kubenova.servers import claims
@@ -49,14 +49,6 @@ async def host_bodies(
 async def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
     zone = spec.get("availabilityZone")
     return dict.fromkeys(spec.get("hosts", []), (name, zone))
-
-
-@kopf.index(GROUP, VERSION, "servers")
-async def host_servers(
-    *, name: str, namespace: str | None, uid: str, status: kopf.Status, **_: Any
-) -> dict[str, hosts.ServerOnHost]:
-    # A host's usage is its claims (a server being moved holds its source host too).
-    return hosts.held_on_hosts(namespace or "", name, uid, claims.claims_of(status).values())
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -97,7 +89,7 @@ async def reconcile(
     node_facts: kopf.Index[str, hosts.NodeFacts],
     host_bodies: kopf.Index[str, hosts.HostBody],
     host_aggregates: kopf.Index[str, tuple[str, str | None]],
-    host_servers: kopf.Index[str, hosts.ServerOnHost],
+    server_facts: kopf.Index[tuple[str, ...], Any],
     node_deleted: bool = False,
     **_: Any,
 ) -> None:
@@ -106,7 +98,8 @@ async def reconcile(
         return
     spec, status, generation = current
     node = None if node_deleted else common.first(node_facts, name)
-    servers = list(host_servers[name]) if name in host_servers else []
+    # A host's usage is its claims (a server being moved holds its source host too).
+    servers = server_index.on_host({server_index.INDEX: server_facts}, name)
     if node is None and not servers:
         log.info("host %s: its Node is gone and no server is placed on it; deleting the Host", name)
         await kube.delete_if_exists(state.of(memo).client, resources.Host, name)

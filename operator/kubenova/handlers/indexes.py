@@ -21,21 +21,9 @@ import kopf
 from kubenova import quotas
 from kubenova.api.common import GROUP, VERSION
 from kubenova.api.quotas import QUOTA_NAME
-from kubenova.handlers import common, state
+from kubenova.handlers import common, server_index, state
 
 # --- indexes ------------------------------------------------------------------------------------
-
-
-@kopf.index(GROUP, VERSION, "servers")
-async def quota_servers(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Any]:
-    usage = quotas.server_usage(name, status)
-    return {namespace or "": usage} if usage else {}
-
-
-@kopf.index(GROUP, VERSION, "servers")
-async def quota_refused(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, str]:
-    """Servers refused for quota, which are tried again when their namespace has room."""
-    return {namespace or "": name} if quotas.refused(status) else {}
 
 
 @kopf.index(GROUP, VERSION, "keypairs")
@@ -65,7 +53,7 @@ def quota_limits(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> di
 
 def quota_usage(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> quotas.Usage:
     """The namespace's usage: the index's, overlaid with this process's admissions not yet in it."""
-    servers: dict[str, quotas.ServerUsage] = {u.name: u for u in indexes["quota_servers"].get(namespace, [])}
+    servers: dict[str, quotas.ServerUsage] = {u.name: u for u in server_index.quota_usage(indexes, namespace)}
     charged = state.of(memo).placement.charged
     for key, held in list(charged.items()):
         ns, name = key.split("/", 1)

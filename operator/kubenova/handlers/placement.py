@@ -84,14 +84,6 @@ async def server_group_specs(
     return {(namespace or "", name): dict(spec)}
 
 
-@kopf.index(GROUP, VERSION, "servers")
-async def server_group_members(
-    *, namespace: str | None, name: str, spec: kopf.Spec, **_: Any
-) -> dict[tuple[str, str], str]:
-    group = (spec.get("schedulerHints") or {}).get("group")
-    return {(namespace or "", group): name} if group else {}
-
-
 def ledger(placement: Placement, server_claims: kopf.Index[str, Claim]) -> Ledger:
     """Every claim: the index's, overlaid with this process's writes the index has not caught up with."""
     led = Ledger()

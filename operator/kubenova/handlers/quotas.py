@@ -70,4 +70,7 @@ async def reconcile(
         now=common.now(),
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(state.of(memo).client, resources.Quota, QUOTA_NAME, desired, namespace=namespace)
+        # The Quota (or its namespace) may be deleted meanwhile: its status is then nobody's.
+        await kube.patch_status_if_exists(
+            state.of(memo).client, resources.Quota, QUOTA_NAME, desired, namespace=namespace
+        )

@@ -25,12 +25,6 @@ from kubenova.kube import servers as kube_servers
 
 log = logging.getLogger(__name__)
 
-_LABELLED: dict[str, tuple[str, ...]] = {}
-"""The groups each server's workload was last labelled for (or rendered with), by namespace/name:
-a server event relabels only when its groups changed since (one read after a restart)."""
-_DEFAULTED: set[str] = set()
-"""Namespaces whose ``default`` group this process made and its index has not shown yet."""
-
 
 @kopf.index(GROUP, VERSION, "securitygroups")
 async def securitygroup_names(*, namespace: str | None, name: str, **_: Any) -> dict[str, str]:
@@ -94,21 +88,23 @@ async def _follow_groups(
 ) -> None:
     namespace, name = key.split("/", 1)
     spec, status, meta = body.get("spec") or {}, body.get("status") or {}, body.get("metadata") or {}
+    operator = state.of(memo)
+    labelled, defaulted = operator.security_labels, operator.defaulted_namespaces
     if deleted or not namespace:
-        _LABELLED.pop(key, None)
+        labelled.pop(key, None)
         return
     groups = tuple(spec.get("securityGroups", [securitygroups.DEFAULT]))
-    client = state.of(memo).client
+    client = operator.client
     if securitygroups.DEFAULT in kw["securitygroup_names"].get(namespace, []):
-        _DEFAULTED.discard(namespace)
-    elif securitygroups.DEFAULT in groups and namespace not in _DEFAULTED:
+        defaulted.discard(namespace)
+    elif securitygroups.DEFAULT in groups and namespace not in defaulted:
         await networkpolicies.ensure_default_group(client, namespace)
-        _DEFAULTED.add(namespace)
-    if meta.get("deletionTimestamp") or _LABELLED.get(key) == groups:
+        defaulted.add(namespace)
+    if meta.get("deletionTimestamp") or labelled.get(key) == groups:
         return
     backend = status.get("backend")
     if backend and status.get("workload"):
         # A workload may exist with other groups' labels: bring them to these. One not made yet
         # is rendered with the spec's groups.
         await networkpolicies.relabel_members(client, str(backend), namespace, name, list(groups))
-    _LABELLED[key] = groups
+    labelled[key] = groups

@@ -20,7 +20,7 @@ from typing import Any
 import kopf
 
 from kubenova import zones
-from kubenova.handlers import common, indexes, placement, state
+from kubenova.handlers import common, indexes, placement, server_index, state
 from kubenova.kube import finalizers, snapshots, vmis, workloads
 from kubenova.kube import servers as kube_servers
 from kubenova.nova.actions import Action
@@ -62,7 +62,7 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         limits=lambda namespace: indexes.quota_limits(memo, ix, namespace),
         usage=lambda namespace: indexes.quota_usage(memo, ix, namespace),
         group=lambda namespace, name: common.first(ix["server_group_specs"], (namespace, name)),
-        group_members=lambda namespace, name: list(ix["server_group_members"].get((namespace, name), [])),
+        group_members=lambda namespace, name: server_index.group_members(ix, namespace, name),
         ledger=lambda: placement.ledger(p, ix["server_claims"]),
         hosts=lambda: placement.hosts(
             p,
@@ -84,7 +84,7 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
 
 def claim_holders(p: placement.Placement, ix: dict[str, Any], namespace: str, name: str) -> list[str]:
     """The servers holding a claim: the index, overlaid with what this process wrote since."""
-    held = dict(ix["claim_users"].get((namespace, name), []))
+    held = dict(server_index.claim_users(ix, namespace, name))
     prefix = namespace + "/"
     for key, claims in p.volume_holds.items():
         if key.startswith(prefix):
@@ -96,12 +96,20 @@ class Executor:
     """One reconcile of one Server: plans its next step and carries the Outcome out."""
 
     def __init__(
-        self, body: dict[str, Any], memo: kopf.Memo, indexes: dict[str, Any], *, guarded: bool = False
+        self,
+        body: dict[str, Any],
+        memo: kopf.Memo,
+        indexes: dict[str, Any],
+        workload: dict[str, Any] | None = None,
+        *,
+        guarded: bool = False,
     ) -> None:
         self.guarded = guarded
         """Each status write only over the version it was planned from (a reconcile from a cached
         or event body, which may be older than the Server is: see ``servers.reconcile``)."""
         self.state = state.of(memo)
+        self.workload = workload
+        """The workload as the watch event that called this reconcile carried it, if one did."""
         self.client = self.state.client
         self.facts = facts(memo, indexes)
         self.server = Server.of(body)
@@ -170,6 +178,7 @@ class Executor:
                 target.goal,
                 user_data=target.user_data,
                 new=self.placed_now,
+                seen=self.workload,
             )
         except workloads.ActionFailed as failed:
             outcome = plan.action_failed(self.server, target.action, str(failed), self.now)

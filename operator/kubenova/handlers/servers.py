@@ -24,7 +24,7 @@ import kopf
 from kubenova import backends, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends.workload import SERVER_LABEL, Observation
-from kubenova.handlers import groups, hosts, metering, migrations, quotas, securitygroups, state
+from kubenova.handlers import groups, hosts, metering, migrations, quotas, securitygroups, server_index, state
 from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.kube import workloads
@@ -82,11 +82,11 @@ def _retry_refused_soon(namespace: str, memo: kopf.Memo, indexes: dict[str, Any]
     created once a ResourceQuota allows: GitOps users need not delete and re-apply them. Tried
     in name order, coalesced, each under the scheduler's lock like any create; one still over
     quota writes nothing."""
-    if namespace not in indexes["quota_refused"]:
+    if not server_index.quota_refused(indexes, namespace):
         return
 
     async def retry() -> None:
-        for name in sorted(indexes["quota_refused"].get(namespace, [])):
+        for name in sorted(server_index.quota_refused(indexes, namespace)):
             await reconcile(namespace, name, memo=memo, indexes=indexes)
 
     state.of(memo).refresh.soon(f"quota-retry/{namespace}", retry)
@@ -106,8 +106,8 @@ def _watch_workloads(backend: backends.Backend) -> None:
     async def workload_event(
         *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
     ) -> None:
-        obs = backend.observe(None if event["type"] == "DELETED" else dict(body))
-        await _workload_event(namespace or "", labels[SERVER_LABEL], obs, memo, kw)
+        seen = None if event["type"] == "DELETED" else dict(body)
+        await _workload_event(namespace or "", labels[SERVER_LABEL], backend.observe(seen), memo, kw, seen=seen)
 
 
 for _backend in backends.BACKENDS.values():
@@ -121,11 +121,17 @@ async def root_disk_event(*, namespace: str | None, labels: kopf.Labels, memo: k
 
 
 async def _workload_event(
-    namespace: str, server: str, obs: Observation, memo: kopf.Memo, indexes: dict[str, Any]
+    namespace: str,
+    server: str,
+    obs: Observation,
+    memo: kopf.Memo,
+    indexes: dict[str, Any],
+    *,
+    seen: dict[str, Any] | None = None,
 ) -> None:
     if state.of(memo).servers.cache.observed.get(f"{namespace}/{server}") == obs:
         return  # nothing Nova would see changed since the server last acted on its workload
-    await reconcile(namespace, server, memo=memo, indexes=indexes)
+    await reconcile(namespace, server, memo=memo, indexes=indexes, workload=seen)
 
 
 @kopf.on.event(GROUP, VERSION, "hosts", id="host-maintenance")
@@ -137,7 +143,7 @@ async def host_maintenance_event(*, name: str, spec: kopf.Spec, memo: kopf.Memo,
     if seen.get(name) == mode:
         return
     seen[name] = mode
-    for held in list(kw["host_servers"].get(name, [])):  # a live view, which the reconciles change
+    for held in server_index.on_host(kw, name):
         namespace, server = held.namespace, held.name
         try:
             await reconcile(namespace, server, memo=memo, indexes=kw)
@@ -159,9 +165,11 @@ async def reconcile(
     memo: kopf.Memo,
     indexes: dict[str, Any],
     event_body: dict[str, Any] | None = None,
+    workload: dict[str, Any] | None = None,
 ) -> None:
     """Steps for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them.
-    ``event_body``: the Server as its watch event carried it (see :mod:`.server_controller`)."""
+    ``event_body``: the Server as its watch event carried it (see :mod:`.server_controller`);
+    ``workload``: its workload, as a workload event carried it."""
     key = f"{namespace}/{name}"
     st = state.of(memo)
     async with st.servers.locks[key]:
@@ -179,7 +187,7 @@ async def reconcile(
         if server is None:
             return
         for attempt in range(CONFLICTS_RETRIED + 1):
-            executor = Executor(server, memo, indexes, guarded=True)
+            executor = Executor(server, memo, indexes, workload, guarded=True)
             try:
                 await executor.run()
                 break
@@ -190,7 +198,8 @@ async def reconcile(
                 # Planned from a body older than the Server is (the chaos test found an old body,
                 # after the operator's own later writes, start a shelve again over a finished
                 # offload, losing its records and leaving a task no event would end): plan again
-                # from a fresh read.
+                # from a fresh read (and read the workload afresh too).
+                workload = None
                 server = await kube_servers.load(st.client, namespace, name)
                 cache.read(key, server)
                 if server is None:
@@ -212,7 +221,7 @@ def wake(claims: Iterable[str], memo: kopf.Memo, indexes: dict[str, Any]) -> Non
         namespace, _, name = claim.partition("/")
 
         async def retry(namespace: str = namespace, name: str = name) -> None:
-            users = sorted(indexes["claim_users"].get((namespace, name), []))
+            users = sorted(server_index.claim_users(indexes, namespace, name))
             for server, holds in users:
                 if holds:
                     continue

@@ -34,6 +34,12 @@ class OperatorState:
     """The hosts each server claimed at its last event (a release leaves no trace in the new status)."""
     migration_records: dict[str, tuple[str, dict[str, Any]]]
     """Per server, the Migration record (name, status) this process wrote last."""
+    security_labels: dict[str, tuple[str, ...]]
+    """The groups each server's workload was last labelled for (or rendered with), by
+    namespace/name: a server event relabels only when its groups changed since (one read after a
+    restart)."""
+    defaulted_namespaces: set[str]
+    """Namespaces whose ``default`` SecurityGroup this process made and its index has not shown yet."""
 
 
 def make(settings: config.Settings, client: Client) -> OperatorState:
@@ -45,6 +51,8 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         refresh=Debounce(settings.refresh_delay_seconds),
         server_hosts={},
         migration_records={},
+        security_labels={},
+        defaulted_namespaces=set(),
     )
 
 

@@ -5,8 +5,8 @@
   name): a claim in the index exists (Nova's "volume could not be found" otherwise),
   ReadWriteMany is Nova's multiattach, and a ReadWriteOnce claim on a node-bound class keeps its
   server from moving (:mod:`kubenova.servers.storage`).
-* ``claim_users``: the servers that hold a claim (attached, attaching, or booted from it) or ask
-  for it in ``spec.volumes``, by (namespace, claim).
+* the servers that hold a claim (attached, attaching, or booted from it) or ask for it in
+  ``spec.volumes``: :func:`kubenova.handlers.server_index.claim_users`.
 
 A claim that appears (or changes) reconciles the servers that ask for it and lack it; a server
 that lets a claim go wakes the others (:func:`kubenova.handlers.servers.wake`).
@@ -18,9 +18,8 @@ from typing import Any
 
 import kopf
 
-from kubenova.api.common import GROUP, VERSION
 from kubenova.handlers import servers
-from kubenova.servers import storage, volumes
+from kubenova.servers import storage
 
 
 @kopf.index("", "v1", "persistentvolumeclaims")
@@ -32,15 +31,6 @@ async def volume_claims(
     if node := (meta.get("annotations") or {}).get(storage.SELECTED_NODE):
         summary["selectedNode"] = node
     return {(namespace or "", name): summary}
-
-
-@kopf.index(GROUP, VERSION, "servers")
-async def claim_users(
-    *, namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> dict[Any, Any]:
-    # Always a dict, {} included: kopf keeps an object's old entries when its indexer returns None.
-    held = volumes.held(spec, status)
-    return {(namespace or "", claim): (name, holds) for claim, holds in held.items()}
 
 
 @kopf.on.event("", "v1", "persistentvolumeclaims", id="volume-claim-event")

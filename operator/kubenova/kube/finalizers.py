@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lightkube import AsyncClient
+from lightkube import ApiError, AsyncClient
 from lightkube.types import PatchType
 
 from kubenova.api.common import GROUP
+from kubenova.kube import client as kube
 from kubenova.kube import resources
 
 SERVER = f"{GROUP}/server-cleanup"
@@ -32,8 +33,13 @@ async def add(client: AsyncClient, meta: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def remove(client: AsyncClient, meta: Mapping[str, Any]) -> None:
-    """Remove it (the API server then deletes the Server, once no other finalizer holds it)."""
-    await _set(client, meta, [f for f in meta.get("finalizers", []) if f != SERVER])
+    """Remove it (the API server then deletes the Server, once no other finalizer holds it). A
+    Server already gone is done: another reconcile (or its namespace's deletion) got there first."""
+    try:
+        await _set(client, meta, [f for f in meta.get("finalizers", []) if f != SERVER])
+    except ApiError as exc:
+        if not kube.is_not_found(exc):
+            raise
 
 
 async def _set(client: AsyncClient, meta: Mapping[str, Any], finalizers: Sequence[str]) -> Any:

@@ -43,11 +43,13 @@ async def ensure(
     *,
     user_data: str | None = None,
     new: bool = False,
+    seen: dict[str, Any] | None = None,
 ) -> Observation:
     """One step toward ``goal`` for the workload of ``server``; what it looks like now.
     ``user_data`` is the spec's base64 user data, put in a Secret the workload mounts. ``new``:
     the server was placed a moment ago by this process, so no Pod can exist yet: it is created
-    without a read first (a conflict still adopts whatever is there)."""
+    without a read first (a conflict still adopts whatever is there). ``seen``: the workload as
+    the watch event being handled carried it, which spares a read when it is all in order."""
     kind = backends.of(backend)
     renders = goal is not Goal.ABSENT and (kind.KEEPS_STOPPED or goal is not Goal.STOPPED)
     if renders and not server.networks.resolved:  # a stop or delete needs no network
@@ -60,7 +62,7 @@ async def ensure(
     made = _Secrets(client, server, workload.secrets(server, user_data_b64=user_data, key_secret=kind.KEY_SECRET))
     if kind.KEEPS_STOPPED:
         return await _ensure_vm(client, server, goal, made)
-    return await _ensure_replaced(client, kind, server, goal, made, new=new)
+    return await _ensure_replaced(client, kind, server, goal, made, new=new, seen=seen)
 
 
 class _Secrets:
@@ -112,9 +114,16 @@ async def _ensure_replaced(
     secrets: _Secrets,
     *,
     new: bool = False,
+    seen: dict[str, Any] | None = None,
 ) -> Observation:
     """A workload that is never changed in place (a Pod): made, or deleted to stop or remake it."""
     res = RESOURCES[kind.KIND]
+    if goal is Goal.RUNNING and seen is not None and _in_order(kind.observe(seen), server):
+        # The event's Pod is the one this server wants, on its host, and not being deleted:
+        # nothing would be done to it, so a read (one per Pod event) would only repeat it. Any
+        # other Pod is read first, as what is then done to it (a delete) must not act on an
+        # old copy of the watch.
+        return kind.observe(seen)
     pod = None if new and goal is Goal.RUNNING else await _get(client, res, server)
     obs = kind.observe(pod)
     # A Pod on another node than the server's host is the old copy of a move. It is deleted
@@ -265,6 +274,11 @@ async def _patch_vm(client: AsyncClient, server: PlacedServer, ops: list[dict[st
 
 async def _get(client: AsyncClient, res: Any, server: PlacedServer) -> dict[str, Any] | None:
     return await kube.get_dict(client, res, server.name, namespace=server.namespace)
+
+
+def _in_order(obs: Observation, server: PlacedServer) -> bool:
+    """The Pod is the server's current one: of its revision, on its host, not being deleted."""
+    return obs.exists and obs.power != "SHUTDOWN" and obs.host == server.host and obs.revision == server.revision
 
 
 def _as_dict(obj: Any) -> dict[str, Any]:

@@ -41,14 +41,8 @@ def state_patch(
     settled = task_state is None and vm_state not in (VmState.BUILDING, VmState.ERROR)
     reason = ready_reason or ("Settled" if settled else (task_state or vm_state).title().replace("_", ""))
     message = ready_message or f"Nova status {patch['status']} (vm_state {vm_state}, task_state {task_state})."
-    patch["conditions"] = conditions.set_condition(
-        previous.get("conditions", []),
-        type="Ready",
-        status=settled,
-        reason=reason,
-        message=message,
-        generation=generation,
-        now=now,
+    patch["conditions"] = conditions.ready(
+        previous, ok=settled, reason=reason, message=message, generation=generation, now=now
     )
     return patch
 
