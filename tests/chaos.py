@@ -30,18 +30,43 @@ ACTIONS = (
     "delete",
     "confirm",
     "revert",
+    "attach",
+    "detach",
+    "createImage",
+    "liveMigrate",
 )
-# Deletes are rarer, so that most servers live through most of the run.
-WEIGHTS = {"delete": 0.2}
-# What a user may ask of a server showing each Nova status (Nova's check_instance_state).
+# Deletes are rarer, so that most servers live through most of the run; the newer actions more
+# frequent, so that the CI size meets each (live migration only moves an ACTIVE VM).
+WEIGHTS = {"delete": 0.2, "liveMigrate": 3, "createImage": 2, "detach": 1.5}
+# What a user may ask of a server showing each Nova status (Nova's check_instance_state; a
+# volume in the vm_states of compute/api.py attach_volume, a snapshot in those of snapshot, a
+# live migration from active (paused too, which the plan never asks for)).
 ALLOWED: dict[str, tuple[str, ...]] = {
-    "ACTIVE": ("stop", "reboot", "resize", "migrate", "shelve", "offload", "rebuild", "delete"),
-    "SHUTOFF": ("start", "shelve", "offload", "delete"),
-    "VERIFY_RESIZE": ("confirm", "revert"),
-    "SHELVED": ("unshelve", "offload", "delete"),
-    "SHELVED_OFFLOADED": ("unshelve", "delete"),
+    "ACTIVE": (
+        "stop",
+        "reboot",
+        "resize",
+        "migrate",
+        "shelve",
+        "offload",
+        "rebuild",
+        "delete",
+        "attach",
+        "detach",
+        "createImage",
+        "liveMigrate",
+    ),
+    "SHUTOFF": ("start", "shelve", "offload", "delete", "attach", "detach", "createImage"),
+    "VERIFY_RESIZE": ("confirm", "revert", "attach", "detach"),
+    "SHELVED": ("unshelve", "offload", "delete", "attach", "detach"),
+    "SHELVED_OFFLOADED": ("unshelve", "delete", "attach", "detach"),
     "ERROR": ("delete",),
 }
+# Volumes are the kubevirt backend's here: a container server records them for its Pod's next
+# start, which the model does not follow. Snapshots and live migration are tried on containers
+# too, and must be refused with Nova's 501.
+VOLUME_ACTIONS = ("attach", "detach")
+NOT_SUPPORTED = {"container": ("createImage", "liveMigrate")}
 # The spec's state -> the Nova status it settles in.
 SETTLES_IN = {"active": "ACTIVE", "stopped": "SHUTOFF", "shelved": "SHELVED", "shelved_offloaded": "SHELVED_OFFLOADED"}
 # The spec's state each spec-edit action declares.
@@ -53,7 +78,12 @@ DECLARES = {
     "unshelve": "active",
 }
 # A migration record's statuses once the move is over (Nova's; any other is a move under way).
-MOVE_ENDED = (None, "done", "confirmed", "reverted", "error", "failed")
+MOVE_ENDED = (None, "done", "confirmed", "reverted", "error", "failed", "completed", "cancelled")
+# A Migration record's statuses once the move has ended ("finished": a resize or cold migration
+# waiting for confirm or revert).
+RECORD_ENDED = ("finished", *MOVE_ENDED[1:])
+# An Image's statuses once its snapshot has ended (Glance's).
+IMAGE_ENDED = ("active", "killed")
 # Statuses a server holds no workload in (a Pod cannot be stopped and kept: stopping or shelving deletes it).
 NO_WORKLOAD = {"SHELVED_OFFLOADED"}
 NO_POD = NO_WORKLOAD | {"SHUTOFF", "SHELVED"}
@@ -84,10 +114,12 @@ def plan(seed: int, *, servers: int, steps: int, fault_every: int = 4) -> list[S
     return out
 
 
-def choose(wanted: str, status: str | None, rng: random.Random) -> str | None:
+def choose(wanted: str, status: str | None, rng: random.Random, backend: str = "kubevirt") -> str | None:
     """The action to apply to a server showing ``status``: ``wanted`` if allowed, else one the
     status allows (None while the server is busy or in a status no user acts on)."""
     allowed = ALLOWED.get(status or "", ())
+    if backend == "container":
+        allowed = tuple(a for a in allowed if a not in VOLUME_ACTIONS)
     if not allowed:
         return None
     if wanted in allowed:
@@ -105,15 +137,23 @@ class Expected:
     deleted: bool = False
     verify: bool = False
     """A resize or migration waits for confirm/revert."""
+    volumes: tuple[str, ...] = ()
+    """The claims ``spec.volumes`` lists, in its order."""
 
     def statuses(self) -> set[str]:
         if self.verify:
             return {"VERIFY_RESIZE"}
         return {SETTLES_IN[self.state]}
 
-    def apply(self, action: str) -> None:
-        """The action was accepted (a spec edit made, a ServerAction Succeeded)."""
-        if action == "delete":
+    def apply(self, action: str, claim: str | None = None) -> None:
+        """The action was accepted (a spec edit made, a ServerAction Succeeded). createImage and
+        liveMigrate leave the server where it was (a snapshot keeps the vm_state, a live move
+        keeps ACTIVE); ``claim`` is the volume attached or detached."""
+        if action == "attach" and claim and claim not in self.volumes:
+            self.volumes = (*self.volumes, claim)
+        elif action == "detach":
+            self.volumes = tuple(v for v in self.volumes if v != claim)
+        elif action == "delete":
             self.deleted = True
         elif action in ("resize", "migrate"):
             self.verify = True
@@ -121,6 +161,27 @@ class Expected:
             self.verify = False
         elif action in DECLARES:
             self.state = DECLARES[action]
+
+
+def backend_of(name: str) -> str:
+    """Servers are named c000, c001, ...: even-numbered ones are Pods, odd-numbered VirtualMachines."""
+    return "kubevirt" if int(name[1:]) % 2 else "container"
+
+
+def volume_claims(name: str) -> tuple[str, str]:
+    """The two claims a kubevirt server attaches and detaches (made before the run)."""
+    return f"{name}-a", f"{name}-b"
+
+
+def volume_change(
+    wanted: str, attached: tuple[str, ...], claims: tuple[str, ...], rng: random.Random
+) -> tuple[str, str]:
+    """The volume action and claim for ``wanted`` (attach or detach): attach one of ``claims``
+    not attached, detach one attached; the other when there is none to take."""
+    free = [c for c in claims if c not in attached]
+    if (wanted == "attach" and free) or not attached:
+        return "attach", rng.choice(free)
+    return "detach", rng.choice(attached)
 
 
 # --- invariants ------------------------------------------------------------------------------
@@ -238,4 +299,78 @@ def check_actions(actions: Iterable[Mapping[str, Any]]) -> list[str]:
         st = _status(a)
         if st.get("phase") not in ("Succeeded", "Failed"):
             problems.append(f"serveraction {a['metadata']['name']}: {st.get('phase')}")
+    return problems
+
+
+def check_volumes(
+    servers: Iterable[Mapping[str, Any]], expected: Mapping[str, Expected], vms: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """A kubevirt server (not in ERROR) has exactly the volumes its spec lists attached, none in
+    flight, and its VirtualMachine (when it has one) carries exactly those as hot-plugged claims."""
+    problems: list[str] = []
+    for s in servers:
+        name, st = s["metadata"]["name"], _status(s)
+        exp = expected.get(name)
+        if exp is None or exp.deleted or (s.get("spec") or {}).get("backend") != "kubevirt":
+            continue
+        if st.get("status") == "ERROR":
+            continue
+        want = sorted(exp.volumes)
+        entries = [a for a in st.get("volumeAttachments") or [] if not a.get("root")]
+        have = sorted(a["id"] for a in entries)
+        if have != want:
+            problems.append(f"{name}: volumes {have} attached, spec lists {want}")
+        busy = [a["id"] for a in entries if a.get("state") != "attached" or a.get("pendingRestart")]
+        if busy:
+            problems.append(f"{name}: volumes {busy} not settled")
+        vm = vms.get(name)
+        if vm is not None:
+            volumes = ((vm.get("spec") or {}).get("template") or {}).get("spec", {}).get("volumes") or []
+            plugged = [v["persistentVolumeClaim"] for v in volumes if v.get("persistentVolumeClaim")]
+            in_vm = sorted(p["claimName"] for p in plugged if p.get("hotpluggable"))
+            if in_vm != want:
+                problems.append(f"{name}: VM carries volumes {in_vm}, spec lists {want}")
+    return problems
+
+
+def check_images(images: Iterable[Mapping[str, Any]], made: Mapping[str, str | None]) -> list[str]:
+    """Each snapshot a createImage made has ended: active, or killed with a reason; ``made`` maps
+    each snapshot's name to its ServerAction's phase (an Image a refused createImage never made
+    may be missing; a Succeeded one's must be active)."""
+    found = {i["metadata"]["name"]: _status(i) for i in images}
+    problems: list[str] = []
+    for name, phase in made.items():
+        st = found.get(name)
+        if st is None:
+            if phase == "Succeeded":
+                problems.append(f"image {name}: its createImage Succeeded, the image is gone")
+            continue
+        status = st.get("status")
+        if status not in IMAGE_ENDED:
+            problems.append(f"image {name}: {status}")
+        elif status == "killed" and not any(c.get("message") for c in st.get("conditions") or []):
+            problems.append(f"image {name}: killed without a reason")
+        elif phase == "Succeeded" and status != "active":
+            problems.append(f"image {name}: {status}, its createImage Succeeded")
+    return problems
+
+
+def check_migrations(records: Iterable[Mapping[str, Any]], servers: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every Migration record has ended and belongs to a server; one still ``finished`` is its
+    server's latest move, waiting in VERIFY_RESIZE."""
+    found = {s["metadata"]["name"]: _status(s) for s in servers}
+    problems: list[str] = []
+    for r in records:
+        name, spec, state = r["metadata"]["name"], r.get("spec") or {}, _status(r).get("status")
+        st = found.get(spec.get("server", ""))
+        if st is None:
+            problems.append(f"migration {name}: of no server")
+        elif state not in RECORD_ENDED:
+            problems.append(f"migration {name}: {state}")
+        elif state == "finished":
+            latest = (st.get("migration") or {}).get("requestId") == spec.get("requestId")
+            if not latest or st.get("status") not in ("VERIFY_RESIZE", "ERROR"):
+                problems.append(
+                    f"migration {name}: finished, its server {st.get('status')} (not confirmed or reverted)"
+                )
     return problems

@@ -28,8 +28,8 @@ from kubenova.backends.workload import SERVER_LABEL
 from kubenova.kube import resources
 from tests import chaos, waiting
 from tests import kube as k
+from tests.integration.chaos_cluster import retried
 from tests.integration.conftest import Made
-from tests.integration.test_chaos import retried
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 FLAVOR = "af.small"

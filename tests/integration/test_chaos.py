@@ -2,7 +2,10 @@
 with faults (the operator SIGKILLed, kube-apiserver SIGKILLed, etcd restarted, a compute Node
 NotReady and back, the webhook down), then the invariants once the faults stop: each server is
 where its spec and finished actions put it (or ERROR with a fault), one workload each (none when
-offloaded), claims and Host usage agree, no task state stuck, every ServerAction ended.
+offloaded), claims and Host usage agree, no task state stuck, every ServerAction ended; the
+volumes attached as the spec lists them, every snapshot Image active or killed, every Migration
+record ended. The actions include attach/detach, createImage and live migration (with an abort
+or force_complete of one held in flight).
 
 The plan and the checks are pure (tests/chaos.py, unit tested). The size comes from the
 environment: ``KUBENOVA_CHAOS_SEED`` replays a run, ``KUBENOVA_CHAOS_SERVERS`` and
@@ -12,25 +15,25 @@ line; a failure names the seed.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-import httpx2 as httpx
 import pytest
-from lightkube import ApiError, Client
+from lightkube import Client
 
-from hack.devcluster import faults, nodes
+from hack.devcluster import faults, instances
 from hack.devcluster.cluster import Cluster, ClusterError
 from hack.devcluster.operating import Operator
 from kubenova.backends.workload import SERVER_LABEL
 from tests import chaos, waiting
 from tests import kube as k
+from tests.integration.chaos_cluster import FLAVORS, IMAGES, ZONE, prepare, retried, vm_images
 from tests.integration.conftest import Made
 
 # A fixed seed by default, so that CI replays one known plan (as the fuzz tests do);
@@ -41,36 +44,18 @@ SERVERS = int(os.environ.get("KUBENOVA_CHAOS_SERVERS", "16"))
 STEPS = int(os.environ.get("KUBENOVA_CHAOS_STEPS", "60"))
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900 + 10 * SERVERS + 10 * STEPS)]
 NODES = max(3, SERVERS // 16)
-ZONE = "chaos"
-FLAVORS = ("chaos.small", "chaos.medium")
-IMAGES = {
-    "container": ("nginx:1.27", "nginx:1.28"),
-    "kubevirt": ("quay.io/containerdisks/fedora:40", "quay.io/containerdisks/fedora:41"),
-}
-T = TypeVar("T")
-
-
-def retried(call: Callable[[], T]) -> T:
-    """``call``, again while the API server is coming back (a dropped connection, a 5xx)."""
-
-    def attempt() -> tuple[T] | None:
-        try:
-            return (call(),)
-        except (httpx.HTTPError, ClusterError):
-            return None
-        except ApiError as exc:
-            if exc.status.code and exc.status.code >= 500:
-                return None
-            raise
-
-    return waiting.until(attempt, timeout=120, interval=0.5, what="the API server to answer")[0]
 
 
 class Run:
     """The driver: applies the plan's steps to the cluster and keeps the figures."""
 
-    def __init__(self, cluster: Cluster, kube: Client, operator: Operator, namespace: str, hosts: list[str]) -> None:
+    def __init__(
+        self, cluster: Cluster, kube: Client, operator: Operator, namespace: str, hosts: list[str], *, made: Made
+    ) -> None:
         self.cluster, self.kube, self.operator, self.ns, self.hosts = cluster, kube, operator, namespace, hosts
+        self.made = made
+        # A VM boots an Image (its root disk a DataVolume), so that createImage has a disk to clone.
+        self.images_of = {"container": IMAGES, "kubevirt": vm_images(namespace)}
         self.baseline = {h: chaos.usage(k.get(kube, "host", h)) for h in hosts}
         self.rng = random.Random(SEED)
         self.expected: dict[str, chaos.Expected] = {}
@@ -83,14 +68,18 @@ class Run:
         self.actions: Counter[str] = Counter()
         self.refused: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()  # the faults of the servers seen in ERROR
+        self.snapshots: dict[str, str] = {}  # image -> the createImage ServerAction that makes it
+        self.held: dict[str, str] = {}  # server -> the host its live migration is held at (to abort it)
+        self.controls: list[tuple[str, str]] = []  # abortLiveMigration / forceComplete ServerActions
+        self.wrong: list[str] = []  # outcomes the model refuses (a container's snapshot not 501, say)
 
     # --- actions ----------------------------------------------------------------------------
 
     def create(self, count: int) -> None:
         batch, self.to_create = self.to_create[:count], self.to_create[count:]
         for name in batch:
-            backend = "kubevirt" if int(name[1:]) % 2 else "container"
-            body = k.server(name, self.ns, flavor=FLAVORS[0], image=IMAGES[backend][0], backend=backend,
+            backend = chaos.backend_of(name)
+            body = k.server(name, self.ns, flavor=FLAVORS[0], image=self.images_of[backend][0], backend=backend,
                             availabilityZone=ZONE)  # fmt: skip
             try:
                 self.cluster.apply([body])
@@ -107,6 +96,9 @@ class Run:
             return
         name = names[(step.server or 0) % len(names)]
         exp = self.expected[name]
+        if name in self.held:
+            self.release(name)
+            return
         if exp.deleted or not self.settle_pending(name):
             return
         s = retried(lambda: k.status(self.kube, "server", name, self.ns))
@@ -114,10 +106,18 @@ class Run:
             return
         if s.get("status") == "ERROR":
             self.errors[str((s.get("fault") or {}).get("message"))[:120]] += 1
-        action = chaos.choose(step.kind, s.get("status"), self.rng)
+        action = chaos.choose(step.kind, s.get("status"), self.rng, chaos.backend_of(name))
         if action is None:
             return
         srv = k.Srv(self.kube, self.ns, name)
+        if action in chaos.VOLUME_ACTIONS:
+            action, claim = chaos.volume_change(action, exp.volumes, chaos.volume_claims(name), self.rng)
+            after = dataclasses.replace(exp)
+            after.apply(action, claim)
+            retried(lambda: srv.declare(volumes=[{"claimName": c} for c in after.volumes]))
+            exp.apply(action, claim)
+            self.actions[action] += 1
+            return
         if action in chaos.DECLARES:
             retried(lambda: srv.declare(state=chaos.DECLARES[action]))
         elif action == "resize":
@@ -125,8 +125,7 @@ class Run:
             retried(lambda: srv.declare(flavor=FLAVORS[self.flavor[name]]))
         elif action == "rebuild":
             self.image[name] ^= 1
-            backend = "kubevirt" if int(name[1:]) % 2 else "container"
-            retried(lambda: srv.declare(image=IMAGES[backend][self.image[name]]))
+            retried(lambda: srv.declare(image=self.images_of[chaos.backend_of(name)][self.image[name]]))
         elif action == "delete":
             retried(lambda: self.cluster.kubectl("delete", "server", name, "-n", self.ns, "--wait=false"))
         else:
@@ -137,18 +136,80 @@ class Run:
 
     def start_action(self, name: str, action: str, status: dict[str, Any]) -> None:
         kind = {"confirm": "confirmResize", "revert": "revertResize"}.get(action, action)
-        sa = f"{name}-{action}-{uuid.uuid4().hex[:5]}"
-        body = k.manifest("ServerAction", sa, self.ns, server=name, action=kind)
+        spec: dict[str, Any] = {}
+        hold = False
         if action == "reboot":
-            body["spec"]["type"] = self.rng.choice(("SOFT", "HARD"))
-        try:
-            self.cluster.apply([body])
-        except ClusterError:
+            spec["type"] = self.rng.choice(("SOFT", "HARD"))
+        elif action == "createImage":
+            # About one in five is named for the simulated CDI to fail its clone: the Image killed.
+            image = f"snap-{self.ns}-{len(self.snapshots)}" + (".invalid" if self.rng.randrange(5) == 0 else "")
+            self.made.track("image", image)
+            spec["imageName"] = image
+        elif action == "liveMigrate":
+            spec, hold = self.live_target(name, status)
+        sa = self.apply_action(name, kind, **spec)
+        if sa is None:
             self.refused[action] += 1
+            if action == "liveMigrate" and hold:
+                self.unhold(spec["host"])
             return
+        if action == "createImage":
+            self.snapshots[spec["imageName"]] = sa
+        if action == "liveMigrate" and hold:
+            self.held[name] = spec["host"]
         if action == "revert" and (status.get("migration") or {}).get("kind") == "resize":
             action = "revert-resize"  # the spec must name the old flavor again once reverted
         self.pending[name] = (sa, action)
+
+    def apply_action(self, name: str, kind: str, **spec: Any) -> str | None:
+        """A ServerAction on ``name``; its name, or None if the API server refused it."""
+        sa = f"{name}-{kind.lower()}-{uuid.uuid4().hex[:5]}"
+        try:
+            self.cluster.apply([k.manifest("ServerAction", sa, self.ns, server=name, action=kind, **spec)])
+        except ClusterError:
+            return None
+        return sa
+
+    # --- live migration held in flight, to abort it ------------------------------------------
+
+    def live_target(self, name: str, status: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """A liveMigrate's spec, a third each: to no host (the scheduler's choice), to a named host,
+        or to a named host held (the simulated KubeVirt keeps the migration Running while the host
+        has :data:`instances.HOLD_LABEL`) for a later abort or force_complete."""
+        choice = self.rng.randrange(3)  # to no host, to a named one, to a named one held
+        if chaos.backend_of(name) != "kubevirt" or choice == 0:
+            return {}, False
+        busy = {status.get("host"), *self.down, *self.held.values()}
+        hosts = [h for h in self.hosts if h not in busy]
+        if not hosts:
+            return {}, False
+        host, hold = self.rng.choice(hosts), choice == 2
+        if hold:
+            retried(lambda: self.cluster.kubectl("label", "node", host, f"{instances.HOLD_LABEL}=true", "--overwrite"))
+        return {"host": host}, hold
+
+    def unhold(self, host: str) -> None:
+        retried(lambda: self.cluster.kubectl("label", "node", host, f"{instances.HOLD_LABEL}-"))
+
+    def release(self, name: str) -> None:
+        """The held live migration of ``name``: aborted (two times in three) or force-completed,
+        then its host let go (the migration ends either way)."""
+        host = self.held.pop(name)
+        kind = "abortLiveMigration" if self.rng.randrange(3) else "forceComplete"
+        sa = self.apply_action(name, kind)
+        if sa is not None:  # wait a while for the operator to take it, so that it meets the migration
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not self.ended(sa):
+                time.sleep(0.5)
+            self.controls.append((sa, kind))
+        self.unhold(host)
+
+    def message(self, sa: str) -> str | None:
+        return retried(lambda: k.status(self.kube, "serveraction", sa, self.ns)).get("message")
+
+    def ended(self, sa: str) -> str | None:
+        phase = retried(lambda: k.status(self.kube, "serveraction", sa, self.ns)).get("phase")
+        return str(phase) if phase in ("Succeeded", "Failed") else None
 
     def settle_pending(self, name: str) -> bool:
         """Whether ``name`` has no unfinished ServerAction (the model takes in a finished one)."""
@@ -159,8 +220,10 @@ class Run:
         if phase not in ("Succeeded", "Failed"):
             return False
         del self.pending[name]
+        self.check_refusal(name, sa, action, phase)
         if phase == "Failed":
-            self.refused[action] += 1
+            aborted = action == "liveMigrate" and self.message(sa) == "The live migration was aborted."
+            self.refused[f"{action} (aborted)" if aborted else action] += 1
             return True
         if action == "revert-resize":
             self.flavor[name] ^= 1
@@ -170,6 +233,15 @@ class Run:
         self.expected[name].apply(action)
         self.actions[action] += 1
         return True
+
+    def check_refusal(self, name: str, sa: str, action: str, phase: str) -> None:
+        """A container server's snapshot or live migration must be refused: Nova's 501, or its 409
+        when the state refused it first (a spec edit made just before may have started a task)."""
+        if action not in chaos.NOT_SUPPORTED.get(chaos.backend_of(name), ()):
+            return
+        code = (retried(lambda: k.status(self.kube, "serveraction", sa, self.ns)).get("fault") or {}).get("code")
+        if phase != "Failed" or code not in (501, 409):
+            self.wrong.append(f"{sa}: {phase} (fault code {code}), expected Failed with 501 (or 409)")
 
     # --- faults -----------------------------------------------------------------------------
 
@@ -211,50 +283,52 @@ class Run:
         for node in list(self.down):
             self.down[node] = 0
         self.tick()
+        for name in list(self.held):
+            self.release(name)
         while self.to_create:
             self.create(len(self.to_create))
 
         def settled() -> bool:
-            return all(self.settle_pending(name) for name in list(self.pending))
+            controls = all(self.ended(sa) for sa, _ in self.controls)
+            return all(self.settle_pending(name) for name in list(self.pending)) and controls
 
         waiting.until(settled, timeout=300, interval=1, what="every ServerAction ended")
 
     def problems(self) -> list[str]:
         servers = k.items(self.kube, "server", self.ns)
-        owners = [w["metadata"]["labels"][SERVER_LABEL] for w in k.workloads(self.kube, self.ns)]
+        workloads = k.workloads(self.kube, self.ns)
+        owners = [w["metadata"]["labels"][SERVER_LABEL] for w in workloads]
+        vms = {w["metadata"]["labels"][SERVER_LABEL]: w for w in workloads if "template" in w["spec"]}
         hosts = [k.get(self.kube, "host", h) for h in self.hosts]
+        actions = k.items(self.kube, "serveraction", self.ns)
+        phases = {a["metadata"]["name"]: (a.get("status") or {}).get("phase") for a in actions}
+        images = [k.get(self.kube, "image", i) for i in self.snapshots]
         return [
             *chaos.check_states(servers, self.expected),
             *chaos.check_workloads(servers, owners),
             *chaos.check_claims(servers, hosts, self.baseline),
-            *chaos.check_actions(k.items(self.kube, "serveraction", self.ns)),
+            *chaos.check_actions(actions),
+            *chaos.check_volumes(servers, self.expected, vms),
+            *chaos.check_images([i for i in images if i], {i: phases.get(sa) for i, sa in self.snapshots.items()}),
+            *chaos.check_migrations(k.items(self.kube, "migration", self.ns), servers),
+            *self.wrong,
         ]
+
+    def control_figures(self) -> dict[str, int]:
+        """The abortLiveMigration and forceComplete ServerActions by outcome."""
+        return dict(Counter(f"{kind} {self.ended(sa)}" for sa, kind in self.controls))
+
+    def snapshot_figures(self) -> dict[str, int]:
+        found = Counter(k.status(self.kube, "image", i).get("status") or "never made" for i in self.snapshots)
+        return {"tried": len(self.snapshots), **found}
 
 
 def test_chaos_actions_and_faults_leave_every_server_where_its_spec_says(
     cluster: Cluster, kube: Client, operator: Operator, namespace: str, made: Made
 ) -> None:
     print(f"chaos seed {SEED} (replay: KUBENOVA_CHAOS_SEED={SEED})", flush=True)
-    hosts = [n["metadata"]["name"] for n in nodes.compute_nodes(NODES, prefix="chaos", first=700, zones=())]
-    made.apply(nodes.compute_nodes(NODES, prefix="chaos", first=700, zones=()))
-    for h in hosts:
-        made.track("node", h)
-    made.apply(
-        [
-            k.flavor(FLAVORS[0], vcpus=1, ram=256, disk=1),
-            k.flavor(FLAVORS[1], vcpus=2, ram=512, disk=1),
-            k.manifest("Quota", "default", namespace, instances=-1, cores=-1, ram=-1),
-            # Zoned, so that only these hosts take the chaos servers and their usage is theirs.
-            k.manifest("Aggregate", ZONE, hosts=hosts, availabilityZone=ZONE),
-        ]
-    )
-
-    def ready(s: dict[str, Any]) -> bool:
-        return s.get("state") == "up" and s.get("availabilityZone") == ZONE
-
-    for h in hosts:
-        k.wait_for(kube, "host", h, check=ready, timeout=60, what=f"host {h} up in zone {ZONE}")
-    run = Run(cluster, kube, operator, namespace, hosts)
+    hosts = prepare(kube, namespace, made, hosts=NODES, servers=SERVERS)
+    run = Run(cluster, kube, operator, namespace, hosts, made=made)
     run.create(SERVERS // 2)
     started = time.monotonic()
     try:
@@ -269,8 +343,13 @@ def test_chaos_actions_and_faults_leave_every_server_where_its_spec_says(
             time.sleep(run.rng.uniform(0, 0.5))
         print(f"chaos: {STEPS} steps in {time.monotonic() - started:.0f}s", flush=True)
         run.drain()
-        found = waiting.until(lambda: not run.problems(), timeout=300, interval=2, what="the invariants")
+        found = waiting.until(lambda: not retried(run.problems), timeout=300, interval=2, what="the invariants")
         assert found
+        seen = {  # read before the servers go (their Migrations and ServerActions go with them)
+            "snapshots": run.snapshot_figures(),
+            "live_migration_controls": run.control_figures(),
+            "migrations": len(k.items(kube, "migration", namespace)),
+        }
     except BaseException as exc:
         problems = retried(run.problems)
         raise AssertionError(
@@ -288,6 +367,14 @@ def test_chaos_actions_and_faults_leave_every_server_where_its_spec_says(
         "actions": dict(run.actions),
         "refused": dict(run.refused),
         "errors_seen": dict(run.errors),
-        "invariant_checks": {"servers": len(run.expected), "hosts": len(hosts), "problems": 0},
+        "snapshots": seen["snapshots"],
+        "live_migration_controls": seen["live_migration_controls"],
+        "invariant_checks": {
+            "servers": len(run.expected),
+            "hosts": len(hosts),
+            "images": len(run.snapshots),
+            "migrations": seen["migrations"],
+            "problems": 0,
+        },
     }
     print("chaos figures " + json.dumps(figures, sort_keys=True), flush=True)

@@ -196,7 +196,7 @@ def test_the_container_backend_applies_a_volume_at_the_pods_next_start(
 
     s = waiting.until(pending, what="VolumesPending")
     assert s["volumeAttachments"][0]["pendingRestart"] is True
-    assert "VolumePending" in srv.reasons()
+    waiting.until(lambda: "VolumePending" in srv.reasons(), what="VolumePending Event")  # after the status write
     pod = cluster.get_json("pod", "pod", "-n", namespace)
     assert pod["metadata"]["uid"] == pod_uid  # never a silent restart
     assert not any("persistentVolumeClaim" in v for v in pod["spec"]["volumes"])
@@ -208,7 +208,8 @@ def test_the_container_backend_applies_a_volume_at_the_pods_next_start(
     assert not s["volumeAttachments"][0].get("pendingRestart")
     cond = next(c for c in s["conditions"] if c["type"] == "VolumesPending")
     assert cond["status"] == "False"
-    pod = waiting.until(lambda: cluster.get_json("pod", "pod", "-n", namespace), what="pod")
+    # The status may say attached before the new Pod is made: wait for the Pod itself.
+    pod = waiting.until(lambda: k.get(kube, "pod", "pod", namespace), what="pod")
     claims = [v["persistentVolumeClaim"]["claimName"] for v in pod["spec"]["volumes"] if "persistentVolumeClaim" in v]
     assert claims == ["data"]
 

@@ -96,8 +96,17 @@ class Executor:
     """One reconcile of one Server: plans its next step and carries the Outcome out."""
 
     def __init__(
-        self, body: dict[str, Any], memo: kopf.Memo, indexes: dict[str, Any], workload: dict[str, Any] | None = None
+        self,
+        body: dict[str, Any],
+        memo: kopf.Memo,
+        indexes: dict[str, Any],
+        workload: dict[str, Any] | None = None,
+        *,
+        guarded: bool = False,
     ) -> None:
+        self.guarded = guarded
+        """Each status write only over the version it was planned from (a reconcile from a cached
+        or event body, which may be older than the Server is: see ``servers.reconcile``)."""
         self.state = state.of(memo)
         self.workload = workload
         """The workload as the watch event that called this reconcile carried it, if one did."""
@@ -260,7 +269,10 @@ class Executor:
         """The durable part: the status write, then the overlays of what the indexes have not
         seen yet (with no wait in between, so no decision sees one without the other)."""
         if outcome.patch is not None:
-            body = await kube_servers.patch_status(self.client, self.server.namespace, self.server.name, outcome.patch)
+            rv = self.server.meta.get("resourceVersion") if self.guarded else None
+            body = await kube_servers.patch_status(
+                self.client, self.server.namespace, self.server.name, outcome.patch, resource_version=rv
+            )
             self._took(body)
             self.wrote = True
         p = self.state.placement

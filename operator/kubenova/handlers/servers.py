@@ -162,6 +162,10 @@ async def host_maintenance_event(*, name: str, spec: kopf.Spec, memo: kopf.Memo,
             retry_soon(namespace, server, memo, kw)
 
 
+CONFLICTS_RETRIED = 3
+"""Status writes refused as stale (409) in one reconcile before it gives up (the refresh retry then)."""
+
+
 @metrics.timed("Server")
 async def reconcile(
     namespace: str,
@@ -191,14 +195,29 @@ async def reconcile(
             cache.read(key, server)
         if server is None:
             return
-        executor = Executor(server, memo, indexes, workload)
-        try:
-            await executor.run()
-        except BaseException:
-            # A step cut short may have written a state it did not act on: forget what we wrote,
-            # so that its echo (and the next workload event) reconciles again from a fresh read.
-            cache.forget(key)
-            raise
+        for attempt in range(CONFLICTS_RETRIED + 1):
+            executor = Executor(server, memo, indexes, workload, guarded=True)
+            try:
+                await executor.run()
+                break
+            except kube_servers.ApiError as exc:
+                cache.forget(key)
+                if not kube_servers.is_conflict(exc) or attempt == CONFLICTS_RETRIED:
+                    raise
+                # Planned from a body older than the Server is (the chaos test found an old body,
+                # after the operator's own later writes, start a shelve again over a finished
+                # offload, losing its records and leaving a task no event would end): plan again
+                # from a fresh read (and read the workload afresh too).
+                workload = None
+                server = await kube_servers.load(st.client, namespace, name)
+                cache.read(key, server)
+                if server is None:
+                    return
+            except BaseException:
+                # A step cut short may have written a state it did not act on: forget what we wrote,
+                # so that its echo (and the next workload event) reconciles again from a fresh read.
+                cache.forget(key)
+                raise
     if executor.woken:
         wake(executor.woken, memo, indexes)
 

@@ -53,13 +53,17 @@ async def patch_status(
     status: dict[str, Any],
     *,
     namespace: str | None = None,
+    resource_version: str | None = None,
 ) -> Any:
     """Merge-patch the status subresource (never the spec: kubenova is GitOps-safe); the object
-    as stored after the patch."""
+    as stored after the patch. With ``resource_version``, only if the object is still at it
+    (the API server answers 409 otherwise): a status computed from that version is not merged
+    over a newer one."""
+    guard = {"metadata": {"resourceVersion": resource_version}} if resource_version else {}
     return await client.patch(
         res.Status,  # type: ignore[attr-defined]
         name,
-        {"status": status},
+        {"status": status, **guard},
         namespace=namespace,
         patch_type=PatchType.MERGE,
     )

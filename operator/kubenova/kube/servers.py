@@ -20,6 +20,7 @@ Client = AsyncClient
 __all__ = [
     "ApiError",
     "Client",
+    "is_conflict",
     "load",
     "load_action",
     "patch_action",
@@ -28,6 +29,7 @@ __all__ = [
     "settle_action",
     "uids",
 ]
+is_conflict = kube.is_conflict
 
 
 async def load(client: AsyncClient, namespace: str, name: str) -> dict[str, Any] | None:
@@ -44,9 +46,14 @@ async def uids(client: AsyncClient) -> dict[str, str]:
     return found
 
 
-async def patch_status(client: AsyncClient, namespace: str, name: str, patch: Mapping[str, Any]) -> dict[str, Any]:
-    """Merge-patch the Server's status; the Server as stored after it."""
-    obj = await kube.patch_status(client, resources.Server, name, dict(patch), namespace=namespace)
+async def patch_status(
+    client: AsyncClient, namespace: str, name: str, patch: Mapping[str, Any], *, resource_version: str | None = None
+) -> dict[str, Any]:
+    """Merge-patch the Server's status (only over ``resource_version``, if given: else 409, see
+    :func:`is_conflict`); the Server as stored after it."""
+    obj = await kube.patch_status(
+        client, resources.Server, name, dict(patch), namespace=namespace, resource_version=resource_version
+    )
     body: dict[str, Any] = obj.to_dict()  # lightkube's to_dict is untyped
     return body
 

@@ -4,8 +4,9 @@ planner's ``follow_spec`` (:mod:`.plan`).
 Given the spec, the status and the maintenance an admin asked for on hosts, :func:`wanted` names
 the one Nova action to start now, or says in words what the server waits for (a confirmation,
 the user), or None when the server is as declared. Precedence, first match wins: a resize or
-migration waiting for confirmation; the host's maintenance or a drain (a running VM is moved
-live, anything else cold); ERROR (only a rebuild helps);
+migration waiting for confirmation (a volume change still goes on meanwhile); the host's
+maintenance or a drain (a running VM is moved live, anything else cold); ERROR (only a rebuild
+helps);
 ``state`` and ``rescue`` by Nova's allowed path; a new image (rebuild); a new flavor (resize);
 then the volumes (a detach, then an attach: :func:`kubenova.servers.volumes.next_change`).
 """
@@ -36,6 +37,10 @@ def wanted(
         emptying = m.get("kind") == "migration" and maintenance(m.get("sourceHost")) == "migrate"
         if spec.get("autoConfirmResize") or emptying:
             return Action.CONFIRM_RESIZE
+        # Nova attaches and detaches volumes in vm_state resized too; a confirm or revert keeps them.
+        change = volumes.next_change(spec, status)
+        if change:
+            return change[0]
         return f"The {m.get('kind', 'resize')} waits for a confirmResize or revertResize ServerAction."
     host_maintenance = maintenance(status.get("host"))
     if host_maintenance == "migrate" or evacuating:

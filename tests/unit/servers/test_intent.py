@@ -45,6 +45,19 @@ def test_a_resize_waits_for_confirmation_and_says_so() -> None:
     assert said == "The resize waits for a confirmResize or revertResize ServerAction."
 
 
+def test_a_volume_is_attached_and_detached_while_a_resize_waits_for_confirmation() -> None:
+    # Nova's attach_volume and detach_volume allow vm_state resized (found by the chaos test: the
+    # attach waited for the confirm).
+    waiting = status("resized", migration={"kind": "migration"})
+    attach = SPEC | {"volumes": [{"claimName": "data"}]}
+    assert intent.wanted(attach, waiting, none) == Action.ATTACH_VOLUME
+    attached = waiting | {"volumeAttachments": [{"id": "data", "state": "attached"}]}
+    assert intent.wanted(SPEC, attached, none) == Action.DETACH_VOLUME
+    assert (
+        intent.wanted(attach, attached, none) == "The migration waits for a confirmResize or revertResize ServerAction."
+    )
+
+
 def test_a_reverted_resize_is_not_made_again() -> None:
     migration = {"status": "reverted", "newFlavor": "big", "oldFlavor": "small"}
     said = intent.wanted(SPEC | {"flavor": "big"}, status(migration=migration), none)
