@@ -37,4 +37,4 @@ async def flavor_event(
         ),
     }
     if conditions.differs(dict(status), desired):
-        await kube.patch_status(state.of(memo).client, resources.Flavor, name, desired)
+        await kube.patch_status_if_exists(state.of(memo).client, resources.Flavor, name, desired)

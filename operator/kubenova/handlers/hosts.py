@@ -122,7 +122,7 @@ async def reconcile(
         now=common.now(),
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(state.of(memo).client, resources.Host, name, desired)
+        await kube.patch_status_if_exists(state.of(memo).client, resources.Host, name, desired)
     if node is not None and node.zone_label != zone:
         # The zone as a Node label, for tooling that reads topology from Nodes (spread
         # constraints, dashboards); the only write kubenova makes to a Node.

@@ -88,4 +88,4 @@ async def _refresh(
         import_failure=import_failure,
     )
     if conditions.differs(status, desired):
-        await kube.patch_status(client, resources.Image, name, desired)
+        await kube.patch_status_if_exists(client, resources.Image, name, desired)  # deleted meanwhile: none

@@ -59,7 +59,8 @@ async def keypair_event(
             key_type=key_type, public_key=public_key, secret=secret, previous=status, generation=generation, now=now
         )
     if conditions.differs(status, desired):
-        await kube.patch_status(state.of(memo).client, resources.Keypair, name, desired, namespace=namespace)
+        # Deleted meanwhile (its namespace too, say): there is no status left to write.
+        await kube.patch_status_if_exists(state.of(memo).client, resources.Keypair, name, desired, namespace=namespace)
 
 
 async def _generated_key(memo: kopf.Memo, body: kopf.Body, name: str, namespace: str, key_type: str) -> tuple[str, str]:
