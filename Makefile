@@ -10,11 +10,6 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
-# Test files run on this many pytest workers (pytest-xdist, a whole file each), each worker with
-# a control plane of its own: most of an integration test is waiting for controllers, so two
-# workers on two cores take about two thirds of the time of one. PYTEST_JOBS=0: no workers.
-PYTEST_JOBS ?= 2
-XDIST = -n $(PYTEST_JOBS) --dist loadfile
 
 .PHONY: run test venv tools lint unit integration crds bench tempest clean
 
@@ -38,7 +33,7 @@ run: tools
 ## test: lint, types, architecture, CRD drift, then every unit and integration test (tempest's
 ## fast compute part among them: tests/integration/test_tempest.py).
 test: lint tools $(CURDIR)/.venv-tempest/bin/tempest
-	$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
@@ -50,7 +45,7 @@ unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 integration: tools $(CURDIR)/.venv-tempest/bin/tempest
-	$(BIN)/python -m pytest tests/integration $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 ## crds: regenerate crds/ and charts/kubenova/templates/crds/ from the models in operator/kubenova/api/.
 crds: venv
