@@ -16,7 +16,9 @@ kopf's defaults are chosen deliberately here, because each one costs API writes:
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import kopf
@@ -52,6 +54,30 @@ class NoDiffBase(kopf.DiffBaseStorage):
         return None
 
 
+class WatchBackoffs:
+    """The delays between tries of a failed request to the API server, kopf's own watches
+    included: kopf's defaults first (1 to 21 s), then every 30 s, never giving up.
+
+    kopf's default gives up after 8 retries (54 s) and then stops the whole operator ("Watcher
+    for ... has failed"): a kube-apiserver slow to come back after a restart, answering 503 "the
+    request has been made before all known HTTP paths have been installed" for a minute on a
+    loaded machine, stopped kubenova in a test. A Kubernetes controller waits for its API server
+    (client-go's reflectors retry for good), and so does kubenova now. An Iterable, not an
+    iterator: each request starts over from the first delay."""
+
+    FIRST = (1.0, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0)
+    THEN = 30.0
+
+    def __iter__(self) -> Iterator[float]:
+        return itertools.chain(self.FIRST, itertools.repeat(self.THEN))
+
+
+EXITING_TIMEOUT = 60.0
+"""Seconds after kopf begins to stop before the process is killed whatever still runs (kopf's
+default is 10 minutes): an operator that stopped must exit soon, for its Deployment to start it
+again."""
+
+
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     st = state.of(memo)
@@ -67,6 +93,8 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.peering.priority = conf.peering_priority
     settings.peering.standalone = conf.standalone
     settings.execution.max_workers = 20
+    settings.networking.error_backoffs = WatchBackoffs()
+    settings.process.ultimate_exiting_timeout = EXITING_TIMEOUT
     if conf.webhook_listen:
         from kubenova.handlers import admission
 
@@ -78,7 +106,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
-    await state.of(memo).client.close()
+    st = state.of(memo)
+    st.refresh.close()  # a refresh retried after this would only fail on the closed client
+    await st.client.close()
 
 
 @kopf.on.login()

@@ -48,3 +48,23 @@ def test_a_failed_run_is_retried_until_it_succeeds(monkeypatch: pytest.MonkeyPat
         return calls
 
     assert asyncio.run(go()) == 3
+
+
+def test_a_closed_debounce_cancels_what_is_pending_and_takes_no_more() -> None:
+    async def go() -> list[str]:
+        ran: list[str] = []
+        d = Debounce(0.05)
+
+        async def work() -> None:
+            ran.append("ran")
+
+        d.soon("a", work)
+        task = d.pending["a"]
+        d.close()
+        d.soon("b", work)
+        await asyncio.sleep(0.1)
+        assert task.cancelled()
+        assert not d.pending
+        return ran
+
+    assert asyncio.run(go()) == []

@@ -110,6 +110,14 @@ class Debounce:
     def __init__(self, delay: float) -> None:
         self.delay = delay
         self.pending: dict[str, asyncio.Task[None]] = {}
+        self.closed = False
+
+    def close(self) -> None:
+        """The operator is stopping: cancel what is pending, and take no more work."""
+        self.closed = True
+        for task in self.pending.values():
+            task.cancel()
+        self.pending.clear()
 
     def soon(self, key: str, work: Callable[[], Awaitable[None]], *, failures: int = 0) -> None:
         """Run ``work`` once after the delay, however often this is called for ``key`` meanwhile.
@@ -118,7 +126,7 @@ class Debounce:
         A failed run (the API server restarting) is retried with a growing delay: no later change
         may come to retry it, and the summary would stay stale (the chaos test found a Host's
         usage counting a released claim for good after a kube-apiserver restart)."""
-        if key in self.pending:
+        if key in self.pending or self.closed:
             return
         delay = self.delay if not failures else min(RETRY_MAX, max(self.delay, RETRY_FIRST) * 2 ** (failures - 1))
 
