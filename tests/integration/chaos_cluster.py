@@ -1,5 +1,7 @@
 """The chaos test's cluster (tests/integration/test_chaos.py): its zone of compute Nodes, flavors,
-Images and claims, and :func:`retried`, a call made again while kube-apiserver is coming back."""
+Images and claims; :func:`retried`, a call made again while kube-apiserver is coming back; and
+:func:`cleared`, the wait for a namespace's workloads to go before the test's Nodes do (also used by
+tests/integration/test_apiserver_faults.py)."""
 
 from __future__ import annotations
 
@@ -37,6 +39,17 @@ def retried(call: Callable[[], T]) -> T:
             raise
 
     return waiting.until(attempt, timeout=120, interval=0.5, what="the API server to answer")[0]
+
+
+def cleared(kube: Client, namespace: str) -> None:
+    """Wait until the namespace's servers and every Pod (virt-launchers too) and VM are gone:
+    the Nodes made for the test go next, and a Pod left bound to a deleted Node is never
+    finished by kwok, which would keep the namespace Terminating for later tests to wait on."""
+
+    def empty() -> bool:
+        return not any(k.items(kube, kind, namespace) for kind in ("server", "pod", "virtualmachine"))
+
+    waiting.until(lambda: retried(empty), timeout=180, interval=1, what=f"namespace {namespace} emptied")
 
 
 def vm_images(namespace: str) -> tuple[str, str]:

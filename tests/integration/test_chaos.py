@@ -33,7 +33,7 @@ from hack.devcluster.operating import Operator
 from kubenova.backends.workload import SERVER_LABEL
 from tests import chaos, waiting
 from tests import kube as k
-from tests.integration.chaos_cluster import FLAVORS, IMAGES, ZONE, prepare, retried, vm_images
+from tests.integration.chaos_cluster import FLAVORS, IMAGES, ZONE, cleared, prepare, retried, vm_images
 from tests.integration.conftest import Made
 
 # A fixed seed by default, so that CI replays one known plan (as the fuzz tests do);
@@ -357,6 +357,9 @@ def test_chaos_actions_and_faults_leave_every_server_where_its_spec_says(
         ) from exc
     finally:  # the chaos Hosts go only once no server claims them (made's clean-up waits for that)
         retried(lambda: cluster.kubectl("delete", "servers", "--all", "-n", namespace, "--wait=false"))
+        # and their Nodes only once no Pod is bound to them: kwok never finishes a Pod whose Node
+        # is gone, which kept this namespace Terminating for later tests (a CI run).
+        cleared(kube, namespace)
     figures = {
         "seed": SEED,
         "servers": SERVERS,
