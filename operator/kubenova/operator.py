@@ -121,7 +121,9 @@ def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
 def run(conf: config.Settings | None = None, *, stop_flag: asyncio.Event | None = None) -> None:
     """Run the operator until interrupted (or until ``stop_flag`` is set, in tests)."""
     import kubenova.handlers  # noqa: F401 - registers the handlers
+    from kubenova.handlers import dispatch
 
+    dispatch.install()
     conf = conf or config.load()
     if conf.webhook_listen:
         from kubenova.handlers import admission

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
 
 import kubenova.handlers  # noqa: F401  (registers every handler)
+from kubenova import config
+from kubenova.handlers import state
 
 INDEXERS = list(kopf.get_default_registry()._indexing.get_all_handlers())
 
@@ -24,6 +26,7 @@ EMPTY: dict[str, Any] = {
     "meta": {"name": "n", "namespace": "ns"},
     "labels": {},
     "body": {"metadata": {"name": "n", "namespace": "ns", "labels": {}}, "spec": {}, "status": {}},
+    "memo": kopf.Memo(state=state.make(config.Settings(), cast(Any, None))),
 }
 
 

@@ -9,7 +9,8 @@ from typing import Any, cast
 import kopf
 
 from kubenova import config, hosts, quotas
-from kubenova.handlers import server_executor, server_index, state
+from kubenova.handlers import placement, server_executor, server_index, state
+from kubenova.handlers.placement import IndexedClaims
 from kubenova.kube.servers import Client
 from kubenova.scheduling.claims import Claim
 from kubenova.servers import build
@@ -39,7 +40,6 @@ def test_facts_read_the_indexes_and_the_overlays() -> None:
     ix = indexes(
         flavor_specs={"m1.small": [{"vcpus": 1, "ram": 1024, "disk": 5}]},
         keypair_keys={("ns", "bob"): ["ssh-ed25519 AAAA bob"]},
-        server_claims={"ns/old": [Claim("h1", 1, 1024, 5)]},
         node_facts={"h1": [node("h1")], "h2": [node("h2")]},
         host_bodies={"h1": [({"maintenance": "migrate"}, {"state": "down"}, 1)], "h2": [({}, {"state": "up"}, 1)]},
         host_aggregates={"h2": [("az", "zone-b")]},
@@ -54,6 +54,8 @@ def test_facts_read_the_indexes_and_the_overlays() -> None:
     assert len(facts.hosts()) == 2
     assert facts.limits("ns") == {**quotas.NOVA_DEFAULTS}
     st = state.of(m)
+    st.placement.indexed.update("ns/old", {"ns/old": Claim("h1", 1, 1024, 5)})  # as server_claims does
+    assert facts.ledger().get("ns/old") == Claim("h1", 1, 1024, 5)
     st.placement.pending["ns/new"] = Claim("h2", 2, 2048, 10)
     st.placement.pending["ns/old"] = None  # released here, the index not caught up yet
     ledger = facts.ledger()
@@ -105,3 +107,36 @@ def test_claim_holders_are_the_index_overlaid_with_this_processs_writes() -> Non
     p.volume_holds["other/four"] = {"data": True}  # another namespace's claim of the same name
     assert facts.claim_holders("ns", "data") == ["two"]
     assert facts.claim_holders("ns", "logs") == ["three"]
+
+
+def test_the_indexed_claims_follow_each_server_event() -> None:
+    """What server_claims keeps summed equals the index: a server's claims replaced (a resize, a
+    migration's source released) or forgotten (deleted) leave no trace in the host sums."""
+    indexed = IndexedClaims()
+    indexed.update("ns/a", {"ns/a": Claim("h1", 1, 1024, 5), "ns/a#source": Claim("h2", 1, 1024, 5)})
+    indexed.update("ns/b", {"ns/b": Claim("h1", 2, 2048, 10)})
+    assert dict(indexed.ledger.usage()) == {"h1": (3, 3072, 15), "h2": (1, 1024, 5)}
+    indexed.update("ns/a", {"ns/a": Claim("h1", 2, 2048, 10)})
+    assert dict(indexed.ledger.usage()) == {"h1": (4, 4096, 20)}
+    indexed.forget("ns/b")
+    indexed.forget("ns/gone")
+    assert dict(indexed.ledger.usage()) == {"h1": (2, 2048, 10)}
+    copy = indexed.ledger.copy()
+    copy.release("ns/a")
+    assert indexed.ledger.get("ns/a") == Claim("h1", 2, 2048, 10)
+
+
+def test_a_host_whose_facts_did_not_change_keeps_its_state() -> None:
+    made: dict[str, Any] = {}
+    conf = config.Settings()
+    nodes = {"h1": [node("h1")], "h2": [node("h2")]}
+    bodies: dict[str, list[Any]] = {"h1": [({}, {"state": "up"}, 1)], "h2": [({}, {}, 1)]}
+    first = placement.host_states(conf, nodes, bodies, {}, {}, made=made)  # type: ignore[arg-type]
+    bodies["h1"] = [({}, {"state": "up", "usage": "changed"}, 2)]  # a usage write: same facts
+    bodies["h2"] = [({"enabled": False}, {}, 2)]
+    second = placement.host_states(conf, nodes, bodies, {}, {}, made=made)  # type: ignore[arg-type]
+    assert second[0] is first[0]
+    assert (second[1].enabled, first[1].enabled) == (False, True)
+    del nodes["h2"]
+    assert [h.name for h in placement.host_states(conf, nodes, bodies, {}, {}, made=made)] == ["h1"]  # type: ignore[arg-type]
+    assert list(made) == ["h1"]

@@ -3,9 +3,11 @@ Nodes and Aggregates, and the claims recorded in Servers' statuses; and the inde
 planner's :class:`~kubenova.servers.view.Facts` read (flavors, keypairs, server groups). Read by
 the executor (:mod:`.server_executor`) and the Quota and ServerGroup handlers.
 
-Claims are rebuilt from the ``server_claims`` index for each decision, plus the claims this
-process wrote that the index has not seen yet (``pending``), all under one lock: so a restart
-loses nothing and two decisions in flight can never oversubscribe a host.
+Each decision reads the claims of the ``server_claims`` index (kept summed as it changes, in
+:class:`IndexedClaims`: re-summing every claim for every decision made a build's cost grow with the
+servers already placed), plus the claims this process wrote that the index has not seen yet
+(``pending``), all under one lock: so a restart loses nothing and two decisions in flight can never
+oversubscribe a host.
 """
 
 from __future__ import annotations
@@ -28,6 +30,29 @@ from kubenova.scheduling.model import Hosts, HostState
 from kubenova.servers import claims
 
 
+class IndexedClaims:
+    """The ``server_claims`` index as a :class:`Ledger`, changed server by server as the index is
+    (by :func:`server_claims` on each Server event, by :func:`forget` on its deletion)."""
+
+    def __init__(self) -> None:
+        self.ledger = Ledger()
+        self._keys: dict[str, tuple[str, ...]] = {}
+
+    def update(self, server: str, held: dict[str, Claim]) -> None:
+        """``server`` ("namespace/name") now holds exactly ``held`` (claim key → claim)."""
+        for key in self._keys.pop(server, ()):
+            if key not in held:
+                self.ledger.release(key)
+        for key, claim in held.items():
+            if self.ledger.get(key) != claim:
+                self.ledger.claim(key, claim)
+        if held:
+            self._keys[server] = tuple(held)
+
+    def forget(self, server: str) -> None:
+        self.update(server, {})
+
+
 @dataclasses.dataclass
 class Placement:
     """The operator's scheduling state (in :class:`~kubenova.handlers.state.OperatorState`)."""
@@ -42,6 +67,10 @@ class Placement:
     """The claims each server holds (or only asks for) as this process last wrote its status, by
     server key: newer than the ``claim_users`` index, so two attaches of one claim made under the
     lock one after the other see each other."""
+    indexed: IndexedClaims = dataclasses.field(default_factory=IndexedClaims)
+    """The ``server_claims`` index, summed."""
+    host_states: dict[str, tuple[Any, HostState]] = dataclasses.field(default_factory=dict)
+    """Each host's last state, with the facts it was made from (see :func:`host_states`)."""
     last_hosts: Hosts | None = None
     """The hosts of the last decision, kept while their facts do not change (see :func:`hosts`)."""
 
@@ -54,9 +83,14 @@ class AggregateMetadata(NamedTuple):
 
 
 @kopf.index(GROUP, VERSION, "servers")
-async def server_claims(*, namespace: str | None, name: str, status: kopf.Status, **_: Any) -> dict[str, Claim]:
-    held = claims.claims_of(status)
-    return {f"{namespace}/{name}{suffix}": claim for suffix, claim in held.items()}
+async def server_claims(
+    *, namespace: str | None, name: str, status: kopf.Status, memo: kopf.Memo, **_: Any
+) -> dict[str, Claim]:
+    server = f"{namespace}/{name}"
+    held = {f"{server}{suffix}": claim for suffix, claim in claims.claims_of(status).items()}
+    placement: Placement = memo.state.placement  # (kubenova.handlers.state imports this module)
+    placement.indexed.update(server, held)
+    return held
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
@@ -84,12 +118,11 @@ async def server_group_specs(
     return {(namespace or "", name): dict(spec)}
 
 
-def ledger(placement: Placement, server_claims: kopf.Index[str, Claim]) -> Ledger:
+def ledger(placement: Placement) -> Ledger:
     """Every claim: the index's, overlaid with this process's writes the index has not caught up with."""
-    led = Ledger()
-    led.rebuild((key, claim) for key in server_claims for claim in server_claims[key])
+    led = placement.indexed.ledger.copy()
     for key, claim in list(placement.pending.items()):
-        current = common.first(server_claims, key)
+        current = placement.indexed.ledger.get(key)
         if current == claim:
             del placement.pending[key]  # the index has it now
         elif claim is None:
@@ -114,7 +147,14 @@ def host_states(
     host_bodies: kopf.Index[str, Any],
     aggregate_metadata: kopf.Index[str, AggregateMetadata],
     host_aggregates: kopf.Index[str, Any],
+    *,
+    made: dict[str, tuple[Any, HostState]] | None = None,
 ) -> list[HostState]:
+    """Every host's state. ``made`` keeps each host's state with the facts it was made from: a
+    host whose facts did not change since keeps the same object, so that :func:`hosts` finds the
+    last decision's hosts unchanged at the cost of comparing facts, not building a thousand states
+    for each decision."""
+    made = {} if made is None else made
     states = []
     # Every compute Node is a host. Its Host object (made by the operator when the Node appears)
     # only adds the admin's settings: a Node whose Host is not made yet (the operator has just
@@ -124,33 +164,41 @@ def host_states(
         if node is None:
             continue
         body = common.first(host_bodies, name)
-        spec, _, _ = body if body else ({}, None, None)
-        metadata: dict[str, set[str]] = {}
-        for aggregate in aggregate_metadata.get(name, []):
-            for k, v in aggregate.metadata:
-                metadata.setdefault(k, set()).add(v)
-        ratios = spec.get("allocationRatios") or {}
-        states.append(
-            HostState(
-                name=name,
-                vcpus=node.vcpus,
-                memory_mb=node.memory_mb,
-                disk_gb=node.local_gb,
-                enabled=bool(spec.get("enabled", True)),
-                up=node.ready and not spec.get("forcedDown", False),
-                zone=zones.zone_of(host_aggregates.get(name, [])),
-                aggregates=tuple(sorted(a.name for a in aggregate_metadata.get(name, []))),
-                metadata={k: frozenset(v) for k, v in metadata.items()},
-                architecture=filters.canonical_arch(node.architecture) if node.architecture else None,
-                reserved_memory_mb=int((spec.get("reserved") or {}).get("memoryMb", conf.reserved_host_memory_mb)),
-                cpu_ratio=_ratio(ratios.get("cpu"), metadata.get("cpu_allocation_ratio"), conf.cpu_allocation_ratio),
-                ram_ratio=_ratio(ratios.get("ram"), metadata.get("ram_allocation_ratio"), conf.ram_allocation_ratio),
-                disk_ratio=_ratio(
-                    ratios.get("disk"), metadata.get("disk_allocation_ratio"), conf.disk_allocation_ratio
-                ),
-            )
-        )
+        spec = body[0] if body else {}
+        facts = (node, spec, tuple(aggregate_metadata.get(name, ())), tuple(host_aggregates.get(name, ())))
+        last = made.get(name)
+        if last is None or last[0] != facts:
+            last = made[name] = (facts, _host_state(conf, name, facts))
+        states.append(last[1])
+    if len(made) != len(states):  # a Node gone
+        for name in made.keys() - {state.name for state in states}:
+            del made[name]
     return states
+
+
+def _host_state(conf: Settings, name: str, facts: tuple[Any, ...]) -> HostState:
+    node, spec, aggregates, zone_aggregates = facts
+    metadata: dict[str, set[str]] = {}
+    for aggregate in aggregates:
+        for k, v in aggregate.metadata:
+            metadata.setdefault(k, set()).add(v)
+    ratios = spec.get("allocationRatios") or {}
+    return HostState(
+        name=name,
+        vcpus=node.vcpus,
+        memory_mb=node.memory_mb,
+        disk_gb=node.local_gb,
+        enabled=bool(spec.get("enabled", True)),
+        up=node.ready and not spec.get("forcedDown", False),
+        zone=zones.zone_of(zone_aggregates),
+        aggregates=tuple(sorted(a.name for a in aggregates)),
+        metadata={k: frozenset(v) for k, v in metadata.items()},
+        architecture=filters.canonical_arch(node.architecture) if node.architecture else None,
+        reserved_memory_mb=int((spec.get("reserved") or {}).get("memoryMb", conf.reserved_host_memory_mb)),
+        cpu_ratio=_ratio(ratios.get("cpu"), metadata.get("cpu_allocation_ratio"), conf.cpu_allocation_ratio),
+        ram_ratio=_ratio(ratios.get("ram"), metadata.get("ram_allocation_ratio"), conf.ram_allocation_ratio),
+        disk_ratio=_ratio(ratios.get("disk"), metadata.get("disk_allocation_ratio"), conf.disk_allocation_ratio),
+    )
 
 
 def _ratio(host: float | None, aggregate: set[str] | None, default: float) -> float:

@@ -63,11 +63,16 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         usage=lambda namespace: indexes.quota_usage(memo, ix, namespace),
         group=lambda namespace, name: common.first(ix["server_group_specs"], (namespace, name)),
         group_members=lambda namespace, name: server_index.group_members(ix, namespace, name),
-        ledger=lambda: placement.ledger(p, ix["server_claims"]),
+        ledger=lambda: placement.ledger(p),
         hosts=lambda: placement.hosts(
             p,
             placement.host_states(
-                conf, ix["node_facts"], ix["host_bodies"], ix["aggregate_metadata"], ix["host_aggregates"]
+                conf,
+                ix["node_facts"],
+                ix["host_bodies"],
+                ix["aggregate_metadata"],
+                ix["host_aggregates"],
+                made=p.host_states,
             ),
         ),
         zone=lambda host: zones.zone_of(ix["host_aggregates"].get(host, [])),

@@ -59,6 +59,13 @@ class Ledger:
     def get(self, key: str) -> Claim | None:
         return self._claims.get(key)
 
+    def copy(self) -> Ledger:
+        """A ledger to claim in without changing this one (two dict copies, no re-summing)."""
+        led = Ledger()
+        led._claims = dict(self._claims)
+        led._usage = dict(self._usage)
+        return led
+
     def usage(self) -> Mapping[str, Usage]:
         """Host → what is claimed on it."""
         return self._usage

@@ -1,0 +1,198 @@
+"""kubenova's processing of one watch event: the kind's index functions, then its event handlers,
+called directly, in place of kopf's per-event machinery.
+
+kopf keeps what it does well: the watches (listing, resuming, backing off), the per-object queues
+that fold a burst of events into the latest, peering, the admission server, startup and cleanup.
+What kopf then does with each event is built for change handlers, daemons and timers: per-object
+memories, a diff base, change detection, finalizer bookkeeping, progress storage, three loggers,
+a cause, and for every handler a state, an outcome and a dozen keyword views. kubenova has none of
+those: every resource handler of it is an ``on.event`` or ``index`` handler, level-triggered,
+reading the object as it is. That machinery was most of the operator's CPU per Server built
+(issue 13: about 2.5 ms per event, and a Server's build is about 9 events), around very little
+kubenova logic.
+
+A kind that has a change handler, a daemon or a timer, or a handler filtered by more than labels,
+goes through kopf's own processing unchanged: :func:`plan` says which. What is kept of kopf's
+semantics: index functions run first, an index function's exception drops the object's entries
+from that index (as kopf's do), handlers run in registration order, a handler's exception is
+logged and the others still run (kopf's ``errors`` default for event handlers is to ignore), and
+no handler runs before every kind's first listing has been indexed.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import kopf
+from kopf._core.actions import execution
+from kopf._core.reactor import processing
+
+log = logging.getLogger(__name__)
+
+Processor = Callable[..., Awaitable[str | None]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The handlers of one kind, in kopf's registration order; ``None`` from :func:`plan` when
+    the kind needs kopf's own processing."""
+
+    indexing: tuple[Any, ...]
+    watching: tuple[Any, ...]
+
+
+def plan(registry: kopf.OperatorRegistry, resource: kopf.Resource) -> Plan | None:
+    if registry._changing.has_handlers(resource=resource) or registry._spawning.has_handlers(resource=resource):
+        return None
+    indexing = _for(registry._indexing.get_all_handlers(), resource)
+    watching = _for(registry._watching.get_all_handlers(), resource)
+    if not all(_simple(h) for h in (*indexing, *watching)):
+        return None
+    return Plan(indexing, watching)
+
+
+def _for(handlers: Any, resource: kopf.Resource) -> tuple[Any, ...]:
+    return tuple(h for h in handlers if h.selector is not None and h.selector.check(resource))
+
+
+def _simple(handler: Any) -> bool:
+    """Filtered by literal, present or absent labels only (what :func:`matches` decides)."""
+    labels = handler.labels or {}
+    return (
+        not handler.annotations
+        and handler.when is None
+        and handler.field is None
+        and handler.value is None
+        and not any(callable(v) for v in labels.values())
+    )
+
+
+def matches(handler: Any, labels: Mapping[str, str]) -> bool:
+    for key, want in (handler.labels or {}).items():
+        if want is kopf.ABSENT:
+            if key in labels:
+                return False
+        elif want is kopf.PRESENT:
+            if key not in labels:
+                return False
+        elif labels.get(key) != want:
+            return False
+    return True
+
+
+def kwargs(raw_event: Mapping[str, Any], memo: Any, resource: kopf.Resource, indices: Any) -> dict[str, Any]:
+    """What kubenova's handlers take by name (kopf's names), and every index."""
+    body = raw_event["object"]
+    meta = body.get("metadata") or {}
+    return {
+        **indices,
+        "event": raw_event,
+        "type": raw_event.get("type"),
+        "body": body,
+        "meta": meta,
+        "spec": body.get("spec") or {},
+        "status": body.get("status") or {},
+        "uid": meta.get("uid"),
+        "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
+        "labels": meta.get("labels") or {},
+        "annotations": meta.get("annotations") or {},
+        "memo": memo,
+        "resource": resource,
+        "logger": log,
+    }
+
+
+async def _call(fn: Any, kw: dict[str, Any]) -> Any:
+    result = fn(**kw)
+    return await result if inspect.isawaitable(result) else result
+
+
+class Dispatcher:
+    """The processor kopf's watch streams call; see the module's docstring."""
+
+    def __init__(self, original: Processor) -> None:
+        self.original = original
+        self.plans: dict[kopf.Resource, Plan | None] = {}
+
+    async def __call__(self, **kw: Any) -> str | None:
+        registry, resource = kw["registry"], kw["resource"]
+        if resource not in self.plans:
+            self.plans[resource] = plan(registry, resource)
+        found = self.plans[resource]
+        if found is None:
+            return await self.original(**kw)
+        try:
+            await self.process(found, **kw)
+        except Exception:  # kopf's own processing logs and goes on too: a stream must not stop
+            log.exception("processing an event of %s failed", resource)
+        return None
+
+    async def process(
+        self,
+        found: Plan,
+        *,
+        indexers: Any,
+        memobase: Any,
+        resource: kopf.Resource,
+        raw_event: Mapping[str, Any],
+        operator_indexed: Any = None,
+        resource_indexed: Any = None,
+        **_: Any,
+    ) -> None:
+        body = raw_event["object"]
+        deleted = raw_event.get("type") == "DELETED"
+        labels = (body.get("metadata") or {}).get("labels") or {}
+        kw: dict[str, Any] | None = None
+        if found.indexing:
+            if deleted:
+                indexers.discard(body=body)
+            else:
+                kw = kwargs(raw_event, memobase, resource, indexers.indices)
+                outcomes = {}
+                for handler in found.indexing:
+                    if matches(handler, labels):
+                        outcomes[handler.id] = await self._index(handler, kw)
+                indexers.replace(body=body, outcomes=outcomes)
+        # As kopf: no handler runs before every kind's first listing is in the indexes.
+        if operator_indexed is not None and resource_indexed is not None:
+            await operator_indexed.drop_toggle(resource_indexed)
+        if operator_indexed is not None:
+            await operator_indexed.wait_for(True)
+        for handler in found.watching:
+            if not matches(handler, labels):
+                continue
+            kw = kw or kwargs(raw_event, memobase, resource, indexers.indices)
+            try:
+                await _call(handler.fn, kw)
+            except Exception:
+                log.exception("handler %s failed on %s %s", handler.id, resource.plural, _name(body))
+
+    @staticmethod
+    async def _index(handler: Any, kw: dict[str, Any]) -> execution.Outcome:
+        try:
+            return execution.Outcome(final=True, result=await _call(handler.fn, kw))
+        except Exception as exc:
+            log.exception("index %s failed on %s", handler.id, _name(kw["body"]))
+            return execution.Outcome(final=True, exception=exc)
+
+
+def _name(body: Mapping[str, Any]) -> str:
+    meta = body.get("metadata") or {}
+    return f"{meta.get('namespace') or ''}/{meta.get('name')}".lstrip("/")
+
+
+def install() -> None:
+    """Put the dispatcher in kopf's place; kopf reads ``processing.process_resource_event`` when
+    it starts its watches (:func:`kopf.operator`). kopf is pinned (``pyproject.toml``): the
+    names used here are its private ones, checked by ``tests/unit/test_dispatch.py``."""
+    current = processing.process_resource_event
+    if not isinstance(current, Dispatcher):
+        processing.process_resource_event = Dispatcher(current)  # type: ignore[assignment]
+
+
+__all__ = ["Dispatcher", "Plan", "install", "matches", "plan"]

@@ -1,0 +1,123 @@
+"""kubenova's event dispatcher (:mod:`kubenova.handlers.dispatch`) in kopf's place: every kind
+kubenova watches takes it, and it keeps the parts of kopf's semantics kubenova's handlers rely on."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import kopf
+import pytest
+from kopf._core.engines.indexing import OperatorIndexers
+from kopf._core.reactor import processing, running
+
+import kubenova.handlers  # noqa: F401  (registers every handler)
+from kubenova.handlers import dispatch
+
+RESOURCE = kopf.Resource("example.com", "v1", "things")
+
+
+def _kinds() -> list[kopf.Resource]:
+    registry = kopf.get_default_registry()
+    selectors = {h.selector for h in (*registry._indexing.get_all_handlers(), *registry._watching.get_all_handlers())}
+    return sorted({kopf.Resource(s.group or "", s.version or "v1", s.plural or "") for s in selectors if s}, key=str)
+
+
+@pytest.mark.parametrize("resource", _kinds(), ids=str)
+def test_every_kind_kubenova_watches_is_dispatched_by_kubenova(resource: kopf.Resource) -> None:
+    assert dispatch.plan(kopf.get_default_registry(), resource) is not None
+
+
+def test_a_kind_with_a_change_handler_goes_through_kopf() -> None:
+    registry = kopf.OperatorRegistry()
+    kopf.on.create("example.com", "v1", "things", registry=registry)(_noop)
+    assert dispatch.plan(registry, RESOURCE) is None
+
+
+def test_a_handler_filtered_by_more_than_labels_goes_through_kopf() -> None:
+    registry = kopf.OperatorRegistry()
+    kopf.on.event("example.com", "v1", "things", when=lambda **_: True, registry=registry)(_noop)
+    assert dispatch.plan(registry, RESOURCE) is None
+
+
+def test_kopf_still_reads_the_processor_where_install_puts_it() -> None:
+    """kopf's private names the dispatcher depends on (kopf is pinned): kopf.operator builds its
+    watches' processor from ``processing.process_resource_event`` when it starts."""
+    assert "processing.process_resource_event" in Path(running.__file__).read_text()
+    before = processing.process_resource_event
+    try:
+        dispatch.install()
+        dispatch.install()
+        installed = processing.process_resource_event
+        assert isinstance(installed, dispatch.Dispatcher)
+        assert installed.original is before
+    finally:
+        processing.process_resource_event = before
+
+
+async def _noop(**_: Any) -> None:
+    return None
+
+
+def _event(kind: str, name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+    meta = {"name": name, "namespace": "ns", "uid": f"uid-{name}", "labels": labels or {}}
+    return {"type": kind, "object": {"metadata": meta, "spec": {"size": 1}, "status": {}}}
+
+
+def _run(registry: kopf.OperatorRegistry, indexers: OperatorIndexers, *events: dict[str, Any]) -> None:
+    async def fallback(**_: Any) -> None:
+        raise AssertionError("went to kopf's processing")
+
+    dispatcher = dispatch.Dispatcher(fallback)
+
+    async def go() -> None:
+        for event in events:
+            await dispatcher(registry=registry, resource=RESOURCE, raw_event=event, indexers=indexers, memobase="memo")
+
+    asyncio.run(go())
+
+
+def test_indexes_first_then_handlers_in_order_with_labels_and_failures() -> None:
+    registry = kopf.OperatorRegistry()
+    calls: list[tuple[str, Any]] = []
+
+    @kopf.index("example.com", "v1", "things", id="sizes", registry=registry)
+    async def sizes(*, name: str, spec: Any, **_: Any) -> dict[str, int]:
+        return {name: spec["size"]}
+
+    @kopf.index("example.com", "v1", "things", id="broken", registry=registry)
+    async def broken(*, name: str, **_: Any) -> dict[str, int]:
+        if name == "b":
+            raise RuntimeError("index failure")
+        return {name: 1}
+
+    @kopf.on.event("example.com", "v1", "things", registry=registry)
+    async def first(**kw: Any) -> None:
+        sizes = {k: list(v) for k, v in kw["sizes"].items()}
+        calls.append(("first", (kw["name"], sizes, kw["memo"], kw["type"])))
+        raise RuntimeError("a failing handler does not stop the next")
+
+    @kopf.on.event("example.com", "v1", "things", labels={"pick": kopf.PRESENT, "skip": kopf.ABSENT}, registry=registry)
+    async def second(*, name: str, **_: Any) -> None:
+        calls.append(("second", name))
+
+    indexers = OperatorIndexers()
+    indexers.ensure(registry._indexing.get_all_handlers())
+    _run(
+        registry,
+        indexers,
+        _event("ADDED", "a", {"pick": "1"}),
+        _event("ADDED", "b", {"pick": "1", "skip": "1"}),
+    )
+    assert calls == [
+        ("first", ("a", {"a": [1]}, "memo", "ADDED")),
+        ("second", "a"),
+        ("first", ("b", {"a": [1], "b": [1]}, "memo", "ADDED")),
+    ]
+    assert "b" not in indexers.indices["broken"]  # its index function failed: no entries
+    assert list(indexers.indices["broken"]["a"]) == [1]
+
+    _run(registry, indexers, _event("DELETED", "a"))
+    assert "a" not in indexers.indices["sizes"]
+    assert "a" not in indexers.indices["broken"]
