@@ -36,7 +36,17 @@ def _config(port: int) -> Any:
 async def _fake_api(seen: list[dict[str, Any]]) -> AsyncGenerator[int]:
     async def configmap(request: web.Request) -> web.Response:
         name = request.match_info["name"]
-        seen.append({"method": request.method, "headers": dict(request.headers), "body": await request.text()})
+        seen.append(
+            {
+                "method": request.method,
+                "headers": dict(request.headers),
+                "body": await request.text(),
+                "query": request.query_string,
+            }
+        )
+        if request.headers.get("Authorization") == "Bearer expired":
+            status = {"kind": "Status", "apiVersion": "v1", "code": 401, "reason": "Unauthorized", "message": "no"}
+            return web.Response(body=json.dumps(status).encode(), status=401, content_type="application/json")
         if name == "missing":
             status = {"kind": "Status", "apiVersion": "v1", "code": 404, "reason": "NotFound", "message": "nope"}
             # As the API server answers: no charset (lightkube compares the whole header).

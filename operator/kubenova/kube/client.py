@@ -21,7 +21,7 @@ from lightkube.config.client_adapter import verify_cluster
 from lightkube.core.resource import Resource
 from lightkube.types import PatchType
 
-from kubenova.kube import transport
+from kubenova.kube import direct, transport
 
 FIELD_MANAGER = "kubenova"
 
@@ -34,15 +34,14 @@ default pool then closed the connections over 20 after one use (a TLS handshake 
 
 def make() -> AsyncClient:
     """A client from the in-cluster service account, or else the current kubeconfig, whose
-    requests travel through aiohttp (:mod:`kubenova.kube.transport`: why)."""
+    requests travel through aiohttp (:mod:`kubenova.kube.transport`: why), those for one object
+    without httpx (:mod:`kubenova.kube.direct`: why)."""
     single = KubeConfig.from_env().get()
     if single is None or single.user is None:
         raise RuntimeError("no current context in the kubeconfig")
     tls = verify_cluster(single.cluster, single.user, single.abs_file)
-    return AsyncClient(
-        config=single,
-        field_manager=FIELD_MANAGER,
-        transport=transport.AiohttpTransport(tls, limit=MAX_CONNECTIONS),
+    return direct.Client(
+        single, field_manager=FIELD_MANAGER, transport=transport.AiohttpTransport(tls, limit=MAX_CONNECTIONS)
     )
 
 

@@ -31,13 +31,13 @@ class _Body(httpx2.AsyncByteStream):
             async for chunk in self._response.content.iter_any():
                 yield chunk
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(exc, self._request) from exc
+            raise mapped(exc, self._request) from exc
 
     async def aclose(self) -> None:
         self._response.release()
 
 
-def _mapped(exc: BaseException, request: httpx2.Request) -> httpx2.TransportError:
+def mapped(exc: BaseException, request: httpx2.Request) -> httpx2.TransportError:
     """aiohttp's error as the httpx error lightkube expects (all are ``httpx.HTTPError``s)."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx2.ConnectTimeout(str(exc), request=request)
@@ -70,8 +70,8 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         self.limit = limit
         self._session: aiohttp.ClientSession | None = None
 
-    def _open(self) -> aiohttp.ClientSession:
-        # Made at the first request: aiohttp binds a session to the running event loop.
+    def session(self) -> aiohttp.ClientSession:
+        """The session (made at the first request: aiohttp binds a session to the running event loop)."""
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(limit=self.limit, ssl=self.ssl_context, keepalive_timeout=60)
             # httpx decodes content-encodings itself, adds its own headers and keeps its own
@@ -86,7 +86,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        session = self._open()
+        session = self.session()
         body = await request.aread()
         headers: Any = list(request.headers.multi_items())
         try:
@@ -99,7 +99,7 @@ class AiohttpTransport(httpx2.AsyncBaseTransport):
                 timeout=_timeout(request),
             )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(exc, request) from exc
+            raise mapped(exc, request) from exc
         return httpx2.Response(
             status_code=response.status,
             headers=list(response.raw_headers),
