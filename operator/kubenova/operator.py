@@ -10,7 +10,10 @@ kopf's defaults are chosen deliberately here, because each one costs API writes:
 * kopf's own Events ("Handler ... succeeded") are off: kubenova posts the Events a user reads
   (Nova actions and faults) itself, and none for a resync that changed nothing;
 * most handlers are ``on.event`` handlers that compare before writing, so an idle resync costs
-  no write at all.
+  no write at all;
+* kopf watches and queues the events, and :mod:`kubenova.handlers.dispatch` calls the index
+  functions and handlers for each (kopf's own per-event machinery serves change handlers and
+  daemons, which kubenova has none of, and was most of the operator's CPU per Server built).
 """
 
 from __future__ import annotations
