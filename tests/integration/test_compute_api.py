@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -22,7 +21,7 @@ from openstack import exceptions as osexc
 
 from hack.devcluster import computeapi
 from hack.devcluster.cluster import Cluster
-from tests import waiting
+from tests import openstack_cli, waiting
 from tests.integration.conftest import Made
 
 pytestmark = pytest.mark.integration
@@ -33,7 +32,6 @@ FLAVOR_BIG = "it.capi.big"
 FLAVOR_VM = "it.capi.vm"
 VM_IMAGE = "quay.io/containerdisks/fedora:41"
 IMAGE = "docker.io/library/busybox:1.36"
-OPENSTACK = str(Path(sys.executable).with_name("openstack"))
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +95,7 @@ def clouds(
 def run(clouds: dict[str, Any], cloud: str, *args: str) -> subprocess.CompletedProcess[str]:
     """An openstack CLI command that prints nothing (an action, a delete); its process."""
     env = {"OS_CLIENT_CONFIG_FILE": str(clouds["path"]), "OS_CLOUD": cloud, "PATH": "/usr/bin:/bin", "HOME": "/tmp"}
-    return subprocess.run([OPENSTACK, *args], capture_output=True, text=True, env=env, timeout=240, check=False)
+    return openstack_cli.CLI.run(args, env, timeout=240)
 
 
 def ok(clouds: dict[str, Any], cloud: str, *args: str) -> None:
