@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kubenova import hosts, quotas
 from kubenova.handlers import server_index as ix
+from kubenova.handlers.placement import IndexedUsage
 
 ACCEPTED = {
     "flavor": {"name": "m1.small", "vcpus": 1, "ram": 1024, "disk": 5},
@@ -35,7 +36,6 @@ def test_a_server_in_a_group_with_a_volume_is_in_both_views() -> None:
 
 def test_an_accepted_server_counts_for_its_quota_and_on_its_hosts() -> None:
     index = index_of(ix.facts("ns", "s", "u", {}, ACCEPTED), ix.facts("ns", "m", "v", {}, MOVING))
-    assert ix.quota_usage(index, "ns") == [quotas.ServerUsage("s", 1, 1024), quotas.ServerUsage("m", 1, 1024)]
     assert [h.name for h in ix.on_host(index, "h1")] == ["s", "m"]
     assert ix.on_host(index, "h0") == [hosts.ServerOnHost("ns", "m", "v", 1, 1024, 5, True)]  # a move holds its source
     assert ix.quota_refused(index, "ns") == []
@@ -45,7 +45,7 @@ def test_a_server_refused_for_quota_is_listed_for_its_namespace() -> None:
     status = {"vmState": "error", "fault": {"code": 403, "message": "Quota exceeded for instances"}}
     index = index_of(ix.facts("ns", "s", "u", {}, status))
     assert ix.quota_refused(index, "ns") == ["s"]
-    assert ix.quota_usage(index, "ns") == []
+    assert quotas.server_usage("s", status) is None  # and so holds nothing (IndexedUsage)
 
 
 def test_the_on_host_view_is_a_copy() -> None:
@@ -54,3 +54,18 @@ def test_the_on_host_view_is_a_copy() -> None:
     held.clear()
     assert len(ix.on_host(index, "h1")) == 1
     assert ix.on_host(index, "h2") == []
+
+
+def test_the_quota_usage_is_summed_per_namespace_as_servers_change() -> None:
+    usage = IndexedUsage()
+    usage.update("ns", "a", quotas.ServerUsage("a", 1, 1024))
+    usage.update("ns", "b", quotas.ServerUsage("b", 2, 2048))
+    usage.update("other", "a", quotas.ServerUsage("a", 4, 4096))
+    usage.update("ns", "a", quotas.ServerUsage("a", 2, 1024))  # a resize
+    usage.update("ns", "b", quotas.ServerUsage("b", 2, 2048))  # an event that changed nothing
+    assert usage.sums == {"ns": (2, 4, 3072), "other": (1, 4, 4096)}
+    usage.update("ns", "b", None)  # refused, or shelved offloaded
+    usage.forget("other", "a")
+    usage.forget("other", "never")
+    assert usage.sums == {"ns": (1, 2, 1024)}
+    assert usage.servers == {"ns": {"a": quotas.ServerUsage("a", 2, 1024)}}

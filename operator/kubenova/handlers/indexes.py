@@ -21,7 +21,7 @@ import kopf
 from kubenova import quotas
 from kubenova.api.common import GROUP, VERSION
 from kubenova.api.quotas import QUOTA_NAME
-from kubenova.handlers import common, server_index, state
+from kubenova.handlers import common, state
 
 # --- indexes ------------------------------------------------------------------------------------
 
@@ -52,21 +52,28 @@ def quota_limits(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> di
 
 
 def quota_usage(memo: kopf.Memo, indexes: dict[str, Any], namespace: str) -> quotas.Usage:
-    """The namespace's usage: the index's, overlaid with this process's admissions not yet in it."""
-    servers: dict[str, quotas.ServerUsage] = {u.name: u for u in server_index.quota_usage(indexes, namespace)}
-    charged = state.of(memo).placement.charged
+    """The namespace's usage: the index's (summed as it changes, ``placement.usage``), overlaid
+    with this process's admissions not yet in it."""
+    placement = state.of(memo).placement
+    servers = placement.usage.servers.get(namespace, {})
+    instances, cores, ram = placement.usage.sums.get(namespace, (0, 0, 0))
+    charged = placement.charged
     for key, held in list(charged.items()):
         ns, name = key.split("/", 1)
         if ns != namespace:
             continue
-        if servers.get(name) == held:
+        indexed = servers.get(name)
+        if indexed == held:
             del charged[key]  # the index has caught up
-        elif held is None:
-            servers.pop(name, None)
-        else:
-            servers[name] = held
-    return quotas.Usage.count(
-        servers.values(),
+            continue
+        if indexed is not None:
+            instances, cores, ram = instances - 1, cores - indexed.cores, ram - indexed.ram
+        if held is not None:
+            instances, cores, ram = instances + 1, cores + held.cores, ram + held.ram
+    return quotas.Usage(
+        instances=instances,
+        cores=cores,
+        ram=ram,
         key_pairs=len(list(indexes["quota_keypairs"].get(namespace, []))),
         server_groups=len(list(indexes["quota_server_groups"].get(namespace, []))),
     )

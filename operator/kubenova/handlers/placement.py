@@ -53,6 +53,40 @@ class IndexedClaims:
         self.update(server, {})
 
 
+class IndexedUsage:
+    """What the ``server_facts`` index says each namespace's accepted servers hold, summed as it
+    changes (by :func:`kubenova.handlers.server_index.server_facts`, and on a deletion): a quota
+    check reads a namespace's sums instead of adding up all its servers again."""
+
+    def __init__(self) -> None:
+        self.servers: dict[str, dict[str, ServerUsage]] = {}
+        self.sums: dict[str, tuple[int, int, int]] = {}
+        """instances, cores, ram by namespace."""
+
+    def update(self, namespace: str, name: str, usage: ServerUsage | None) -> None:
+        if usage is None and namespace not in self.servers:
+            return
+        held = self.servers.setdefault(namespace, {})
+        old = held.pop(name, None)
+        if old == usage and usage is not None:
+            held[name] = usage
+            return
+        instances, cores, ram = self.sums.get(namespace, (0, 0, 0))
+        if old is not None:
+            instances, cores, ram = instances - 1, cores - old.cores, ram - old.ram
+        if usage is not None:
+            held[name] = usage
+            instances, cores, ram = instances + 1, cores + usage.cores, ram + usage.ram
+        if held:
+            self.sums[namespace] = (instances, cores, ram)
+        else:
+            del self.servers[namespace]
+            self.sums.pop(namespace, None)
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.update(namespace, name, None)
+
+
 @dataclasses.dataclass
 class Placement:
     """The operator's scheduling state (in :class:`~kubenova.handlers.state.OperatorState`)."""
@@ -69,6 +103,8 @@ class Placement:
     lock one after the other see each other."""
     indexed: IndexedClaims = dataclasses.field(default_factory=IndexedClaims)
     """The ``server_claims`` index, summed."""
+    usage: IndexedUsage = dataclasses.field(default_factory=IndexedUsage)
+    """The quota usage of the ``server_facts`` index, summed per namespace."""
     host_states: dict[str, tuple[Any, HostState]] = dataclasses.field(default_factory=dict)
     """Each host's last state, with the facts it was made from (see :func:`host_states`)."""
     last_hosts: Hosts | None = None

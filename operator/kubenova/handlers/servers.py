@@ -56,6 +56,7 @@ async def server_event(
         st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
         st.placement.charged[key] = None
         st.placement.indexed.forget(key)
+        st.placement.usage.forget(namespace or "", name)
         st.placement.volume_holds.pop(key, None)
         st.servers.cache.forget(key)
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
