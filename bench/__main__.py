@@ -138,7 +138,7 @@ def main() -> int:
     parser.add_argument("--hosts", type=int, default=None, help="simulated hosts (default servers/10)")
     parser.add_argument("--open-loop", type=int, default=None, help="Servers per open-loop run (default min(N, 100))")
     parser.add_argument("--rally", type=int, default=None, help="closed-loop iterations (default N)")
-    parser.add_argument("--decisions", type=int, default=100, help="timed scheduler decisions per size")
+    parser.add_argument("--decisions", type=int, default=1000, help="timed scheduler decisions per size")
     parser.add_argument("--no-profile", dest="profile", action="store_false", help="no py-spy on the operator")
     parser.add_argument("--no-actions", dest="actions", action="store_false", help="skip stop/start and resize")
     args = parser.parse_args()
