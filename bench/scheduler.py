@@ -13,6 +13,7 @@ import random
 import statistics
 import sys
 import time
+from typing import Any
 
 from kubenova.scheduling.claims import Claim, Ledger
 from kubenova.scheduling.model import GroupSpec, Hosts, HostState, RequestSpec
@@ -64,7 +65,7 @@ def requests(n: int, rng: random.Random) -> list[RequestSpec]:
     return out
 
 
-def measure(n: int, decisions: int, placed: int = 0) -> dict[str, float]:
+def measure(n: int, decisions: int, placed: int = 0) -> dict[str, Any]:
     """``decisions`` timed on ``n`` hosts, after ``placed`` servers were claimed on them (round
     robin, untimed): what a decision costs with that many servers already in the ledger."""
     rng = random.Random(n)
