@@ -230,14 +230,14 @@ def test_openstacksdk_keypairs_servers_resize_and_limits(cluster: Cluster, cloud
     server = conn.compute.create_server(
         name="sdk server", flavor_id=flavor.id, image_id=IMAGE, key_name="imported", networks="auto"
     )
-    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
+    server = conn.compute.wait_for_server(server, status="ACTIVE", interval=0.5, wait=120)
     assert server.key_name == "imported"
     assert server.flavor.original_name == FLAVOR
 
     conn.compute.resize_server(server, conn.compute.find_flavor(FLAVOR_BIG, ignore_missing=False).id)
-    conn.compute.wait_for_server(server, status="VERIFY_RESIZE", wait=120)
+    conn.compute.wait_for_server(server, status="VERIFY_RESIZE", interval=0.5, wait=120)
     conn.compute.confirm_server_resize(server)
-    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
+    server = conn.compute.wait_for_server(server, status="ACTIVE", interval=0.5, wait=120)
     assert server.flavor.original_name == FLAVOR_BIG
 
     conn.compute.lock_server(server, locked_reason="maintenance")
@@ -251,7 +251,7 @@ def test_openstacksdk_keypairs_servers_resize_and_limits(cluster: Cluster, cloud
     quota = conn.compute.get_quota_set(clouds["namespace"])
     assert quota.instances == 10
     conn.compute.delete_server(server)
-    conn.compute.wait_for_delete(server, wait=120)
+    conn.compute.wait_for_delete(server, interval=0.5, wait=120)
     conn.compute.delete_keypair("made")
     assert [k.name for k in conn.compute.keypairs()] == ["imported"]
 
@@ -307,7 +307,7 @@ def test_lasting_state_actions_on_a_virtual_machine_and_what_a_pod_refuses(
     conn = connect(clouds, "demo")
     ns = clouds["namespace"]
     vm = conn.compute.create_server(name="vm", flavor_id=FLAVOR_VM, image_id=VM_IMAGE, networks="none")
-    vm = conn.compute.wait_for_server(vm, status="ACTIVE", wait=120)
+    vm = conn.compute.wait_for_server(vm, status="ACTIVE", interval=0.5, wait=120)
     name = cluster.get_json("servers", "-n", ns)["items"][0]["metadata"]["name"]
 
     def spec() -> dict[str, Any]:
@@ -321,20 +321,20 @@ def test_lasting_state_actions_on_a_virtual_machine_and_what_a_pod_refuses(
         (conn.compute.shelve_server, "SHELVED", conn.compute.unshelve_server),
     ):
         act(vm)
-        conn.compute.wait_for_server(vm, status=status, wait=120)
+        conn.compute.wait_for_server(vm, status=status, interval=0.5, wait=120)
         back(vm)
-        conn.compute.wait_for_server(vm, status="ACTIVE", wait=120)
+        conn.compute.wait_for_server(vm, status="ACTIVE", interval=0.5, wait=120)
     assert spec()["state"] == "active"
     assert spec()["rescue"] is False
 
     conn.compute.rebuild_server(vm, image=views_image_id("quay.io/containerdisks/fedora:42"), name="vm2")
-    vm = conn.compute.wait_for_server(vm, status="ACTIVE", wait=120)
+    vm = conn.compute.wait_for_server(vm, status="ACTIVE", interval=0.5, wait=120)
     assert (spec()["image"], vm.name) == ("quay.io/containerdisks/fedora:42", "vm2")
 
     conn.compute.migrate_server(vm)
-    conn.compute.wait_for_server(vm, status="VERIFY_RESIZE", wait=120)
+    conn.compute.wait_for_server(vm, status="VERIFY_RESIZE", interval=0.5, wait=120)
     conn.compute.revert_server_resize(vm)
-    conn.compute.wait_for_server(vm, status="ACTIVE", wait=120)
+    conn.compute.wait_for_server(vm, status="ACTIVE", interval=0.5, wait=120)
 
     actions = [a.action for a in conn.compute.server_actions(vm)]
     assert {"create", "pause", "unpause", "suspend", "resume", "rescue", "unrescue", "rebuild", "migrate"} <= set(
@@ -346,13 +346,13 @@ def test_lasting_state_actions_on_a_virtual_machine_and_what_a_pod_refuses(
 
     # The container backend cannot pause: Nova's 501, at once, in the operator's words.
     pod = conn.compute.create_server(name="pod", flavor_id=FLAVOR, image_id=IMAGE, networks="none")
-    pod = conn.compute.wait_for_server(pod, status="ACTIVE", wait=120)
+    pod = conn.compute.wait_for_server(pod, status="ACTIVE", interval=0.5, wait=120)
     with pytest.raises(osexc.HttpException, match="the container backend cannot pause") as exc:
         conn.compute.pause_server(pod)
     assert exc.value.status_code == 501
     for server in (vm, pod):
         conn.compute.delete_server(server)
-        conn.compute.wait_for_delete(server, wait=120)
+        conn.compute.wait_for_delete(server, interval=0.5, wait=120)
 
 
 def views_image_id(reference: str) -> str:
@@ -447,7 +447,7 @@ def test_block_device_mapping_boots_from_a_claim_and_refuses_bad_mappings(
             networks="none",
         )
     conn.compute.delete_server(server)
-    conn.compute.wait_for_delete(server, wait=120)
+    conn.compute.wait_for_delete(server, interval=0.5, wait=120)
 
 
 @pytest.mark.usefixtures("operator", "user_roles")
@@ -498,7 +498,7 @@ def test_admin_writes_flavors_aggregates_services_and_quotas(cluster: Cluster, c
 def test_server_metadata_and_tags(clouds: dict[str, Any]) -> None:
     conn = connect(clouds, "demo")
     server = conn.compute.create_server(name="tagged", flavor_id=FLAVOR, image_id=IMAGE, networks="none")
-    server = conn.compute.wait_for_server(server, status="ACTIVE", wait=120)
+    server = conn.compute.wait_for_server(server, status="ACTIVE", interval=0.5, wait=120)
     conn.compute.set_server_metadata(server, a="1", b="2")
     conn.compute.delete_server_metadata(server, ["a"])
     assert conn.compute.get_server_metadata(server).metadata == {"b": "2"}
@@ -509,7 +509,7 @@ def test_server_metadata_and_tags(clouds: dict[str, Any]) -> None:
     console = run(clouds, "demo", "console", "log", "show", server.id)
     assert console.returncode == 0 or "console is not available yet" in console.stderr, console.stderr
     conn.compute.delete_server(server)
-    conn.compute.wait_for_delete(server, wait=120)
+    conn.compute.wait_for_delete(server, interval=0.5, wait=120)
 
 
 def test_the_chart_deploys_the_api_with_tokenreview_as_its_only_right(cluster: Cluster, namespace: str) -> None:
