@@ -10,6 +10,7 @@ what another left, whatever the order (``pytest -p randomly`` shuffles it; see p
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
@@ -26,6 +27,28 @@ def kube(cluster: Cluster) -> Iterator[Client]:
     client = k.connect(cluster.kubeconfig)
     yield client
     client.close()
+
+
+def no_namespace_terminating(cluster: Cluster, kube: Client, *, timeout: float = 180) -> None:
+    """Wait until no namespace (an earlier test's, deleted without waiting) is being deleted, and
+    hurry them: kube-controller-manager's namespace controller, finding a Pod not yet gone, looks
+    again only after half its grace period (16 s for the default 30 s), and after a failure (a
+    kube-apiserver restart) after a growing delay. Their Pods are deleted at once, and a label
+    on the namespace makes the controller look again now."""
+
+    def terminating() -> list[str]:
+        namespaces = k.items(kube, "namespace")
+        return [n["metadata"]["name"] for n in namespaces if (n.get("status") or {}).get("phase") == "Terminating"]
+
+    def done() -> bool:
+        left = terminating()
+        for name in left:
+            cluster.kubectl("delete", "pods", "--all", "-n", name, "--force", "--grace-period=0", check=False)
+            cluster.kubectl("label", "namespace", name, f"kubenova.io/hurried={time.monotonic_ns()}", "--overwrite",
+                            check=False)  # fmt: skip
+        return not left
+
+    waiting.until(done, timeout=timeout, interval=1, what="no namespace being deleted")
 
 
 class Made:

@@ -30,7 +30,7 @@ from kubenova.kube import resources
 from tests import chaos, waiting
 from tests import kube as k
 from tests.integration.chaos_cluster import cleared, retried
-from tests.integration.conftest import Made
+from tests.integration.conftest import Made, no_namespace_terminating
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 FLAVOR = "af.small"
@@ -126,16 +126,12 @@ class Checks:
 
 
 @pytest.fixture(autouse=True)
-def no_namespace_deleting(kube: Client) -> None:
+def no_namespace_deleting(cluster: Cluster, kube: Client) -> None:
     """Before kube-apiserver is restarted: no namespace (of an earlier test) still being deleted.
     A namespace deletion that fails during a restart is retried by kube-controller-manager's
     namespace controller with a growing delay (minutes after a few restarts), which would leave
     it Terminating long after this test, for later tests to wait on."""
-
-    def none() -> bool:
-        return all((n.get("status") or {}).get("phase") != "Terminating" for n in k.items(kube, "namespace"))
-
-    waiting.until(none, timeout=180, interval=1, what="no namespace being deleted")
+    no_namespace_terminating(cluster, kube)
 
 
 # --- a Host's maintenance ------------------------------------------------------------------------

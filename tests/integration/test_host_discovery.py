@@ -14,7 +14,7 @@ from hack.devcluster.cluster import Cluster
 from hack.devcluster.operating import Operator
 from tests import kube as k
 from tests import waiting
-from tests.integration.conftest import Made
+from tests.integration.conftest import Made, no_namespace_terminating
 
 pytestmark = pytest.mark.integration
 
@@ -79,15 +79,11 @@ def test_deleting_the_node_of_an_empty_host_removes_the_host(
     waiting.until(lambda: k.get(kube, "host", "gone-920") == {}, what="the Host to go")
 
 
-def test_an_idle_resync_writes_nothing(kube: Client, operator: Operator) -> None:
+def test_an_idle_resync_writes_nothing(cluster: Cluster, kube: Client, operator: Operator) -> None:
     wait_up(kube, "compute-0")
     # Idle first: no namespace of an earlier test still deleting its servers (and so writing
     # the Hosts' usage).
-    waiting.until(
-        lambda: all(n.get("status", {}).get("phase") != "Terminating" for n in k.items(kube, "namespace")),
-        timeout=120,
-        what="no namespace terminating",
-    )
+    no_namespace_terminating(cluster, kube, timeout=120)
     before = k.get(kube, "host", "compute-0")["metadata"]["resourceVersion"]
     operator.restart()  # a restart re-lists everything: it must not rewrite unchanged statuses
     # Absence of writes can only be observed over a window: a few seconds after the operator is
