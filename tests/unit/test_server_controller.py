@@ -48,3 +48,13 @@ def test_a_server_gone_is_forgotten() -> None:
     assert not cache.written
     assert not cache.awaiting
     assert not cache.observed
+
+
+def test_the_cache_keeps_no_managed_fields() -> None:
+    cache = ServerCache()
+    full = {"metadata": {"resourceVersion": "1", "managedFields": [{"manager": "kubectl"}]}, "spec": {}}
+    assert cache.event("ns/a", full) == (False, {"metadata": {"resourceVersion": "1"}, "spec": {}})
+    cache.wrote("ns/b", full)
+    cache.read("ns/c", full)
+    assert all("managedFields" not in b["metadata"] for b in cache.bodies.values())
+    assert full["metadata"]["managedFields"]  # the caller's body is left as it was

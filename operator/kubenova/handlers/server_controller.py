@@ -42,6 +42,15 @@ log = logging.getLogger(__name__)
 ECHOES_KEPT = 16
 
 
+def lean(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` without ``metadata.managedFields``: the API server's record of who set which
+    field, which no step reads, was about half of what the cache held per server."""
+    meta = body.get("metadata")
+    if not meta or "managedFields" not in meta:
+        return body
+    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
+
+
 @dataclasses.dataclass
 class ServerCache:
     written: dict[str, deque[str]] = dataclasses.field(default_factory=dict)
@@ -49,13 +58,13 @@ class ServerCache:
     awaiting: dict[str, str] = dataclasses.field(default_factory=dict)
     """The resourceVersion of our latest write whose echo has not been seen yet."""
     bodies: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    """The newest body known, by server key."""
+    """The newest body known, by server key (:func:`lean`)."""
     observed: dict[str, Observation] = dataclasses.field(default_factory=dict)
     """The workload observation each server last acted on."""
 
     def wrote(self, key: str, body: dict[str, Any]) -> None:
         rv = body.get("metadata", {}).get("resourceVersion")
-        self.bodies[key] = body
+        self.bodies[key] = lean(body)
         if rv:
             self.written.setdefault(key, deque(maxlen=ECHOES_KEPT)).append(rv)
             self.awaiting[key] = rv
@@ -70,7 +79,7 @@ class ServerCache:
             return True, None
         if key in self.awaiting:
             return False, None
-        self.bodies[key] = body
+        self.bodies[key] = body = lean(body)
         return False, body
 
     def read(self, key: str, body: dict[str, Any] | None) -> None:
@@ -79,7 +88,7 @@ class ServerCache:
         if body is None:
             self.forget(key)
         else:
-            self.bodies[key] = body
+            self.bodies[key] = lean(body)
 
     def forget(self, key: str) -> None:
         for d in (self.written, self.awaiting, self.bodies, self.observed):
