@@ -78,6 +78,8 @@ _CONTROLLERS = (
 # simulate a dead host.
 KWOK_MANAGED = ("kwok.x-k8s.io/node", "fake")
 POD_CIDR = "10.244.0.0/16"
+NODES_WAITED = 100
+"""Nodes one `kubectl wait` waits for (see :meth:`Cluster.add_nodes`)."""
 
 
 class ClusterError(RuntimeError):
@@ -136,7 +138,11 @@ class Cluster:
         self.apply(manifests)
         names = [m["metadata"]["name"] for m in manifests]
         try:
-            self.kubectl("wait", "--for=condition=Ready", "--timeout=60s", *(f"node/{n}" for n in names))
+            # In batches: kubectl waits for the objects it is given one after the other, and a
+            # thousand (the scale benchmark's) outlast one call's timeout.
+            for start in range(0, len(names), NODES_WAITED):
+                batch = names[start : start + NODES_WAITED]
+                self.kubectl("wait", "--for=condition=Ready", "--timeout=60s", *(f"node/{n}" for n in batch))
         except ClusterError:
             self.check_alive()  # a dead kwok explains it better than a timeout
             raise
