@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +109,16 @@ def account(cluster: Cluster, namespace: str, name: str, role: str) -> str:
         "create", "rolebinding", f"{name}-{role}", f"--clusterrole={role}", f"--serviceaccount={namespace}:{name}",
         "-n", namespace,
     )  # fmt: skip
+    # A RoleBinding takes a moment to reach the API server's authorizer: a client that asks at
+    # once (the forked openstack CLI does, in milliseconds) is told it has no access to the project.
+    who = f"system:serviceaccount:{namespace}:{name}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        can = cluster.kubectl("auth", "can-i", "get", "servers.compute.kubenova.io", "-n", namespace, f"--as={who}",
+                              check=False)  # fmt: skip
+        if can.stdout.strip() == "yes":
+            break
+        time.sleep(0.1)
     return cluster.kubectl("create", "token", name, "-n", namespace, "--duration=1h").stdout.strip()
 
 
