@@ -140,3 +140,31 @@ def test_a_host_whose_facts_did_not_change_keeps_its_state() -> None:
     del nodes["h2"]
     assert [h.name for h in placement.host_states(conf, nodes, bodies, {}, {}, made=made)] == ["h1"]  # type: ignore[arg-type]
     assert list(made) == ["h1"]
+
+
+def test_the_hosts_are_kept_until_what_they_are_made_from_changes() -> None:
+    m = memo()
+    inputs = state.of(m).placement.host_inputs
+    nodes = {"h1": [node("h1")]}
+    bodies: dict[str, list[Any]] = {"h1": [({}, {"state": "up"}, 1)]}
+    inputs.saw("node", "h1", nodes["h1"][0])
+    inputs.saw("host", "h1", {})
+    facts = server_executor.facts(m, indexes(node_facts=nodes, host_bodies=bodies))
+    first = facts.hosts()
+    # A Host's usage write changes its status only: the hosts are not even looked at again
+    # (the spec changed behind the index functions' back here, and is not seen).
+    inputs.saw("host", "h1", {})
+    bodies["h1"] = [({"enabled": False}, {"state": "up", "usage": "changed"}, 2)]
+    assert facts.hosts() is first and first.states[0].enabled
+    # Its spec is an input: the hosts are made again.
+    inputs.saw("host", "h1", {"enabled": False})
+    second = facts.hosts()
+    assert second is not first and not second.states[0].enabled
+    # A Node that leaves the index without a deletion event (its compute label removed) counts.
+    nodes["h2"] = [node("h2")]
+    assert [h.name for h in facts.hosts().states] == ["h1", "h2"]
+    del nodes["h2"]
+    assert [h.name for h in facts.hosts().states] == ["h1"]
+    inputs.gone("host", "h1")
+    bodies["h1"] = [({}, {}, 4)]
+    assert facts.hosts().states[0].enabled

@@ -33,22 +33,29 @@ COMPUTE = {labels.COMPUTE_HOST: "true"}
 
 
 @kopf.index("", "v1", "nodes", labels=COMPUTE)
-async def node_facts(*, body: kopf.Body, **_: Any) -> dict[str, hosts.NodeFacts]:
+async def node_facts(*, body: kopf.Body, memo: kopf.Memo, **_: Any) -> dict[str, hosts.NodeFacts]:
     facts = hosts.NodeFacts.from_node(body)
+    state.of(memo).placement.host_inputs.saw("node", facts.name, facts)
     return {facts.name: facts}
 
 
 @kopf.index(GROUP, VERSION, "hosts")
 async def host_bodies(
-    *, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, **_: Any
+    *, name: str, spec: kopf.Spec, status: kopf.Status, meta: kopf.Meta, memo: kopf.Memo, **_: Any
 ) -> dict[str, hosts.HostBody]:
-    return {name: hosts.HostBody(dict(spec), dict(status), meta.get("generation"))}
+    body = hosts.HostBody(dict(spec), dict(status), meta.get("generation"))
+    state.of(memo).placement.host_inputs.saw("host", name, body.spec)  # its status is no input
+    return {name: body}
 
 
 @kopf.index(GROUP, VERSION, "aggregates")
-async def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, tuple[str, str | None]]:
+async def host_aggregates(
+    *, name: str, spec: kopf.Spec, memo: kopf.Memo, **_: Any
+) -> dict[str, tuple[str, str | None]]:
     zone = spec.get("availabilityZone")
-    return dict.fromkeys(spec.get("hosts", []), (name, zone))
+    found = dict.fromkeys(spec.get("hosts", []), (name, zone))
+    state.of(memo).placement.host_inputs.saw("aggregate-zones", name, found)
+    return found
 
 
 # --- handlers ---------------------------------------------------------------------------------
@@ -57,6 +64,8 @@ async def host_aggregates(*, name: str, spec: kopf.Spec, **_: Any) -> dict[str, 
 @kopf.on.event("", "v1", "nodes", labels=COMPUTE, id="node-event")
 async def node_event(*, event: kopf.RawEvent, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
     deleted = event["type"] == "DELETED"
+    if deleted:
+        state.of(memo).placement.host_inputs.gone("node", name)
     if common.first(kwargs["host_bodies"], name) is None:
         if deleted:
             return
@@ -68,6 +77,7 @@ async def node_event(*, event: kopf.RawEvent, name: str, memo: kopf.Memo, **kwar
 @kopf.on.event(GROUP, VERSION, "hosts", id="host-event")
 async def host_event(*, event: kopf.RawEvent, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
     if event["type"] == "DELETED":
+        state.of(memo).placement.host_inputs.gone("host", name)
         return
     await reconcile(name, memo=memo, **kwargs)
 
@@ -77,6 +87,9 @@ async def aggregate_event(*, event: kopf.RawEvent, spec: kopf.Spec, memo: kopf.M
     # ``name`` is the aggregate's, kept out of ``kwargs``: reconcile takes the host's name.
     # A host leaving an aggregate is not in the index any more; recompute all named hosts and
     # let the comparison skip those that did not change.
+    if event["type"] == "DELETED":
+        for kind in ("aggregate-metadata", "aggregate-zones"):
+            state.of(memo).placement.host_inputs.gone(kind, name)
     for host in spec.get("hosts", []):
         await reconcile(host, memo=memo, **kwargs)
 

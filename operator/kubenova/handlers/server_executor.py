@@ -64,17 +64,7 @@ def facts(memo: kopf.Memo, ix: dict[str, Any]) -> Facts:
         group=lambda namespace, name: common.first(ix["server_group_specs"], (namespace, name)),
         group_members=lambda namespace, name: server_index.group_members(ix, namespace, name),
         ledger=lambda: placement.ledger(p),
-        hosts=lambda: placement.hosts(
-            p,
-            placement.host_states(
-                conf,
-                ix["node_facts"],
-                ix["host_bodies"],
-                ix["aggregate_metadata"],
-                ix["host_aggregates"],
-                made=p.host_states,
-            ),
-        ),
+        hosts=lambda: placement.current_hosts(conf, p, ix),
         zone=lambda host: zones.zone_of(ix["host_aggregates"].get(host, [])),
         host_up=lambda host: host_status(host).get("state") == "up",
         maintenance=maintenance,
