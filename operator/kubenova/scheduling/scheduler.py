@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import itertools
 import random
@@ -17,8 +18,6 @@ from kubenova.scheduling.filters import (
     active_filters,
     aggregate_instance_extra_specs,
     availability_zone,
-    compute,
-    core,
     disk,
     ram,
     tenant_isolation,
@@ -29,7 +28,7 @@ from kubenova.scheduling.weighers import Weights
 _ZERO = Usage(0, 0, 0)
 NOVA_DEFAULTS = Weights()
 _NAMES = [f for _, f in FILTERS]
-_COMPUTE, _RAM, _CORE, _DISK = (_NAMES.index(f) for f in (compute, ram, core, disk))
+_RAM, _DISK = _NAMES.index(ram), _NAMES.index(disk)
 STATIC = (availability_zone, aggregate_instance_extra_specs, tenant_isolation)
 """Filters that read only the host's facts and the request's zone, extra specs and namespace:
 their verdicts are the same for every request of one kind, however the claims change."""
@@ -80,57 +79,44 @@ def select(
 ) -> Decision:
     """Filter ``hosts`` for ``req`` given the claimed ``usage``, weigh the rest, pick the best.
 
-    The filters run in :data:`~kubenova.scheduling.filters.FILTERS` order and a host counts
-    against the first that refuses it, as in Nova's sequential filtering. The four every request
-    needs (compute, RAM, CPU, disk) are inlined: this loop is the scheduler's hot path.
+    The filters run in :data:`~kubenova.scheduling.filters.FILTERS` order. The loop visits only
+    the hosts that pass the filters which read host facts alone (enabled and up, the zone, the
+    aggregates' extra specs, tenant isolation: :meth:`StaticVerdicts.passing`, worked out once
+    per kind of request), and inlines the four resource checks every request needs: this loop
+    is the scheduler's hot path.
 
     At most ``limit`` passing hosts are weighed (:data:`MAX_PLACEMENT_RESULTS`). The loop starts
     at a host chosen from the request's key, so that the candidates of different servers differ
     and placements spread over every host, as Placement's randomized candidates do; a request
-    sees the same candidates each time it is tried. "No valid host" is only ever said after every
-    host was visited, so its counts are exact.
+    sees the same candidates each time it is tried. When no host passes, every host is counted
+    against the first filter that refuses it (:func:`_no_valid_host`), as in Nova's sequential
+    filtering, so "No valid host" gives exact counts.
     """
     if not isinstance(hosts, Hosts):
         hosts = Hosts(hosts)
     before, after, static = _plan(req, hosts)
-    removed = [0] * len(FILTERS)
     kept: list[HostState] = []
     free: tuple[list[float], list[float], list[float]] = ([], [], [])  # RAM, CPU, disk left per kept host
     keep, add_ram, add_cpu, add_disk = kept.append, free[0].append, free[1].append, free[2].append
     vcpus, memory, disk = req.vcpus, req.memory_mb, req.disk_gb
     states = hosts.states
-    for i in _visiting_order(req, len(states), limit):
+    for i in _visiting_order(req, static.passing(), len(states), limit):
         host = states[i]
-        if not (host.enabled and host.up):
-            removed[_COMPUTE] += 1
-            continue
         used = usage.get(host.name, _ZERO)
-        if before and (index := _first_refusing(before, host, req, used)) >= 0:
-            removed[index] += 1
-            continue
-        verdict = static.verdict(i)
-        if 0 <= verdict < _RAM:  # the availability zone, which Nova checks before resources
-            removed[verdict] += 1
+        if before and _first_refusing(before, host, req, used) >= 0:
             continue
         # ``used`` by position (vcpus, memory_mb, disk_gb): on this loop an index is measurably
         # cheaper than a NamedTuple's attribute, at 10,000 hosts (bench/scheduler.py).
         free_ram = host.usable_memory_mb - used[1]
         if free_ram < memory:
-            removed[_RAM] += 1
             continue
         free_cpu = host.usable_vcpus - used[0]
         if free_cpu < vcpus:
-            removed[_CORE] += 1
             continue
         free_disk = host.usable_disk_gb - used[2]
         if free_disk < disk:
-            removed[_DISK] += 1
             continue
-        if verdict > _DISK:
-            removed[verdict] += 1
-            continue
-        if after and (index := _first_refusing(after, host, req, used)) >= 0:
-            removed[index] += 1
+        if after and _first_refusing(after, host, req, used) >= 0:
             continue
         keep(host)
         add_ram(free_ram)
@@ -139,15 +125,29 @@ def select(
         if len(kept) >= limit:
             break
     if not kept:
-        return NoValidHost(len(hosts), [(FILTERS[i][0], n) for i, n in enumerate(removed) if n])
+        return _no_valid_host(req, hosts, usage)
     scores = weighers.scores(kept, free, req, weights)
     return Chosen(kept[_pick(scores, weights.host_subset_size, rng)].name, len(kept))
 
 
-def _visiting_order(req: RequestSpec, n: int, limit: int) -> Iterable[int]:
-    """Every host's position, from one the request's key chooses when not all can be weighed."""
-    start = zlib.crc32(req.key.encode()) % n if n > limit else 0
-    return itertools.chain(range(start, n), range(start))
+def _no_valid_host(req: RequestSpec, hosts: Hosts, usage: Mapping[str, Usage]) -> NoValidHost:
+    """Every host counted against the first filter that refuses it, all filters as functions in
+    FILTERS order: Nova's sequential filtering, spelled plainly (a failing decision is rare, and
+    its counts are what an admin reads)."""
+    active = active_filters(req, hosts.tenant_isolation)
+    removed = [0] * len(FILTERS)
+    for host in hosts.states:
+        index = _first_refusing(active, host, req, usage.get(host.name, _ZERO))
+        if index >= 0:
+            removed[index] += 1
+    return NoValidHost(len(hosts), [(FILTERS[i][0], n) for i, n in enumerate(removed) if n])
+
+
+def _visiting_order(req: RequestSpec, positions: Sequence[int], n: int, limit: int) -> Iterable[int]:
+    """``positions`` (ascending, of ``n`` hosts), from the first at or after a host the
+    request's key chooses when not all can be weighed, round to the one before it."""
+    start = bisect.bisect_left(positions, zlib.crc32(req.key.encode()) % n) if n > limit else 0
+    return itertools.chain(itertools.islice(positions, start, None), itertools.islice(positions, start))
 
 
 def _first_refusing(filters: Sequence[tuple[int, Filter]], host: HostState, req: RequestSpec, used: Usage) -> int:
@@ -159,8 +159,8 @@ def _first_refusing(filters: Sequence[tuple[int, Filter]], host: HostState, req:
 
 
 def _plan(req: RequestSpec, hosts: Hosts) -> tuple[list[tuple[int, Filter]], list[tuple[int, Filter]], StaticVerdicts]:
-    """The request's per-host filters before and after the resource checks, and the verdicts of
-    its static ones."""
+    """The request's per-host filters before and after the resource checks (those reading what
+    is claimed, or the request's own hosts), and the verdicts of its static ones."""
     active = active_filters(req, hosts.tenant_isolation)
     before = [(i, f) for i, f in active if i < _RAM and f not in RESOURCES and f not in STATIC]
     after = [(i, f) for i, f in active if i > _DISK and f not in STATIC]
@@ -168,35 +168,30 @@ def _plan(req: RequestSpec, hosts: Hosts) -> tuple[list[tuple[int, Filter]], lis
 
 
 class StaticVerdicts:
-    """Per host, the index in FILTERS of the first static filter that refuses it, or -1; each
-    host's worked out at its first visit, then kept."""
+    """For one kind of request, the hosts that pass every filter reading host facts alone: the
+    service enabled and up, and the request's static filters (zone, extra specs, tenant)."""
 
-    __slots__ = ("_active", "_hosts", "_req", "_verdicts")
+    __slots__ = ("_active", "_hosts", "_passing", "_req")
 
     def __init__(self, req: RequestSpec, hosts: Hosts, active: Sequence[tuple[int, Filter]]) -> None:
         self._req, self._hosts, self._active = req, hosts.states, tuple(active)
-        self._verdicts: list[int | None] = [None] * len(hosts.states)
+        self._passing: list[int] | None = None
 
-    def verdict(self, i: int) -> int:
-        v = self._verdicts[i]
-        if v is None:
-            host, req = self._hosts[i], self._req
-            v = self._verdicts[i] = next((index for index, f in self._active if not f(host, req, _ZERO)), -1)
-        return v
-
-
-class _NoStaticFilter(StaticVerdicts):
-    def verdict(self, i: int) -> int:
-        return -1
+    def passing(self) -> list[int]:
+        """Their positions, ascending; worked out at the first decision of the kind, then kept."""
+        if self._passing is None:
+            states, req = self._hosts, self._req
+            up = [i for i, host in enumerate(states) if host.enabled and host.up]
+            for _, f in self._active:
+                up = [i for i in up if f(states[i], req, _ZERO)]
+            self._passing = up
+        return self._passing
 
 
 def static_refusals(req: RequestSpec, hosts: Hosts, active: Sequence[tuple[int, Filter]]) -> StaticVerdicts:
-    """The verdicts of the static filters for ``req``'s kind of request (zone, extra specs,
-    namespace where tenants are isolated), kept with the hosts: at 10,000 hosts, re-running these
-    filters was half of a decision. Worked out host by host as the loop reaches them, so a new
-    kind of request costs only the hosts its decision visits."""
-    if not active:
-        return _NoStaticFilter(req, hosts, ())
+    """The static verdicts for ``req``'s kind of request (its zone, extra specs, and namespace
+    where tenants are isolated), kept with the hosts: at 10,000 hosts, re-running these filters
+    was half of a decision, and visiting the hosts they refuse most of the rest."""
     key = (
         req.zone,
         tuple(sorted(req.extra_specs.items())),
@@ -210,10 +205,11 @@ def static_refusals(req: RequestSpec, hosts: Hosts, active: Sequence[tuple[int, 
     return verdicts
 
 
-def _pick(scores: Sequence[float], subset: int, rng: random.Random | None) -> int:
-    """The best host, or a random one of the best ``subset`` (Nova's host_subset_size)."""
+def _pick(scores: list[float], subset: int, rng: random.Random | None) -> int:
+    """The best host (the first of equals), or a random one of the best ``subset`` (Nova's
+    host_subset_size)."""
     if subset <= 1:
-        return max(range(len(scores)), key=scores.__getitem__)
+        return scores.index(max(scores))
     ranked = sorted(range(len(scores)), key=scores.__getitem__, reverse=True)[:subset]
     return (rng or random).choice(ranked)
 

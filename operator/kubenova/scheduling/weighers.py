@@ -44,12 +44,19 @@ def scores(
     if g is not None and g.policy in ("soft-affinity", "soft-anti-affinity"):
         sign, multiplier = (1.0, w.soft_affinity) if g.policy == "soft-affinity" else (-1.0, w.soft_anti_affinity)
         columns.append((multiplier, [sign * g.member_hosts.get(h.name, 0) for h in hosts]))
+    weighed = []  # (x - low) * scale per column: each column normalised to 0..1, times its multiplier
     for multiplier, column in columns:
         if not multiplier:
             continue
         low, high = min(column), max(column)
-        if high == low:
-            continue
-        scale = multiplier / (high - low)
+        if high != low:
+            weighed.append((column, low, multiplier / (high - low)))
+    # One pass over the hosts for the usual three columns (the sums are made in the same order
+    # as column by column, so the scores are the same to the bit).
+    if len(weighed) == 3:
+        (a, la, sa), (b, lb, sb), (c, lc, sc) = weighed
+        return [(x - la) * sa + (y - lb) * sb + (z - lc) * sc for x, y, z in zip(a, b, c, strict=True)]
+    result = [0.0] * len(hosts)
+    for column, low, scale in weighed:
         result = [r + (x - low) * scale for r, x in zip(result, column, strict=True)]
     return result
