@@ -1,11 +1,13 @@
-"""The Server controller's cache: echoes skipped, fresh bodies used, stale ones read again."""
+"""The Server controller: its cache (echoes skipped, fresh bodies used, stale ones read
+again) and its per-server locks."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from kubenova.backends.workload import Observation
-from kubenova.handlers.server_controller import ServerCache
+from kubenova.handlers.server_controller import KeyedLocks, ServerCache
 
 
 def body(rv: str, **status: Any) -> dict[str, Any]:
@@ -58,3 +60,28 @@ def test_the_cache_keeps_no_managed_fields() -> None:
     cache.read("ns/c", full)
     assert all("managedFields" not in b["metadata"] for b in cache.bodies.values())
     assert full["metadata"]["managedFields"]  # the caller's body is left as it was
+
+
+def test_a_servers_lock_is_one_at_a_time_and_kept_only_while_used() -> None:
+    locks = KeyedLocks()
+    order: list[str] = []
+
+    async def hold(who: str, pause: float) -> None:
+        async with locks["ns/a"]:
+            order.append(f"{who} in")
+            await asyncio.sleep(pause)
+            order.append(f"{who} out")
+
+    async def main() -> None:
+        first = asyncio.create_task(hold("first", 0.02))
+        await asyncio.sleep(0)
+        second = asyncio.create_task(hold("second", 0))
+        cancelled = asyncio.create_task(hold("cancelled", 0))
+        await asyncio.sleep(0.005)
+        assert len(locks) == 1
+        cancelled.cancel()
+        await asyncio.gather(first, second, cancelled, return_exceptions=True)
+
+    asyncio.run(main())
+    assert order == ["first in", "first out", "second in", "second out"]
+    assert len(locks) == 0  # a deleted server leaves no lock behind

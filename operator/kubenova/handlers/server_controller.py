@@ -30,10 +30,11 @@ Profiled on a build of 1,000 servers, this halves the operator's API calls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
-from collections import defaultdict, deque
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from kubenova.backends.workload import Observation
@@ -95,12 +96,41 @@ class ServerCache:
             d.pop(key, None)
 
 
+class KeyedLocks:
+    """One lock per key, held only while someone holds or waits for it: ``async with
+    locks[key]:``. A plain ``defaultdict(asyncio.Lock)`` kept a lock for every server that ever
+    existed, for the life of the process (a create-and-delete loop grew it without end)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    def __getitem__(self, key: str) -> contextlib.AbstractAsyncContextManager[None]:
+        return self._held(key)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @contextlib.asynccontextmanager
+    async def _held(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key) or (asyncio.Lock(), 0)
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
 @dataclasses.dataclass
 class ServerController:
     """The Server stream's state: its locks, its cache, and the maintenance it has seen."""
 
     cache: ServerCache = dataclasses.field(default_factory=ServerCache)
-    locks: defaultdict[str, asyncio.Lock] = dataclasses.field(default_factory=lambda: defaultdict(asyncio.Lock))
+    locks: KeyedLocks = dataclasses.field(default_factory=KeyedLocks)
     """One per server key: one reconcile (or ServerAction) of a server at a time."""
     maintenance: dict[str, str | None] = dataclasses.field(default_factory=dict)
     """The maintenance each Host asked for when last seen (only a change reconciles its servers)."""
