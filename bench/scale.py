@@ -1,6 +1,7 @@
 """Scale figures: the operator's memory over the Servers it holds, and a restart over all of
 them — the time from starting the process until its ``kubenova_servers`` gauge counts every
-Server (each seen and adopted), and the writes the API server answered meanwhile (must be 0)."""
+Server and no reconcile is queued (each seen and adopted), and the writes the API server
+answered meanwhile (must be 0)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bench.context import Bench
 
 SETTLE_S = 5.0
 _GAUGE = re.compile(r"^kubenova_servers\{[^}]*\} (\S+)$", re.MULTILINE)
+_QUEUED = re.compile(r"^kubenova_server_reconciles_queued (\S+)$", re.MULTILINE)
 
 
 def parse_servers_gauge(text: str) -> int:
@@ -22,11 +24,18 @@ def parse_servers_gauge(text: str) -> int:
     return int(sum(float(v) for v in _GAUGE.findall(text)))
 
 
+def parse_adopted(text: str) -> int:
+    """The Servers the operator has seen, if their reconciles are all done (else 0)."""
+    queued = _QUEUED.search(text)
+    return parse_servers_gauge(text) if queued is not None and float(queued.group(1)) == 0 else 0
+
+
 def operator_servers(b: Bench) -> int:
+    """What :func:`parse_adopted` says of the operator's metrics (-1: not answering)."""
     url = f"http://127.0.0.1:{b.operator.metrics_port}/metrics"
     try:
         with urllib.request.urlopen(url, timeout=5) as resp:
-            return parse_servers_gauge(resp.read().decode())
+            return parse_adopted(resp.read().decode())
     except OSError:
         return -1
 
@@ -59,7 +68,7 @@ async def restart(b: Bench, total: int, limit_s: float = 600) -> dict[str, Any]:
         seen = operator_servers(b)
         if seen >= total:
             break
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.5)  # each scrape costs the operator a little CPU
     adopted = time.perf_counter() - start
     pid = b.operator.popen.pid if b.operator.popen is not None else 0
     cpu = costs.snapshot({"operator": pid}).get("operator")

@@ -57,6 +57,10 @@ QUOTA_LIMIT = Gauge(
     "Quota limit by namespace and resource (counts; ram in bytes; -1 is unlimited).",
     ["namespace", "resource"],
 )
+SERVER_RECONCILES_QUEUED = Gauge(
+    "kubenova_server_reconciles_queued",
+    "Servers whose events asked for a reconcile not finished yet: waiting or running (the work queue's depth).",
+)
 HOST_VCPUS = Gauge("kubenova_host_vcpus", "A host's physical vCPUs (Nova's hypervisor vcpus).", ["host"])
 HOST_VCPUS_USED = Gauge("kubenova_host_vcpus_used", "vCPUs claimed by the servers on a host.", ["host"])
 HOST_MEMORY_BYTES = Gauge("kubenova_host_memory_bytes", "A host's memory.", ["host"])
@@ -67,6 +71,11 @@ HOST_MEMORY_USED_BYTES = Gauge(
 _lock = threading.Lock()  # the HTTP server reads from its own thread
 _servers: dict[str, tuple[str, str]] = {}
 _quotas: dict[str, set[str]] = {}  # namespace -> the resources it has gauges for
+
+
+def queue_depth(depth: Callable[[], int]) -> None:
+    """``kubenova_server_reconciles_queued`` reads ``depth`` when scraped."""
+    SERVER_RECONCILES_QUEUED.set_function(depth)
 
 
 def serve(address: str) -> None:

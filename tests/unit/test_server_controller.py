@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from kubenova.backends.workload import Observation
-from kubenova.handlers.server_controller import KeyedLocks, ServerCache
+from kubenova.handlers.server_controller import KeyedLocks, ServerCache, Wanted, WorkQueue, encode
 
 
 def body(rv: str, **status: Any) -> dict[str, Any]:
@@ -85,3 +85,59 @@ def test_a_servers_lock_is_one_at_a_time_and_kept_only_while_used() -> None:
     asyncio.run(main())
     assert order == ["first in", "first out", "second in", "second out"]
     assert len(locks) == 0  # a deleted server leaves no lock behind
+
+
+def test_the_work_queue_runs_each_server_once_at_a_time_with_its_newest_events() -> None:
+    queue = WorkQueue(workers=2)
+    runs: list[tuple[str, Any, Any]] = []
+    started = asyncio.Event()
+    release = asyncio.Event()
+
+    def run(key: str) -> Any:
+        async def go(wanted: Wanted) -> None:
+            runs.append((key, wanted.server(), wanted.seen()))
+            if key == "ns/a" and len(runs) == 1:
+                started.set()
+                await release.wait()
+
+        return go
+
+    async def main() -> None:
+        queue.add("ns/a", Wanted(run("ns/a"), encode({"v": 1})))
+        await started.wait()
+        # While ns/a runs, two more events of it fold into one run after, with the newest of each.
+        queue.add("ns/a", Wanted(run("ns/a"), encode({"v": 2}), encode({"pod": 1})))
+        queue.add("ns/a", Wanted(run("ns/a"), encode({"v": 3})))
+        queue.add("ns/b", Wanted(run("ns/b")))
+        queue.add("ns/b", Wanted(run("ns/b"), workload=None))  # its workload is gone
+        assert queue.depth() == 2
+        release.set()
+        await asyncio.wait_for(queue.join(), 5)
+        await queue.close()
+
+    asyncio.run(main())
+    assert sorted(runs, key=lambda r: (r[0], str(r[1]))) == [
+        ("ns/a", {"v": 1}, None),
+        ("ns/a", {"v": 3}, {"pod": 1}),
+        ("ns/b", None, None),
+    ]
+
+
+def test_a_failed_run_does_not_stop_the_queue() -> None:
+    queue = WorkQueue(workers=1)
+    done: list[str] = []
+
+    async def fail(wanted: Wanted) -> None:
+        raise RuntimeError("the API server is restarting")
+
+    async def ok(wanted: Wanted) -> None:
+        done.append("ok")
+
+    async def main() -> None:
+        queue.add("ns/a", Wanted(fail))
+        queue.add("ns/b", Wanted(ok))
+        await asyncio.wait_for(queue.join(), 5)
+        await queue.close()
+
+    asyncio.run(main())
+    assert done == ["ok"]

@@ -155,11 +155,13 @@ def test_the_hosts_are_kept_until_what_they_are_made_from_changes() -> None:
     # (the spec changed behind the index functions' back here, and is not seen).
     inputs.saw("host", "h1", {})
     bodies["h1"] = [({"enabled": False}, {"state": "up", "usage": "changed"}, 2)]
-    assert facts.hosts() is first and first.states[0].enabled
+    assert facts.hosts() is first
+    assert first.states[0].enabled
     # Its spec is an input: the hosts are made again.
     inputs.saw("host", "h1", {"enabled": False})
     second = facts.hosts()
-    assert second is not first and not second.states[0].enabled
+    assert second is not first
+    assert not second.states[0].enabled
     # A Node that leaves the index without a deletion event (its compute label removed) counts.
     nodes["h2"] = [node("h2")]
     assert [h.name for h in facts.hosts().states] == ["h1", "h2"]

@@ -25,6 +25,7 @@ from kubenova import backends, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends.workload import SERVER_LABEL, Observation
 from kubenova.handlers import groups, hosts, metering, migrations, quotas, securitygroups, server_index, state
+from kubenova.handlers.server_controller import NOT_GIVEN, Wanted, encode, lean
 from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.servers import claims
@@ -62,11 +63,33 @@ async def server_event(
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
     state.of(memo).server_uids[key] = body.get("metadata", {}).get("uid", "")
-    try:
-        await reconcile(namespace or "", name, memo=memo, indexes=kw, event_body=dict(body))
-    except Exception:
-        retry_soon(namespace or "", name, memo, kw)
-        raise
+    want(namespace or "", name, memo, kw, event_body=encode(lean(dict(body))))
+
+
+def want(
+    namespace: str,
+    name: str,
+    memo: kopf.Memo,
+    kw: dict[str, Any],
+    *,
+    event_body: str | None = None,
+    workload: Any = NOT_GIVEN,
+) -> None:
+    """Queue a reconcile of the Server (:class:`~.server_controller.WorkQueue`) with what its
+    event carried; ``kw``: a handler's keywords, of which only kopf's indexes are kept (the
+    event's own body would wait with it)."""
+    indexes = {k: v for k, v in kw.items() if isinstance(v, kopf.Index)}
+
+    async def run(wanted: Wanted) -> None:
+        try:
+            await reconcile(
+                namespace, name, memo=memo, indexes=indexes, event_body=wanted.server(), workload=wanted.seen()
+            )
+        except Exception:
+            retry_soon(namespace, name, memo, indexes)
+            raise
+
+    state.of(memo).servers.queue.add(f"{namespace}/{name}", Wanted(run, event_body, workload))
 
 
 def retry_soon(namespace: str, name: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
@@ -115,7 +138,7 @@ def _watch_workloads(backend: backends.Backend) -> None:
         *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
     ) -> None:
         seen = None if event["type"] == "DELETED" else dict(body)
-        await _workload_event(namespace or "", labels[SERVER_LABEL], backend.observe(seen), memo, kw, seen=seen)
+        _workload_event(namespace or "", labels[SERVER_LABEL], backend.observe(seen), memo, kw, seen=seen)
 
 
 for _backend in backends.BACKENDS.values():
@@ -125,21 +148,21 @@ for _backend in backends.BACKENDS.values():
 @kopf.on.event("cdi.kubevirt.io", "v1beta1", "datavolumes", labels={SERVER_LABEL: kopf.PRESENT}, id="server-root-disk")
 async def root_disk_event(*, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any) -> None:
     """A root disk's import moving on (or failing): the server building on it follows."""
-    await reconcile(namespace or "", labels[SERVER_LABEL], memo=memo, indexes=kw)
+    want(namespace or "", labels[SERVER_LABEL], memo, kw)
 
 
-async def _workload_event(
+def _workload_event(
     namespace: str,
     server: str,
     obs: Observation,
     memo: kopf.Memo,
-    indexes: dict[str, Any],
+    kw: dict[str, Any],
     *,
     seen: dict[str, Any] | None = None,
 ) -> None:
     if state.of(memo).servers.cache.observed.get(f"{namespace}/{server}") == obs:
         return  # nothing Nova would see changed since the server last acted on its workload
-    await reconcile(namespace, server, memo=memo, indexes=indexes, workload=seen)
+    want(namespace, server, memo, kw, workload=None if seen is None else encode(lean(seen)))
 
 
 @kopf.on.event(GROUP, VERSION, "hosts", id="host-maintenance")

@@ -43,3 +43,10 @@ def test_servers_gauge() -> None:
         'kubenova_servers_other{a="b"} 5.0\n'
     )
     assert scale.parse_servers_gauge(text) == 100
+
+
+def test_servers_are_adopted_once_no_reconcile_is_queued() -> None:
+    gauge = 'kubenova_servers{backend="container",status="ACTIVE"} 100.0\n'
+    assert scale.parse_adopted(gauge + "kubenova_server_reconciles_queued 3.0\n") == 0
+    assert scale.parse_adopted(gauge + "kubenova_server_reconciles_queued 0.0\n") == 100
+    assert scale.parse_adopted(gauge) == 0  # an operator without the queue's gauge is not counted done
