@@ -21,7 +21,10 @@ from lightkube.config.kubeconfig import KubeConfig
 from lightkube.resources.core_v1 import ConfigMap
 from lightkube.types import PatchType
 
+from kubenova.api.common import API_VERSION
+from kubenova.kube import client as kube_client
 from kubenova.kube import direct
+from kubenova.kube import servers as kube_servers
 from kubenova.kube.transport import AiohttpTransport
 
 Check = Callable[[AsyncClient, list[dict[str, Any]]], Awaitable[None]]
@@ -47,8 +50,7 @@ def _client(client_class: type[AsyncClient], port: int, *, token: str = "t") -> 
 
 
 async def _fake_api(seen: list[dict[str, Any]]) -> AsyncGenerator[int]:
-    async def configmap(request: web.Request) -> web.Response:
-        name = request.match_info["name"]
+    async def record(request: web.Request) -> None:
         seen.append(
             {
                 "method": request.method,
@@ -57,6 +59,10 @@ async def _fake_api(seen: list[dict[str, Any]]) -> AsyncGenerator[int]:
                 "query": request.query_string,
             }
         )
+
+    async def configmap(request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        await record(request)
         if request.headers.get("Authorization") == "Bearer expired":
             status = {"kind": "Status", "apiVersion": "v1", "code": 401, "reason": "Unauthorized", "message": "no"}
             return web.Response(body=json.dumps(status).encode(), status=401, content_type="application/json")
@@ -68,8 +74,26 @@ async def _fake_api(seen: list[dict[str, Any]]) -> AsyncGenerator[int]:
         body["data"] = {"big": "x" * 200_000}  # more than one read's chunk
         return web.json_response(body)
 
+    async def servers(request: web.Request) -> web.Response:
+        """Every namespace's Servers, metadata only (as the API server answers a list that asks
+        for it), in two chunks."""
+        await record(request)
+        if request.headers.get("Accept") != kube_client.METADATA_LIST:
+            return web.Response(status=406)
+        first = "continue" not in request.query
+        keys = [("ns", "a", "u1"), ("ns", "b", "u2")] if first else [("other", "a", "u3")]
+        items = [
+            {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
+             "metadata": {"namespace": ns, "name": name, "uid": uid, "resourceVersion": "7"}}
+            for ns, name, uid in keys
+        ]  # fmt: skip
+        listed = {"resourceVersion": "9", **({"continue": "more"} if first else {})}
+        body = {"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": listed}
+        return web.json_response({**body, "items": items})
+
     app = web.Application()
     app.router.add_route("*", "/api/v1/namespaces/ns/configmaps/{name}", configmap)
+    app.router.add_route("GET", f"/apis/{API_VERSION}/servers", servers)
     runner = web.AppRunner(app)
     await runner.setup()
     with socket.socket() as s:
@@ -152,6 +176,18 @@ def test_no_server_is_httpx_connect_error(client_class: type[AsyncClient]) -> No
             await client.close()
 
     asyncio.run(main())
+
+
+def test_the_servers_uids_are_listed_from_their_metadata_alone_chunk_by_chunk(
+    client_class: type[AsyncClient],
+) -> None:
+    async def check(client: AsyncClient, seen: list[dict[str, Any]]) -> None:
+        assert await kube_servers.uids(client) == {"ns/a": "u1", "ns/b": "u2", "other/a": "u3"}
+
+    first, second = _run(client_class, check)
+    assert first["headers"]["Accept"] == second["headers"]["Accept"] == kube_client.METADATA_LIST
+    assert "limit=500" in first["query"]
+    assert "continue=more" in second["query"]
 
 
 def test_the_direct_client_asks_for_no_compression() -> None:

@@ -10,9 +10,12 @@ ledger, its namespace's quota usage). The apiserver-faults integration test foun
 a deleted server's claim.
 
 So every ``vanished_sweep_seconds`` (60 s by default) the Servers are listed (one chunked list of
-all namespaces), and each one this process has an event of and that is not listed is read again;
-one that is gone loses its index entries and goes through the DELETED path of
-:func:`kubenova.handlers.servers.server_event`.
+all namespaces, of their metadata only: names and uids are all it compares), and each one this
+process has an event of and that is not listed is read again; one that is gone loses its index
+entries and goes through the DELETED path of :func:`kubenova.handlers.servers.server_event`.
+
+Why list, not read what this process holds: what it holds (kopf's indexes, the Server cache) is
+what went stale. Only the API server knows which Servers are gone.
 """
 
 from __future__ import annotations
