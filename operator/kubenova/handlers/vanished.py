@@ -21,7 +21,6 @@ what went stale. Only the API server knows which Servers are gone.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -36,17 +35,10 @@ log = logging.getLogger(__name__)
 
 @kopf.on.startup(id="vanished-sweeper")
 async def start(memo: kopf.Memo, **_: Any) -> None:
+    """Start the sweeper; :meth:`~kubenova.handlers.state.OperatorState.stop_background` stops it."""
     st = state.of(memo)
     if st.settings.vanished_sweep_seconds > 0:
         st.tasks.append(asyncio.create_task(_sweep_forever(memo), name="vanished-sweeper"))
-
-
-@kopf.on.cleanup(id="vanished-sweeper-stop")
-async def stop(memo: kopf.Memo, **_: Any) -> None:
-    for task in state.of(memo).tasks:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _sweep_forever(memo: kopf.Memo) -> None:
