@@ -146,17 +146,7 @@ class Kube:
 
     def exists(self, namespace: str, name: str) -> None:
         """Refuse as virt-api does when there is no instance (the VM stands in for it)."""
-        try:
-            self.client.get(VirtualMachine, name, namespace=namespace)
-        except ApiError as exc:
-            if exc.status.code == 404:
-                raise Refused(
-                    404,
-                    "NotFound",
-                    f'virtualmachineinstance.kubevirt.io "{name}" not found',
-                    {"name": name, "group": "kubevirt.io", "kind": "virtualmachineinstance"},
-                ) from exc
-            raise
+        self._read_vm(namespace, name, missing="virtualmachineinstance")
 
     def _read_vm(self, namespace: str, name: str, *, missing: str) -> dict[str, Any]:
         """The VM ``namespace/name``; if there is none, virt-api's 404 for the kind it names."""

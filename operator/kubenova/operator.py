@@ -116,8 +116,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
     st = state.of(memo)
-    st.refresh.close()  # a refresh retried after this would only fail on the closed client
-    await st.servers.queue.close()
+    await st.stop_background()
     await st.client.close()
 
 

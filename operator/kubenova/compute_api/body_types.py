@@ -45,16 +45,22 @@ def name(field: str, value: Any) -> str:
     return text
 
 
-def positive_integer(field: str, value: Any) -> int:
-    """Nova's ``positive_integer``: an integer, or a string of ASCII digits, at least 1."""
+def _integer(field: str, value: Any, *, digits: re.Pattern[str], pattern: str, minimum: int) -> int:
+    """An integer, or a string that ``digits`` matches, at least ``minimum``: the shape of Nova's
+    integer types, with their schema's ``pattern`` (the text its refusal quotes) and minimum."""
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise invalid(field, value, f"{value!r} is not of type 'integer', 'string'")
-    if isinstance(value, str) and not _DIGITS.match(value):
-        raise invalid(field, value, f"{value!r} does not match '^[0-9]*$'")
+    if isinstance(value, str) and not digits.match(value):
+        raise invalid(field, value, f"{value!r} does not match '{pattern}'")
     number = int(value)
-    if number < 1:
-        raise invalid(field, value, f"{value!r} is less than the minimum of 1")
+    if number < minimum:
+        raise invalid(field, value, f"{value!r} is less than the minimum of {minimum}")
     return number
+
+
+def positive_integer(field: str, value: Any) -> int:
+    """Nova's ``positive_integer``: an integer, or a string of ASCII digits, at least 1."""
+    return _integer(field, value, digits=_DIGITS, pattern="^[0-9]*$", minimum=1)
 
 
 def boolean(field: str, value: Any) -> bool:
@@ -171,13 +177,7 @@ MAX_INT = 0x7FFFFFFF  # nova.db MAX_INT: quotas are 32-bit columns
 
 def quota_value(field: str, value: Any) -> int:
     """Nova's quota value: an integer (or its string) from -1 (unlimited) to MAX_INT."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise invalid(field, value, f"{value!r} is not of type 'integer', 'string'")
-    if isinstance(value, str) and not _QUOTA.match(value):
-        raise invalid(field, value, f"{value!r} does not match '^-?[0-9]+$'")
-    number = int(value)
-    if number < -1:
-        raise invalid(field, value, f"{value!r} is less than the minimum of -1")
+    number = _integer(field, value, digits=_QUOTA, pattern="^-?[0-9]+$", minimum=-1)
     if number > MAX_INT:
         raise invalid(field, value, f"{value!r} is greater than the maximum of {MAX_INT}")
     return number
@@ -185,11 +185,4 @@ def quota_value(field: str, value: Any) -> int:
 
 def non_negative_integer(field: str, value: Any) -> int:
     """Nova's ``non_negative_integer``: an integer, or a string of ASCII digits, at least 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise invalid(field, value, f"{value!r} is not of type 'integer', 'string'")
-    if isinstance(value, str) and not _DIGITS.match(value):
-        raise invalid(field, value, f"{value!r} does not match '^[0-9]*$'")
-    number = int(value)
-    if number < 0:
-        raise invalid(field, value, f"{value!r} is less than the minimum of 0")
-    return number
+    return _integer(field, value, digits=_DIGITS, pattern="^[0-9]*$", minimum=0)

@@ -9,6 +9,7 @@ added later by a handler would be private to that object (and a lock in it would
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from typing import Any
 
@@ -47,7 +48,19 @@ class OperatorState:
     server_uids: dict[str, str]
     """The uid of every Server this process has an event of, by "namespace/name"."""
     tasks: list[asyncio.Task[None]]
-    """Background tasks (the :mod:`.vanished` sweeper), cancelled at cleanup."""
+    """Background tasks (the :mod:`.vanished` sweeper), cancelled by :meth:`stop_background`."""
+
+    async def stop_background(self) -> None:
+        """Stop what runs in the background, at cleanup, before the client closes (what ran on
+        after would only fail on it): the background tasks and the reconciles queued, awaited,
+        then the pending refreshes (last: a sweep that forgets a Server, and a reconcile, ask
+        for refreshes), which take no more."""
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.servers.queue.close()
+        self.refresh.close()
 
 
 def make(settings: config.Settings, client: Client) -> OperatorState:

@@ -10,15 +10,17 @@ ledger, its namespace's quota usage). The apiserver-faults integration test foun
 a deleted server's claim.
 
 So every ``vanished_sweep_seconds`` (60 s by default) the Servers are listed (one chunked list of
-all namespaces), and each one this process has an event of and that is not listed is read again;
-one that is gone loses its index entries and goes through the DELETED path of
-:func:`kubenova.handlers.servers.server_event`.
+all namespaces, of their metadata only: names and uids are all it compares), and each one this
+process has an event of and that is not listed is read again; one that is gone loses its index
+entries and goes through the DELETED path of :func:`kubenova.handlers.servers.server_event`.
+
+Why list, not read what this process holds: what it holds (kopf's indexes, the Server cache) is
+what went stale. Only the API server knows which Servers are gone.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -33,17 +35,10 @@ log = logging.getLogger(__name__)
 
 @kopf.on.startup(id="vanished-sweeper")
 async def start(memo: kopf.Memo, **_: Any) -> None:
+    """Start the sweeper; :meth:`~kubenova.handlers.state.OperatorState.stop_background` stops it."""
     st = state.of(memo)
     if st.settings.vanished_sweep_seconds > 0:
         st.tasks.append(asyncio.create_task(_sweep_forever(memo), name="vanished-sweeper"))
-
-
-@kopf.on.cleanup(id="vanished-sweeper-stop")
-async def stop(memo: kopf.Memo, **_: Any) -> None:
-    for task in state.of(memo).tasks:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
 
 
 async def _sweep_forever(memo: kopf.Memo) -> None:

@@ -14,6 +14,7 @@ first and then the kubeconfig (``KUBECONFIG`` or ``~/.kube/config``); change one
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from lightkube import ApiError, AsyncClient, KubeConfig
@@ -25,6 +26,9 @@ from kubenova.kube import direct, transport
 
 FIELD_MANAGER = "kubenova"
 
+
+METADATA_LIST = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"
+"""The API server's answer to a list with metadata only (no spec, no status) in each item."""
 
 MAX_CONNECTIONS = 16
 """Requests in flight to the API server at once; more wait for a free connection. kopf runs a
@@ -117,6 +121,28 @@ async def get_dict(client: AsyncClient, res: Any, name: str, *, namespace: str |
         raise
     result: dict[str, Any] = obj.to_dict()
     return result
+
+
+async def list_metadata(
+    client: AsyncClient, res: type[Resource], *, namespace: str | None = None, chunk_size: int = 500
+) -> AsyncIterator[dict[str, Any]]:
+    """The ``metadata`` of each object of kind ``res`` (in ``namespace``: ``lightkube.ALL_NS`` for
+    every namespace), as plain JSON-like data: one list in chunks, whose items the API server
+    sends without spec or status (a PartialObjectMetadataList). For a caller that needs names and
+    uids only, a list's cost is then its objects' metadata, not their whole bodies.
+
+    lightkube's ``list`` sets no Accept header of its own: this builds the same request through
+    its generic client (a private attribute of the pinned lightkube) with one, and reads the items
+    as dicts (their kind is PartialObjectMetadata, not ``res``). It still goes through httpx, as
+    every list does (:mod:`.direct`)."""
+    generic = client._client
+    request = generic.prepare_request(
+        "list", res=res, namespace=namespace, params={"limit": chunk_size}, headers={"Accept": METADATA_LIST}
+    )
+    request.response_type = dict  # type: ignore[assignment]  # lightkube decodes items into any dict class
+    async for item in generic.list(request):
+        meta: dict[str, Any] = item["metadata"]
+        yield meta
 
 
 def is_not_found(exc: ApiError) -> bool:
