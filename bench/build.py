@@ -15,6 +15,8 @@ from lightkube.resources.core_v1 import ConfigMap
 from bench import costs, servers, stats
 from bench.context import CONCURRENCY, TIMEOUT_S, Bench
 
+SLOWEST_RATE = 5.0
+"""Servers per second below which a build is given up."""
 SETTLE_S = 3.0  # Host usage is coalesced (KUBENOVA_HOST_USAGE_DELAY_SECONDS)
 
 
@@ -50,7 +52,9 @@ async def create_and_wait(
 
     start = time.perf_counter()
     await asyncio.gather(*(one(n) for n in names))
-    active = dict(zip(names, await asyncio.wait_for(asyncio.gather(*waits.values()), TIMEOUT_S), strict=True))
+    # At least TIMEOUT_S, and longer for a large build (10,000 Servers at 10/s take 17 minutes).
+    limit = max(TIMEOUT_S, len(names) / SLOWEST_RATE)
+    active = dict(zip(names, await asyncio.wait_for(asyncio.gather(*waits.values()), limit), strict=True))
     return sent, active, start
 
 
