@@ -71,3 +71,17 @@ def test_plan_keeps_the_builds_requests_in_order_and_marks_kwok() -> None:
 def test_substitute_longest_first() -> None:
     names = {"rec": "new1", "rec-pod": "pod9", "bench-record": "bench-replay"}
     assert replay.substitute("/bench-record/rec-pod/rec", names) == "/bench-replay/pod9/new1"
+
+
+def test_plan_sends_the_namespaces_requests_once_and_applies_as_applies() -> None:
+    policies = "/apis/networking.k8s.io/v1/namespaces/bench-record/networkpolicies/sg-default"
+    events = [
+        event("create", NS, "01", "servers", body={"metadata": {"name": "recorded"}}),
+        event("create", NS.replace("servers", "securitygroups"), "02", "securitygroups", body={"kind": "SG"}),
+        event("patch", policies, "03", "networkpolicies", body={"apiVersion": "networking.k8s.io/v1", "kind": "X"}),
+        event("patch", f"{NS}/recorded/status", "04", "servers", sub="status", body={"status": {}}),
+    ]
+    steps = replay.plan(events, server="recorded")
+    assert [s.once for s in steps] == [False, True, True, False]
+    assert steps[2].content_type == "application/apply-patch+yaml"
+    assert steps[3].content_type == "application/merge-patch+json"
