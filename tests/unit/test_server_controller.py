@@ -141,3 +141,16 @@ def test_a_failed_run_does_not_stop_the_queue() -> None:
 
     asyncio.run(main())
     assert done == ["ok"]
+
+
+def test_a_workload_event_folded_with_a_server_event_still_asks_for_its_reconcile() -> None:
+    async def run(wanted: Wanted) -> None:
+        pass
+
+    workload = Wanted(run, None, encode({"pod": "Running"}), other=True)
+    echo = Wanted(run, encode({"metadata": {"resourceVersion": "7"}}))
+    folded = workload.merged(echo)
+    assert folded.other  # our echo in the same reconcile must not end it
+    assert folded.seen() == {"pod": "Running"}
+    assert folded.server() == {"metadata": {"resourceVersion": "7"}}
+    assert not echo.merged(Wanted(run, encode({}))).other

@@ -186,6 +186,9 @@ class Wanted:
     """The newest Server event's body (:func:`lean`, :func:`encode`d), if an event asked."""
     workload: Any = NOT_GIVEN
     """The newest workload event's body (encoded; ``None``: the workload is gone)."""
+    other: bool = False
+    """Asked for by something other than the Server's own event (its workload, its root disk):
+    a Server event folded in that is only our echo must not cancel the reconcile."""
 
     def server(self) -> dict[str, Any] | None:
         return None if self.event_body is None else json.loads(self.event_body)
@@ -202,6 +205,7 @@ class Wanted:
             newer.run,
             newer.event_body if newer.event_body is not None else self.event_body,
             newer.workload if newer.workload is not NOT_GIVEN else self.workload,
+            self.other or newer.other,
         )
 
 

@@ -83,13 +83,19 @@ def want(
     async def run(wanted: Wanted) -> None:
         try:
             await reconcile(
-                namespace, name, memo=memo, indexes=indexes, event_body=wanted.server(), workload=wanted.seen()
+                namespace,
+                name,
+                memo=memo,
+                indexes=indexes,
+                event_body=wanted.server(),
+                workload=wanted.seen(),
+                echo_ends=not wanted.other,
             )
         except Exception:
             retry_soon(namespace, name, memo, indexes)
             raise
 
-    state.of(memo).servers.queue.add(f"{namespace}/{name}", Wanted(run, event_body, workload))
+    state.of(memo).servers.queue.add(f"{namespace}/{name}", Wanted(run, event_body, workload, event_body is None))
 
 
 def retry_soon(namespace: str, name: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
@@ -200,10 +206,13 @@ async def reconcile(
     indexes: dict[str, Any],
     event_body: dict[str, Any] | None = None,
     workload: dict[str, Any] | None = None,
+    echo_ends: bool = True,
 ) -> None:
     """Steps for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them.
     ``event_body``: the Server as its watch event carried it (see :mod:`.server_controller`);
-    ``workload``: its workload, as a workload event carried it."""
+    ``workload``: its workload, as a workload event carried it. ``echo_ends``: an
+    ``event_body`` that is our own write's echo means there is nothing to do (not so when
+    another event was folded into the same reconcile)."""
     key = f"{namespace}/{name}"
     st = state.of(memo)
     async with st.servers.locks[key]:
@@ -212,7 +221,9 @@ async def reconcile(
         if event_body is not None:
             echo, server = cache.event(key, event_body)
             if echo:
-                return  # our own write, acted on when it was made
+                if echo_ends:
+                    return  # our own write, acted on when it was made
+                server = cache.bodies.get(key)
         else:
             server = cache.bodies.get(key)
         if server is None:
