@@ -238,6 +238,11 @@ class WorkQueue:
             if len(self._workers) < self.size:
                 self._workers.append(asyncio.create_task(self._work(), name=f"reconcile-{len(self._workers)}"))
 
+    def discard(self, key: str) -> None:
+        """Forget what ``key`` waits for (its Server is gone); a run in progress goes on."""
+        self._again.pop(key, None)
+        self._waiting.pop(key, None)  # its key stays in the asyncio queue, skipped when it comes out
+
     def depth(self) -> int:
         """Servers waiting or being reconciled."""
         return len(self._waiting) + len(self._running)
@@ -257,7 +262,10 @@ class WorkQueue:
     async def _work(self) -> None:
         while True:
             key = await self._keys.get()
-            wanted = self._waiting.pop(key)
+            wanted = self._waiting.pop(key, None)
+            if wanted is None:  # discarded
+                self._keys.task_done()
+                continue
             self._running.add(key)
             try:
                 await wanted.run(wanted)

@@ -53,17 +53,26 @@ async def server_event(
     await securitygroups.server_changed(key, body, deleted=deleted, memo=memo, kw=kw)
     if deleted:
         st = state.of(memo)
-        st.server_uids.pop(key, None)
-        st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
-        st.placement.charged[key] = None
-        st.placement.indexed.forget(key)
-        st.placement.usage.forget(namespace or "", name)
-        st.placement.volume_holds.pop(key, None)
-        st.servers.cache.forget(key)
+        # What its earlier events asked for is moot, and one running now ends before it is
+        # forgotten (it would write the cache again).
+        st.servers.queue.discard(key)
+        async with st.servers.locks[key]:
+            _forget(st, key, namespace or "", name)
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
     state.of(memo).server_uids[key] = body.get("metadata", {}).get("uid", "")
     want(namespace or "", name, memo, kw, event_body=encode(lean(dict(body))))
+
+
+def _forget(st: state.OperatorState, key: str, namespace: str, name: str) -> None:
+    """A deleted Server's traces in this process."""
+    st.server_uids.pop(key, None)
+    st.placement.pending[key] = st.placement.pending[key + claims.SOURCE] = None
+    st.placement.charged[key] = None
+    st.placement.indexed.forget(key)
+    st.placement.usage.forget(namespace, name)
+    st.placement.volume_holds.pop(key, None)
+    st.servers.cache.forget(key)
 
 
 def want(
