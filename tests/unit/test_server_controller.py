@@ -154,3 +154,28 @@ def test_a_workload_event_folded_with_a_server_event_still_asks_for_its_reconcil
     assert folded.seen() == {"pod": "Running"}
     assert folded.server() == {"metadata": {"resourceVersion": "7"}}
     assert not echo.merged(Wanted(run, encode({}))).other
+
+
+def test_a_deleted_servers_waiting_reconcile_is_dropped_and_its_key_can_come_back() -> None:
+    queue = WorkQueue(workers=1)
+    ran: list[Any] = []
+    gate = asyncio.Event()
+
+    async def block(wanted: Wanted) -> None:
+        await gate.wait()
+
+    async def record(wanted: Wanted) -> None:
+        ran.append(wanted.server())
+
+    async def main() -> None:
+        queue.add("ns/busy", Wanted(block))  # the one worker is busy meanwhile
+        queue.add("ns/a", Wanted(record, encode({"v": 1})))
+        queue.discard("ns/a")  # deleted
+        queue.add("ns/a", Wanted(record, encode({"v": 2})))  # a new Server of that name
+        assert queue.depth() == 2
+        gate.set()
+        await asyncio.wait_for(queue.join(), 5)
+        await queue.close()
+
+    asyncio.run(main())
+    assert ran == [{"v": 2}]
