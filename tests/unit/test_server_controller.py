@@ -179,3 +179,11 @@ def test_a_deleted_servers_waiting_reconcile_is_dropped_and_its_key_can_come_bac
 
     asyncio.run(main())
     assert ran == [{"v": 2}]
+
+
+def test_an_events_json_is_kept_as_it_came() -> None:
+    cache = ServerCache()
+    text = encode(body("1", state="ACTIVE"))
+    assert cache.event("ns/a", text) == (False, body("1", state="ACTIVE"))
+    assert cache.bodies["ns/a"] == body("1", state="ACTIVE")
+    assert cache.bodies._json["ns/a"] is text

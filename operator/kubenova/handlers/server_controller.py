@@ -76,6 +76,10 @@ class EncodedBodies(MutableMapping[str, dict[str, Any]]):
     def __setitem__(self, key: str, body: dict[str, Any]) -> None:
         self._json[key] = encode(body)
 
+    def put_json(self, key: str, text: str) -> None:
+        """Keep a body already encoded (by :func:`encode`)."""
+        self._json[key] = text
+
     def __delitem__(self, key: str) -> None:
         del self._json[key]
 
@@ -104,9 +108,14 @@ class ServerCache:
             self.written.setdefault(key, deque(maxlen=ECHOES_KEPT)).append(rv)
             self.awaiting[key] = rv
 
-    def event(self, key: str, body: dict[str, Any]) -> tuple[bool, dict[str, Any] | None]:
-        """For a watch event's body: (True, None) if it is our echo (nothing to do); (False,
-        body) if it is the newest state, to act on; (False, None) if the Server must be read."""
+    def event(self, key: str, body: dict[str, Any] | str) -> tuple[bool, dict[str, Any] | None]:
+        """For a watch event's body (or its :func:`lean` JSON, kept as it is): (True, None) if it
+        is our echo (nothing to do); (False, body) if it is the newest state, to act on; (False,
+        None) if the Server must be read."""
+        text = body if isinstance(body, str) else None
+        if isinstance(body, str):
+            body = json.loads(body)
+            assert isinstance(body, dict)
         rv = body.get("metadata", {}).get("resourceVersion")
         if rv and rv in self.written.get(key, ()):
             if self.awaiting.get(key) == rv:
@@ -114,8 +123,11 @@ class ServerCache:
             return True, None
         if key in self.awaiting:
             return False, None
-        body = lean(body)
-        self.bodies[key] = body
+        if text is None:
+            body = lean(body)
+            self.bodies[key] = body
+        else:
+            self.bodies.put_json(key, text)
         return False, body
 
     def read(self, key: str, body: dict[str, Any] | None) -> None:

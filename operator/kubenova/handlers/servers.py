@@ -96,7 +96,7 @@ def want(
                 name,
                 memo=memo,
                 indexes=indexes,
-                event_body=wanted.server(),
+                event_body=wanted.event_body,
                 workload=wanted.seen(),
                 echo_ends=not wanted.other,
             )
@@ -213,12 +213,13 @@ async def reconcile(
     *,
     memo: kopf.Memo,
     indexes: dict[str, Any],
-    event_body: dict[str, Any] | None = None,
+    event_body: dict[str, Any] | str | None = None,
     workload: dict[str, Any] | None = None,
     echo_ends: bool = True,
 ) -> None:
     """Steps for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them.
-    ``event_body``: the Server as its watch event carried it (see :mod:`.server_controller`);
+    ``event_body``: the Server as its watch event carried it, or that body :func:`lean` as JSON
+    (see :mod:`.server_controller`);
     ``workload``: its workload, as a workload event carried it. ``echo_ends``: an
     ``event_body`` that is our own write's echo means there is nothing to do (not so when
     another event was folded into the same reconcile)."""
