@@ -187,3 +187,31 @@ def test_an_events_json_is_kept_as_it_came() -> None:
     assert cache.event("ns/a", text) == (False, body("1", state="ACTIVE"))
     assert cache.bodies["ns/a"] == body("1", state="ACTIVE")
     assert cache.bodies._json["ns/a"] is text
+
+
+def test_placed_servers_are_reconciled_before_unplaced_ones() -> None:
+    queue = WorkQueue(workers=1)
+    order: list[str] = []
+    gate = asyncio.Event()
+
+    async def block(wanted: Wanted) -> None:
+        await gate.wait()
+
+    def record(key: str) -> Any:
+        async def go(wanted: Wanted) -> None:
+            order.append(key)
+
+        return go
+
+    async def main() -> None:
+        queue.add("ns/busy", Wanted(block))
+        queue.add("ns/new-1", Wanted(record("ns/new-1")))
+        queue.add("ns/new-2", Wanted(record("ns/new-2")))
+        queue.add("ns/running-pod", Wanted(record("ns/running-pod"), placed=True))
+        queue.add("ns/new-2", Wanted(record("ns/new-2"), placed=True))  # placed meanwhile: moves up
+        gate.set()
+        await asyncio.wait_for(queue.join(), 5)
+        await queue.close()
+
+    asyncio.run(main())
+    assert order == ["ns/running-pod", "ns/new-2", "ns/new-1"]

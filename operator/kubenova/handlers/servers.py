@@ -61,7 +61,8 @@ async def server_event(
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
     state.of(memo).server_uids[key] = body.get("metadata", {}).get("uid", "")
-    want(namespace or "", name, memo, kw, event_body=encode(lean(dict(body))))
+    placed = bool((body.get("status") or {}).get("host") or body.get("metadata", {}).get("deletionTimestamp"))
+    want(namespace or "", name, memo, kw, event_body=encode(lean(dict(body))), placed=placed)
 
 
 def _forget(st: state.OperatorState, key: str, namespace: str, name: str) -> None:
@@ -83,6 +84,7 @@ def want(
     *,
     event_body: str | None = None,
     workload: Any = NOT_GIVEN,
+    placed: bool = True,
 ) -> None:
     """Queue a reconcile of the Server (:class:`~.server_controller.WorkQueue`) with what its
     event carried; ``kw``: a handler's keywords, of which only kopf's indexes are kept (the
@@ -104,7 +106,8 @@ def want(
             retry_soon(namespace, name, memo, indexes)
             raise
 
-    state.of(memo).servers.queue.add(f"{namespace}/{name}", Wanted(run, event_body, workload, event_body is None))
+    queued = Wanted(run, event_body, workload, other=event_body is None, placed=placed)
+    state.of(memo).servers.queue.add(f"{namespace}/{name}", queued)
 
 
 def retry_soon(namespace: str, name: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
