@@ -1,10 +1,11 @@
-"""Small helpers shared by the handlers: the time as status fields record it, and an index's
-single value. The operator's shared state is :mod:`.state`.
+"""Small helpers shared by the handlers: the time as status fields record it, an index's
+single value, a body without what no handler reads. The operator's shared state is :mod:`.state`.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -21,3 +22,12 @@ def first(index: kopf.Index[Any, Any], key: Any) -> Any | None:
     for value in index[key]:
         return value
     return None
+
+
+def lean(body: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` without ``metadata.managedFields``: the API server's record of who set which
+    field, which no handler reads, and about half of a Server's or a Pod's body."""
+    meta = body.get("metadata")
+    if not meta or "managedFields" not in meta:
+        return dict(body)
+    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}

@@ -34,6 +34,8 @@ import kopf
 from kopf._core.actions import execution
 from kopf._core.reactor import processing
 
+from kubenova.handlers.common import lean
+
 log = logging.getLogger(__name__)
 
 Processor = Callable[..., Awaitable[str | None]]
@@ -202,7 +204,7 @@ class Dispatcher:
         if self._deferred is None:
             self._deferred = collections.deque()
             self._replaying = asyncio.create_task(self._replay(operator_indexed), name="first-listings")
-        event = {"type": raw_event.get("type"), "object": _lean(raw_event["object"])}
+        event = {"type": raw_event.get("type"), "object": lean(raw_event["object"])}
         self._deferred.append((to, json.dumps(event, separators=(",", ":"))))
 
     async def _replay(self, operator_indexed: Any) -> None:
@@ -225,14 +227,6 @@ class Dispatcher:
         except Exception as exc:
             log.exception("index %s failed on %s", handler.id, _name(kw["body"]))
             return execution.Outcome(final=True, exception=exc)
-
-
-def _lean(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``body`` without ``metadata.managedFields``, which no handler reads."""
-    meta = body.get("metadata")
-    if not meta or "managedFields" not in meta:
-        return body
-    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def _name(body: Mapping[str, Any]) -> str:

@@ -40,21 +40,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mutabl
 from typing import Any
 
 from kubenova.backends.workload import Observation
+from kubenova.handlers.common import lean
 
 log = logging.getLogger(__name__)
 ECHOES_KEPT = 16
 WORKERS = 32
 """Servers reconciled at once from their events. The scheduler's decisions are one at a time
 anyway; the rest of a step is mostly waiting for the API server."""
-
-
-def lean(body: dict[str, Any]) -> dict[str, Any]:
-    """``body`` without ``metadata.managedFields``: the API server's record of who set which
-    field, which no step reads, was about half of what the cache held per server."""
-    meta = body.get("metadata")
-    if not meta or "managedFields" not in meta:
-        return body
-    return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}
 
 
 def encode(body: dict[str, Any]) -> str:

@@ -25,7 +25,8 @@ from kubenova import backends, metrics
 from kubenova.api.common import GROUP, VERSION
 from kubenova.backends.workload import SERVER_LABEL, Observation
 from kubenova.handlers import groups, hosts, metering, migrations, quotas, securitygroups, server_index, state
-from kubenova.handlers.server_controller import NOT_GIVEN, Wanted, encode, lean
+from kubenova.handlers.common import lean
+from kubenova.handlers.server_controller import NOT_GIVEN, Wanted, encode
 from kubenova.handlers.server_executor import Executor
 from kubenova.kube import servers as kube_servers
 from kubenova.servers import claims
