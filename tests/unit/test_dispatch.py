@@ -9,7 +9,6 @@ from typing import Any
 
 import kopf
 import pytest
-from kopf._cogs.aiokits import aiotoggles
 from kopf._core.engines.indexing import OperatorIndexers
 from kopf._core.reactor import processing, running
 
@@ -122,36 +121,3 @@ def test_indexes_first_then_handlers_in_order_with_labels_and_failures() -> None
     _run(registry, indexers, _event("DELETED", "a"))
     assert "a" not in indexers.indices["sizes"]
     assert "a" not in indexers.indices["broken"]
-
-
-def test_events_before_every_first_listing_wait_compactly_and_keep_their_order() -> None:
-    registry = kopf.OperatorRegistry()
-    seen: list[tuple[str, str, bool]] = []
-
-    @kopf.on.event("example.com", "v1", "things", registry=registry)
-    async def handler(*, name: str, type: str, meta: Any, **_: Any) -> None:
-        seen.append((name, type, "managedFields" in meta))
-
-    async def fallback(**_: Any) -> None:
-        raise AssertionError("went to kopf's processing")
-
-    async def go() -> None:
-        dispatcher = dispatch.Dispatcher(fallback)
-        indexed = aiotoggles.ToggleSet(all)
-        listing = await indexed.make_toggle(False)  # another kind's first listing, not over yet
-        indexers = OperatorIndexers()
-        a = _event("ADDED", "a")
-        a["object"]["metadata"]["managedFields"] = [{"manager": "kubectl"}]
-        for event in (a, _event("MODIFIED", "a"), _event("ADDED", "b")):
-            await dispatcher(
-                registry=registry, resource=RESOURCE, raw_event=event, indexers=indexers, memobase="m",
-                operator_indexed=indexed,
-            )  # fmt: skip
-        assert seen == []  # none before every listing is indexed, and none of them is waited on
-        await indexed.drop_toggle(listing)
-        await asyncio.sleep(0.01)
-        await dispatcher(registry=registry, resource=RESOURCE, raw_event=_event("MODIFIED", "b"), indexers=indexers,
-                         memobase="m", operator_indexed=indexed)  # fmt: skip
-
-    asyncio.run(go())
-    assert seen == [("a", "ADDED", False), ("a", "MODIFIED", False), ("b", "ADDED", False), ("b", "MODIFIED", False)]

@@ -22,19 +22,15 @@ no handler runs before every kind's first listing has been indexed.
 from __future__ import annotations
 
 import asyncio
-import collections
 import inspect
-import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import kopf
 from kopf._core.actions import execution
 from kopf._core.reactor import processing
-
-from kubenova.handlers.common import lean
 
 log = logging.getLogger(__name__)
 
@@ -117,23 +113,13 @@ async def _call(fn: Any, kw: dict[str, Any]) -> Any:
     return await result if inspect.isawaitable(result) else result
 
 
-class Handling(NamedTuple):
-    """What an event's handlers are called with, besides the event."""
-
-    handlers: tuple[Any, ...]
-    memobase: Any
-    resource: kopf.Resource
-    indexers: Any
-
-
 class Dispatcher:
     """The processor kopf's watch streams call; see the module's docstring."""
 
     def __init__(self, original: Processor) -> None:
         self.original = original
         self.plans: dict[kopf.Resource, Plan | None] = {}
-        self._deferred: collections.deque[tuple[Handling, str]] | None = None
-        self._replaying: asyncio.Task[None] | None = None
+        self._indexed: asyncio.Task[None] | None = None
 
     async def __call__(self, **kw: Any) -> str | None:
         registry, resource = kw["registry"], kw["resource"]
@@ -174,51 +160,28 @@ class Dispatcher:
                     if matches(handler, labels):
                         outcomes[handler.id] = await self._index(handler, kw)
                 indexers.replace(body=body, outcomes=outcomes)
+        # As kopf: no handler runs before every kind's first listing is in the indexes.
         if operator_indexed is not None and resource_indexed is not None:
             await operator_indexed.drop_toggle(resource_indexed)
-        handlers = tuple(h for h in found.watching if matches(h, labels))
-        if not handlers:
-            return
-        # As kopf: no handler runs before every kind's first listing is in the indexes.
-        if self._deferred is not None or (operator_indexed is not None and not operator_indexed.is_on()):
-            self._defer(Handling(handlers, memobase, resource, indexers), raw_event, operator_indexed)
-            return
-        await self._handle(Handling(handlers, memobase, resource, indexers), raw_event, kw)
-
-    @staticmethod
-    async def _handle(to: Handling, raw_event: Mapping[str, Any], kw: dict[str, Any] | None = None) -> None:
-        kw = kw or kwargs(raw_event, to.memobase, to.resource, to.indexers.indices)
-        for handler in to.handlers:
+        if operator_indexed is not None and not operator_indexed.is_on():
+            await self._all_indexed(operator_indexed)
+        for handler in found.watching:
+            if not matches(handler, labels):
+                continue
+            kw = kw or kwargs(raw_event, memobase, resource, indexers.indices)
             try:
                 await _call(handler.fn, kw)
             except Exception:
-                log.exception("handler %s failed on %s %s", handler.id, to.resource.plural, _name(raw_event["object"]))
+                log.exception("handler %s failed on %s %s", handler.id, resource.plural, _name(body))
 
-    def _defer(self, to: Handling, raw_event: Mapping[str, Any], operator_indexed: Any) -> None:
-        """Keep an event for its handlers until every first listing is indexed: as compact JSON
-        without ``managedFields``, and returning at once, so that kopf's worker lets go of it.
-        kopf has each such event wait in its worker, whole: a restart over 10,000 Servers and
-        their Pods held them all, 940 MB at its peak. Kept events go to their handlers in
-        arrival order, and so do the events that come while they do (an object's events stay
-        in order)."""
-        if self._deferred is None:
-            self._deferred = collections.deque()
-            self._replaying = asyncio.create_task(self._replay(operator_indexed), name="first-listings")
-        event = {"type": raw_event.get("type"), "object": lean(raw_event["object"])}
-        self._deferred.append((to, json.dumps(event, separators=(",", ":"))))
-
-    async def _replay(self, operator_indexed: Any) -> None:
-        """The kept events, once every kind's first listing is indexed. One task waits on kopf's
-        toggles: every object indexed notifies their condition, and kopf's way (each event
-        waiting on it) woke N waiters N times for N objects at start-up (two fifths of a
-        restart's CPU over 1,000 Servers, growing as the square)."""
-        if operator_indexed is not None:
-            await operator_indexed.wait_for(True)
-        deferred = self._deferred
-        while deferred:
-            to, text = deferred.popleft()
-            await self._handle(to, json.loads(text))
-        self._deferred = None
+    async def _all_indexed(self, operator_indexed: Any) -> None:
+        """Until every kind's first listing is indexed. kopf has each waiting event wait on the
+        toggles' condition, which every indexed object notifies: N objects listed at start-up
+        woke N waiters N times (two fifths of a restart's CPU over 1,000 Servers, and growing
+        as the square). Here one task waits on the condition, and the events on that task."""
+        if self._indexed is None or self._indexed.done():
+            self._indexed = asyncio.create_task(operator_indexed.wait_for(True), name="all-indexed")
+        await asyncio.shield(self._indexed)
 
     @staticmethod
     async def _index(handler: Any, kw: dict[str, Any]) -> execution.Outcome:
