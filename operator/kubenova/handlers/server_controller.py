@@ -101,14 +101,11 @@ class ServerCache:
             self.written.setdefault(key, deque(maxlen=ECHOES_KEPT)).append(rv)
             self.awaiting[key] = rv
 
-    def event(self, key: str, body: dict[str, Any] | str) -> tuple[bool, dict[str, Any] | None]:
-        """For a watch event's body (or its :func:`lean` JSON, kept as it is): (True, None) if it
-        is our echo (nothing to do); (False, body) if it is the newest state, to act on; (False,
-        None) if the Server must be read."""
-        text = body if isinstance(body, str) else None
-        if isinstance(body, str):
-            body = json.loads(body)
-            assert isinstance(body, dict)
+    def event(self, key: str, text: str) -> tuple[bool, dict[str, Any] | None]:
+        """For a watch event's body, :func:`lean` and :func:`encode`d (as the work queue carried
+        it; kept as it is): (True, None) if it is our echo (nothing to do); (False, body) if it is
+        the newest state, to act on; (False, None) if the Server must be read."""
+        body: dict[str, Any] = json.loads(text)
         rv = body.get("metadata", {}).get("resourceVersion")
         if rv and rv in self.written.get(key, ()):
             if self.awaiting.get(key) == rv:
@@ -116,11 +113,7 @@ class ServerCache:
             return True, None
         if key in self.awaiting:
             return False, None
-        if text is None:
-            body = lean(body)
-            self.bodies[key] = body
-        else:
-            self.bodies.put_json(key, text)
+        self.bodies.put_json(key, text)
         return False, body
 
     def read(self, key: str, body: dict[str, Any] | None) -> None:
@@ -196,9 +189,6 @@ class Wanted:
     a Server event folded in that is only our echo must not cancel the reconcile."""
     placed: bool = False
     """The server is placed (or being deleted): its reconcile goes before the unplaced ones."""
-
-    def server(self) -> dict[str, Any] | None:
-        return None if self.event_body is None else json.loads(self.event_body)
 
     def seen(self) -> dict[str, Any] | None:
         """The workload as its newest event carried it; None: to be read (none came, or it is gone)."""

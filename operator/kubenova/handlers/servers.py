@@ -217,16 +217,15 @@ async def reconcile(
     *,
     memo: kopf.Memo,
     indexes: dict[str, Any],
-    event_body: dict[str, Any] | str | None = None,
+    event_body: str | None = None,
     workload: dict[str, Any] | None = None,
     echo_ends: bool = True,
 ) -> None:
     """Steps for the Server ``namespace/name``; ``indexes`` are kopf's, as handlers receive them.
-    ``event_body``: the Server as its watch event carried it, or that body :func:`lean` as JSON
-    (see :mod:`.server_controller`);
-    ``workload``: its workload, as a workload event carried it. ``echo_ends``: an
-    ``event_body`` that is our own write's echo means there is nothing to do (not so when
-    another event was folded into the same reconcile)."""
+    ``event_body``: the Server as its watch event carried it, :func:`lean`, as JSON (see
+    :mod:`.server_controller`); ``workload``: its workload, as a workload event carried it.
+    ``echo_ends``: an ``event_body`` that is our own write's echo means there is nothing to do
+    (not so when another event was folded into the same reconcile)."""
     key = f"{namespace}/{name}"
     st = state.of(memo)
     async with st.servers.locks[key]:
