@@ -63,7 +63,7 @@ async def server_event(
         return
     state.of(memo).server_uids[key] = body.get("metadata", {}).get("uid", "")
     placed = bool((body.get("status") or {}).get("host") or body.get("metadata", {}).get("deletionTimestamp"))
-    want(namespace or "", name, memo, kw, event_body=encode(lean(dict(body))), placed=placed)
+    want(namespace or "", name, memo, kw, event_body=encode(lean(body)), placed=placed)
 
 
 def _forget(st: state.OperatorState, key: str, namespace: str, name: str) -> None:
