@@ -4,9 +4,13 @@ again) and its per-server locks."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, cast
+
+import kopf
+import pytest
 
 from kubenova.backends.workload import Observation
+from kubenova.handlers.common import lean
 from kubenova.handlers.server_controller import KeyedLocks, ServerCache, Wanted, WorkQueue, encode
 
 
@@ -59,6 +63,19 @@ def test_the_cache_keeps_no_managed_fields() -> None:
     cache.read("ns/c", full)
     assert all("managedFields" not in b["metadata"] for b in cache.bodies.values())
     assert full["metadata"]["managedFields"]  # the caller's body is left as it was
+
+
+def test_lean_drops_managed_fields_and_copies_nothing_else() -> None:
+    full = {"metadata": {"resourceVersion": "1", "managedFields": [{"manager": "kubectl"}]}, "spec": {}}
+    assert lean(full) == {"metadata": {"resourceVersion": "1"}, "spec": {}}
+    assert full["metadata"]["managedFields"]  # the caller's body is left as it was
+    plain = body("1")
+    assert lean(plain) is plain  # nothing to drop: no copy
+    event = kopf.Body(cast(Any, plain))  # as kopf hands it to a handler: a mapping, not a dict
+    assert lean(event) is event
+    assert encode(lean(event)) == encode(plain)
+    with pytest.raises(TypeError):
+        encode({"x": object()})
 
 
 def test_a_servers_lock_is_one_at_a_time_and_kept_only_while_used() -> None:

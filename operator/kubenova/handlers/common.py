@@ -24,10 +24,12 @@ def first(index: kopf.Index[Any, Any], key: Any) -> Any | None:
     return None
 
 
-def lean(body: Mapping[str, Any]) -> dict[str, Any]:
+def lean(body: Mapping[str, Any]) -> Mapping[str, Any]:
     """``body`` without ``metadata.managedFields``: the API server's record of who set which
-    field, which no handler reads, and about half of a Server's or a Pod's body."""
+    field, which no handler reads, and about half of a Server's or a Pod's body. A body that has
+    none is returned itself, not a copy: what this returns is to be read (encoded, kept as
+    JSON), never changed."""
     meta = body.get("metadata")
     if not meta or "managedFields" not in meta:
-        return dict(body)
+        return body
     return {**body, "metadata": {k: v for k, v in meta.items() if k != "managedFields"}}

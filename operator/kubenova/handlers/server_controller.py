@@ -36,7 +36,7 @@ import itertools
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, MutableMapping
 from typing import Any
 
 from kubenova.backends.workload import Observation
@@ -49,8 +49,17 @@ WORKERS = 32
 anyway; the rest of a step is mostly waiting for the API server."""
 
 
-def encode(body: dict[str, Any]) -> str:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+def encode(body: Mapping[str, Any]) -> str:
+    """``body`` as compact JSON; a mapping need not be a dict (kopf's Body, which :func:`lean`
+    returns as it is when there is nothing to drop)."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_as_dict)
+
+
+def _as_dict(value: Any) -> Any:
+    """``json``'s fallback for what it cannot encode: a mapping other than a dict, as one."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 class EncodedBodies(MutableMapping[str, dict[str, Any]]):
@@ -66,7 +75,7 @@ class EncodedBodies(MutableMapping[str, dict[str, Any]]):
         body: dict[str, Any] = json.loads(self._json[key])
         return body
 
-    def __setitem__(self, key: str, body: dict[str, Any]) -> None:
+    def __setitem__(self, key: str, body: Mapping[str, Any]) -> None:
         self._json[key] = encode(body)
 
     def put_json(self, key: str, text: str) -> None:
