@@ -90,7 +90,7 @@ def want(
     """Queue a reconcile of the Server (:class:`~.server_controller.WorkQueue`) with what its
     event carried; ``kw``: a handler's keywords, of which only kopf's indexes are kept (the
     event's own body would wait with it)."""
-    indexes = {k: v for k, v in kw.items() if isinstance(v, kopf.Index)}
+    indexes = state.of(memo).indexes_in(kw)
 
     async def run(wanted: Wanted) -> None:
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
@@ -49,6 +50,17 @@ class OperatorState:
     """The uid of every Server this process has an event of, by "namespace/name"."""
     tasks: list[asyncio.Task[None]]
     """Background tasks (the :mod:`.vanished` sweeper), cancelled by :meth:`stop_background`."""
+    indexes: dict[str, Any]
+    """kopf's indexes by name, as handlers receive them among their keywords: picked out once
+    (:meth:`indexes_in`)."""
+
+    def indexes_in(self, kw: Mapping[str, Any]) -> dict[str, Any]:
+        """kopf's indexes among a handler's keywords ``kw``, by name. Picked out of the first
+        keywords that hold any, then kept: kopf hands every handler every index, and the same
+        Index objects (live views) for the operator's life."""
+        if not self.indexes:
+            self.indexes.update((k, v) for k, v in kw.items() if isinstance(v, kopf.Index))
+        return self.indexes
 
     async def stop_background(self) -> None:
         """Stop what runs in the background, at cleanup, before the client closes (what ran on
@@ -77,6 +89,7 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         indexers=OperatorIndexers(),
         server_uids={},
         tasks=[],
+        indexes={},
     )
 
 
