@@ -9,6 +9,7 @@ from typing import Any
 
 import kopf
 import pytest
+from kopf._cogs.aiokits import aiotoggles
 from kopf._core.engines.indexing import OperatorIndexers
 from kopf._core.reactor import processing, running
 
@@ -121,3 +122,53 @@ def test_indexes_first_then_handlers_in_order_with_labels_and_failures() -> None
     _run(registry, indexers, _event("DELETED", "a"))
     assert "a" not in indexers.indices["sizes"]
     assert "a" not in indexers.indices["broken"]
+
+
+def test_events_before_every_first_listing_are_kept_compactly_newest_only_and_in_order() -> None:
+    """Until every kind's first listing is indexed, kopf's workers do not wait with the events:
+    each object's newest is kept as JSON without managedFields. Once every listing is in, the
+    kept events go to their handlers; an object's next event waits for its kept one."""
+    registry = kopf.OperatorRegistry()
+    seen: list[tuple[str, str, bool]] = []
+    gate = asyncio.Event()
+
+    @kopf.on.event("example.com", "v1", "things", registry=registry)
+    async def handler(*, name: str, type: str, meta: Any, **_: Any) -> None:
+        seen.append((name, type, "managedFields" in meta))
+        if name == "b" and type == "ADDED":
+            await gate.wait()  # b's kept event is being handled when b's next event comes
+
+    async def fallback(**_: Any) -> None:
+        raise AssertionError("went to kopf's processing")
+
+    async def go() -> None:
+        dispatcher = dispatch.Dispatcher(fallback)
+        indexed = aiotoggles.ToggleSet(all)
+        listing = await indexed.make_toggle(False)  # another kind's first listing, not over yet
+        indexers = OperatorIndexers()
+
+        async def send(event: dict[str, Any]) -> None:
+            await dispatcher(
+                registry=registry, resource=RESOURCE, raw_event=event, indexers=indexers, memobase="m",
+                operator_indexed=indexed,
+            )  # fmt: skip
+
+        a = _event("ADDED", "a")
+        a["object"]["metadata"]["managedFields"] = [{"manager": "kubectl"}]
+        for event in (a, _event("MODIFIED", "a"), _event("ADDED", "b")):
+            await asyncio.wait_for(send(event), 1)  # returns at once: nothing waits in kopf's worker
+        assert seen == []  # none before every listing is indexed
+        await indexed.drop_toggle(listing)
+        await asyncio.sleep(0.01)
+        assert seen == [("a", "MODIFIED", False), ("b", "ADDED", False)]
+        later = asyncio.create_task(send(_event("MODIFIED", "b")))
+        await asyncio.sleep(0.01)
+        assert not later.done()  # waits for b's kept event
+        gate.set()
+        await asyncio.wait_for(later, 1)
+        assert dispatcher._releasing is None
+        assert not dispatcher._kept
+        assert not dispatcher._handling
+
+    asyncio.run(go())
+    assert seen == [("a", "MODIFIED", False), ("b", "ADDED", False), ("b", "MODIFIED", False)]
