@@ -13,11 +13,10 @@ from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap
 
 from bench import costs, servers, stats
-from bench.context import CONCURRENCY, TIMEOUT_S, Bench
+from bench.context import CONCURRENCY, SETTLE_S, TIMEOUT_S, Bench
 
 SLOWEST_RATE = 5.0
 """Servers per second below which a build is given up."""
-SETTLE_S = 3.0  # Host usage is coalesced (KUBENOVA_HOST_USAGE_DELAY_SECONDS)
 
 
 async def configmap_rate(b: Bench, namespace: str, n: int) -> dict[str, Any]:
@@ -64,8 +63,10 @@ async def build(b: Bench, namespace: str, n: int) -> dict[str, Any]:
     writes_before = servers.write_counts(b.cluster)
     before = b.snapshot()
     sent, active, start = await create_and_wait(b, namespace, names)
-    after = b.snapshot()
+    # The cost includes the usage summaries written after the last Server went ACTIVE (at most
+    # one per Host and per Quota): they are part of the build, however late they come.
     await asyncio.sleep(SETTLE_S)
+    after = b.snapshot()
     writes_after = servers.write_counts(b.cluster)
     first, last = stats.window_rates(list(active.values()))
     server_writes = servers.delta(writes_after, writes_before, servers.SERVER_WRITES)

@@ -17,12 +17,17 @@ from bench import costs
 from bench.watch import Watch, gone, status_is
 from hack.devcluster import cluster as devcluster
 from hack.devcluster import operating
+from kubenova import config
 from kubenova.kube import resources
 
 CONCURRENCY = 50
 IMAGE = "registry.k8s.io/pause:3.10"
 SMALL, MEDIUM = "bench.small", "bench.medium"
 TIMEOUT_S = 900.0
+_SETTINGS = config.Settings()
+SETTLE_S = _SETTINGS.refresh_delay_seconds + _SETTINGS.usage_interval_seconds + 1.0
+"""Seconds after the last change until every usage summary (a Host's, a Quota's) is written: it
+waits the refresh delay, then at most one write per usage interval."""
 
 
 @dataclasses.dataclass

@@ -12,9 +12,8 @@ import urllib.request
 from typing import Any
 
 from bench import costs, servers
-from bench.context import Bench
+from bench.context import SETTLE_S, Bench
 
-SETTLE_S = 5.0
 _GAUGE = re.compile(r"^kubenova_servers\{[^}]*\} (\S+)$", re.MULTILINE)
 _QUEUED = re.compile(r"^kubenova_server_reconciles_queued (\S+)$", re.MULTILINE)
 

@@ -38,6 +38,7 @@ from lightkube import AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import ConfigMap, Namespace
 
+from bench.context import SETTLE_S
 from hack.devcluster import cluster as devcluster
 from hack.devcluster import installing, operating
 from kubenova.kube import resources
@@ -47,7 +48,6 @@ CONCURRENCY = 50
 TARGET_RATE = 54.0  # ten times Nova's published fake-driver rate
 TARGET_P99_S = 5.0
 TARGET_WRITES = 4.0
-SETTLE_S = 3.0
 IDLE_S = 20.0
 # (verb, group, resource, subresource) that only the operator writes.
 SERVER_WRITES = {
@@ -158,7 +158,7 @@ async def run(c: devcluster.Cluster, op: operating.Operator, servers: int, hosts
 
         before = write_counts(c)
         created, active, start = await apply_servers(client, servers)
-        await asyncio.sleep(SETTLE_S)  # Host usage is coalesced (KUBENOVA_HOST_USAGE_DELAY_SECONDS)
+        await asyncio.sleep(SETTLE_S)  # usage summaries are written at most once per interval
         after = write_counts(c)
         latencies = [active[n] - created[n] for n in created]
         elapsed = max(active.values()) - start

@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     """How long a summary status (a Host's usage, a Quota's) waits to gather changes into one
     write: a burst of placements costs one write, not one per server. Claims and quota checks
     never wait for it."""
+    usage_interval_seconds: float = Field(10.0, ge=0)
+    """At most one usage write per Host, and per namespace's Quota, in this many seconds: the
+    first change after a quiet spell is written after ``refresh_delay_seconds``, the changes
+    within the interval after it once when it ends (kubelet reports a Node's status every 10 s,
+    Nova's resource tracker a host's usage every 60 s). Claims and quota checks never wait for
+    it; 0: no interval."""
 
     # Quotas
     default_quota: dict[str, int] = Field(default_factory=dict)

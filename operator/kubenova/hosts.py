@@ -170,8 +170,11 @@ def status(
     zone: str = DEFAULT_ZONE,
     aggregates: Sequence[str] = (),
     now: str,
+    report_usage: bool = True,
 ) -> dict[str, Any]:
-    """The full status of a Host."""
+    """The full status of a Host. ``report_usage`` False: the usage fields stay as ``previous``
+    reported them (a usage write is already due: the Node's heartbeats and the Host's own
+    events would otherwise write every change of usage at once)."""
     enabled = bool(spec.get("enabled", True))
     forced_down = bool(spec.get("forcedDown", False))
     up = node is not None and node.ready and not forced_down
@@ -212,6 +215,13 @@ def status(
         "maintenance": maintenance(spec, usage),  # None: merge-patched away
         "conditions": conds,
     }
+    if not report_usage:
+        result.update({k: previous[k] for k in USAGE_FIELDS if k in previous})
     if generation is not None:
         result["observedGeneration"] = generation
     return result
+
+
+USAGE_FIELDS = ("vcpusUsed", "memoryMbUsed", "localGbUsed", "runningVms", "servers")
+"""What a Host's status reports of its servers' usage (its maintenance's progress is reported
+at once)."""

@@ -95,7 +95,7 @@ def test_the_numbers_move_as_servers_build_and_fail(
     assert after[decisions] >= before.get(decisions, 0) + 3
     reasons = {dict(k[1])["reason"] for k in after if k[0] == "kubenova_scheduling_failures_total"}
     assert reasons, "a failure has a reason"
-    # Host usage follows within a second (KUBENOVA_REFRESH_DELAY_SECONDS coalesces it).
+    # Host usage follows within a second, then once per interval (KUBENOVA_USAGE_INTERVAL_SECONDS).
     waiting.until(
         lambda: sum(v for k, v in scrape(operator).items() if k[0] == "kubenova_host_vcpus_used") >= 2,
         what="host usage in the metrics",

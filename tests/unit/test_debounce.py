@@ -68,3 +68,35 @@ def test_a_closed_debounce_cancels_what_is_pending_and_takes_no_more() -> None:
         return ran
 
     assert asyncio.run(go()) == []
+
+
+def test_with_an_interval_a_key_runs_at_most_once_per_interval_and_nothing_asked_is_lost() -> None:
+    """A usage summary: the first change after a quiet spell runs after the delay; changes while
+    it runs, or within the interval after, run once when the interval ends; then the key is free."""
+
+    async def go() -> list[str]:
+        ran: list[str] = []
+        d = Debounce(0, interval=0.1)
+        during = asyncio.Event()
+
+        async def first() -> None:
+            ran.append("first")
+            d.soon("host/a", later)  # a change while it runs
+            during.set()
+
+        async def later() -> None:
+            ran.append("later")
+
+        d.soon("host/a", first)
+        await asyncio.wait_for(during.wait(), 1)
+        for _ in range(5):
+            d.soon("host/a", later)  # within the interval: no run before it ends
+        await asyncio.sleep(0.05)
+        assert ran == ["first"]
+        await asyncio.wait_for(asyncio.gather(*d.pending.values()), 1)
+        assert not d.pending
+        d.soon("host/a", later)  # quiet since: after the delay again
+        await asyncio.wait_for(asyncio.gather(*d.pending.values()), 1)
+        return ran
+
+    assert asyncio.run(go()) == ["first", "later", "later"]

@@ -134,3 +134,19 @@ def test_maintenance_progress_counts_what_is_left_on_the_host() -> None:
     }  # fmt: skip
     # In the status, None: the merge patch removes what a finished maintenance left.
     assert status(hosts.NodeFacts.from_node(NODE))["maintenance"] is None
+
+
+def test_a_status_written_while_a_usage_write_is_due_keeps_the_reported_usage() -> None:
+    """A Node's heartbeat or the Host's own event, while its usage write waits for the interval:
+    the usage stays as reported, the rest follows."""
+    facts = hosts.NodeFacts.from_node(NODE)
+    a, b = hosts.ServerOnHost("ns", "a", "u1", 2, 2048, 20), hosts.ServerOnHost("ns", "b", "u2", 1, 1, 1)
+    reported = status(facts, usage=hosts.Usage.of([a]))
+    now = hosts.Usage.of([a, b])
+    kept = hosts.status(
+        node=facts, spec={"enabled": False}, generation=2, previous=reported, usage=now,
+        reserved_memory_mb=512, ratios=RATIOS, now="T", report_usage=False,
+    )  # fmt: skip
+    assert {k: kept[k] for k in hosts.USAGE_FIELDS} == {k: reported[k] for k in hosts.USAGE_FIELDS}
+    assert kept["status"] == "disabled"
+    assert status(facts, usage=now)["runningVms"] == 2

@@ -104,8 +104,11 @@ async def reconcile(
     host_aggregates: kopf.Index[str, tuple[str, str | None]],
     server_facts: kopf.Index[tuple[str, ...], Any],
     node_deleted: bool = False,
+    usage_due: bool = False,
     **_: Any,
 ) -> None:
+    """``usage_due``: called for a usage write (:func:`server_changed`); otherwise (a Node's or
+    the Host's own event) a usage write already pending keeps the reported usage until it runs."""
     current: hosts.HostBody | None = common.first(host_bodies, name)
     if current is None:
         return
@@ -133,6 +136,7 @@ async def reconcile(
         zone=zone,
         aggregates=[a for a, _ in aggregates],
         now=common.now(),
+        report_usage=usage_due or f"host/{name}" not in state.of(memo).usage.pending,
     )
     if conditions.differs(status, desired):
         await kube.patch_status_if_exists(state.of(memo).client, resources.Host, name, desired)
@@ -163,11 +167,12 @@ def server_changed(
 
 
 def _refresh_soon(host: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
-    """Recompute ``host``'s usage after a short delay, once for every change within it.
+    """Recompute ``host``'s usage after a short delay, and at most once per usage interval
+    (``KUBENOVA_USAGE_INTERVAL_SECONDS``).
 
-    Like Nova's resource tracker, a Host's reported usage may trail its claims by a moment: the
-    scheduler reads claims from the Servers' statuses (never from Host status), so nothing is
-    oversubscribed meanwhile. Coalescing turns a burst of placements on one host into one status
-    write instead of one per server.
+    Like Nova's resource tracker, a Host's reported usage may trail its claims: the scheduler
+    reads claims from the Servers' statuses (never from Host status), so nothing is
+    oversubscribed meanwhile. Coalescing turns the placements on one host within an interval
+    into one status write instead of one per server.
     """
-    state.of(memo).refresh.soon(f"host/{host}", lambda: reconcile(host, memo=memo, **indexes))
+    state.of(memo).usage.soon(f"host/{host}", lambda: reconcile(host, memo=memo, usage_due=True, **indexes))

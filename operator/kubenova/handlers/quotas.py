@@ -2,8 +2,9 @@
 
 The limits and usage come from the read model in :mod:`kubenova.handlers.indexes` (shared with
 the webhook and the Server step) and the status from pure :func:`kubenova.quotas.status`. A
-Quota's status follows its namespace's usage within a second (coalesced: a burst of creates is
-one write), and is written only when it changed.
+Quota's status follows its namespace's usage within a second, then at most once per usage
+interval (``KUBENOVA_USAGE_INTERVAL_SECONDS``: a burst of creates is one write per interval), and
+is written only when it changed; a change of its limits is written at once.
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ async def quota_event(
         return
     if event["type"] == "DELETED":
         metrics.forget_quota(namespace)
-    else:
-        await reconcile(namespace, memo=memo, ix=kw, current=dict(body))
+        return
+    observed = (body.get("status") or {}).get("observedGeneration")
+    if observed == body["metadata"].get("generation") and f"quota/{namespace}" in state.of(memo).usage.pending:
+        return  # its usage write is due (at most one per interval); its own write's echo, mostly
+    await reconcile(namespace, memo=memo, ix=kw, current=dict(body))
 
 
 @kopf.on.event(GROUP, VERSION, "keypairs", id="quota-keypairs")
@@ -42,7 +46,7 @@ async def usage_event(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> N
 def usage_changed(namespace: str | None, memo: kopf.Memo, kw: dict[str, Any]) -> None:
     """Also called for each Server event, by :mod:`kubenova.handlers.servers`' one handler."""
     if namespace and namespace in kw["quota_specs"]:
-        state.of(memo).refresh.soon(f"quota/{namespace}", lambda: reconcile(namespace, memo=memo, ix=kw))
+        state.of(memo).usage.soon(f"quota/{namespace}", lambda: reconcile(namespace, memo=memo, ix=kw))
 
 
 async def reconcile(

@@ -308,11 +308,19 @@ RETRY_MAX = 30.0
 class Debounce:
     """Work run once after a delay, however often it is asked for meanwhile: a burst of changes
     to what a summary (a Host's usage, a Quota's) is computed from costs one status write, not
-    one per change."""
+    one per change.
 
-    def __init__(self, delay: float) -> None:
+    With an ``interval``, a key's work runs at most once per interval: what is asked for while
+    it runs, or within the interval after, runs once when the interval ends. A build spreads its
+    servers over the hosts, so a delay alone gathered little: about one Host write per Server
+    (issue 13), each re-validated, stored and sent to every watcher by the API server."""
+
+    def __init__(self, delay: float, interval: float = 0.0) -> None:
         self.delay = delay
+        self.interval = interval
         self.pending: dict[str, asyncio.Task[None]] = {}
+        self._again: dict[str, Callable[[], Awaitable[None]]] = {}
+        """Keys asked for again while their work ran or within the interval after: the newest work."""
         self.closed = False
 
     def close(self) -> None:
@@ -321,6 +329,7 @@ class Debounce:
         for task in self.pending.values():
             task.cancel()
         self.pending.clear()
+        self._again.clear()
 
     def soon(self, key: str, work: Callable[[], Awaitable[None]], *, failures: int = 0) -> None:
         """Run ``work`` once after the delay, however often this is called for ``key`` meanwhile.
@@ -329,20 +338,35 @@ class Debounce:
         A failed run (the API server restarting) is retried with a growing delay: no later change
         may come to retry it, and the summary would stay stale (the chaos test found a Host's
         usage counting a released claim for good after a kube-apiserver restart)."""
-        if key in self.pending or self.closed:
+        if self.closed:
+            return
+        if key in self.pending:
+            if self.interval:
+                self._again[key] = work
             return
         delay = self.delay if not failures else min(RETRY_MAX, max(self.delay, RETRY_FIRST) * 2 ** (failures - 1))
 
         async def run() -> None:
+            job = work
             try:
                 await asyncio.sleep(delay)
-                del self.pending[key]
-                await work()
+                if not self.interval:
+                    del self.pending[key]
+                    await job()
+                    return
+                while True:
+                    self._again.pop(key, None)
+                    await job()
+                    await asyncio.sleep(self.interval)
+                    if key not in self._again:
+                        break
+                    job = self._again[key]
+                del self.pending[key]  # no await since the check: nothing asked for is lost
             except asyncio.CancelledError:
                 raise
             except Exception:  # an error here must not kill kopf's loop
                 self.pending.pop(key, None)
                 log.exception("refreshing %s failed (attempt %d); retrying", key, failures + 1)
-                self.soon(key, work, failures=failures + 1)
+                self.soon(key, self._again.pop(key, job), failures=failures + 1)
 
         self.pending[key] = asyncio.create_task(run(), name=f"refresh-{key}")

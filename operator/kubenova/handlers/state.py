@@ -33,7 +33,9 @@ class OperatorState:
     servers: ServerController
     """The Server stream's locks and cache."""
     refresh: Debounce
-    """Coalesced status refreshes (Host usage, Quota, ServerGroup)."""
+    """Coalesced refreshes and retries (ServerGroup members, servers refused or failed)."""
+    usage: Debounce
+    """Usage summaries (a Host's, a namespace's Quota), at most one write per interval each."""
     server_hosts: dict[str, set[str]]
     """The hosts each server claimed at its last event (a release leaves no trace in the new status)."""
     migration_records: dict[str, tuple[str, dict[str, Any]]]
@@ -73,6 +75,7 @@ class OperatorState:
                 await task
         await self.servers.queue.close()
         self.refresh.close()
+        self.usage.close()
 
 
 def make(settings: config.Settings, client: Client) -> OperatorState:
@@ -82,6 +85,7 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         placement=Placement(),
         servers=ServerController(),
         refresh=Debounce(settings.refresh_delay_seconds),
+        usage=Debounce(settings.refresh_delay_seconds, settings.usage_interval_seconds),
         server_hosts={},
         migration_records={},
         security_labels={},
