@@ -110,23 +110,15 @@ class ServerCache:
             self.written.setdefault(key, deque(maxlen=ECHOES_KEPT)).append(rv)
             self.awaiting[key] = rv
 
-    def echo(self, key: str, rv: str) -> bool:
-        """Whether a watch event of resourceVersion ``rv`` is our own write's echo, with the
-        bookkeeping :meth:`event` does for one: for a server nothing is queued or running for,
-        its event is then done with before its body is encoded, queued and decoded again."""
-        if rv not in self.written.get(key, ()):
-            return False
-        if self.awaiting.get(key) == rv:
-            del self.awaiting[key]  # every earlier echo was before it in the stream
-        return True
-
     def event(self, key: str, text: str) -> tuple[bool, dict[str, Any] | None]:
         """For a watch event's body, :func:`lean` and :func:`encode`d (as the work queue carried
         it; kept as it is): (True, None) if it is our echo (nothing to do); (False, body) if it is
         the newest state, to act on; (False, None) if the Server must be read."""
         body: dict[str, Any] = json.loads(text)
         rv = body.get("metadata", {}).get("resourceVersion")
-        if rv and self.echo(key, rv):
+        if rv and rv in self.written.get(key, ()):
+            if self.awaiting.get(key) == rv:
+                del self.awaiting[key]  # every earlier echo was before it in the stream
             return True, None
         if key in self.awaiting:
             return False, None
@@ -159,10 +151,6 @@ class KeyedLocks:
 
     def __len__(self) -> int:
         return len(self._locks)
-
-    def __contains__(self, key: object) -> bool:
-        """Someone holds or waits for ``key``'s lock."""
-        return key in self._locks
 
     @contextlib.asynccontextmanager
     async def _held(self, key: str) -> AsyncIterator[None]:
@@ -274,10 +262,6 @@ class WorkQueue:
         """Forget what ``key`` waits for (its Server is gone); a run in progress goes on."""
         self._again.pop(key, None)
         self._waiting.pop(key, None)  # its key stays in the asyncio queue, skipped when it comes out
-
-    def __contains__(self, key: object) -> bool:
-        """``key`` waits or is being reconciled."""
-        return key in self._waiting or key in self._running
 
     def depth(self) -> int:
         """Servers waiting or being reconciled."""

@@ -52,8 +52,8 @@ async def server_event(
     metering.observe_server(key, deleted=deleted, status=body.get("status") or {})
     await migrations.server_changed(key, body, deleted=deleted, memo=memo)
     await securitygroups.server_changed(key, body, deleted=deleted, memo=memo, kw=kw)
-    st = state.of(memo)
     if deleted:
+        st = state.of(memo)
         # What its earlier events asked for is moot, and one running now ends before it is
         # forgotten (it would write the cache again).
         st.servers.queue.discard(key)
@@ -61,12 +61,8 @@ async def server_event(
             _forget(st, key, namespace or "", name)
         _retry_refused_soon(namespace or "", memo, kw)  # its quota is free again
         return
-    meta = body.get("metadata") or {}
-    st.server_uids[key] = meta.get("uid", "")
-    ctl = st.servers
-    if key not in ctl.queue and key not in ctl.locks and ctl.cache.echo(key, str(meta.get("resourceVersion"))):
-        return  # our own write's echo, acted on when it was made (three of a build's four events)
-    placed = bool((body.get("status") or {}).get("host") or meta.get("deletionTimestamp"))
+    state.of(memo).server_uids[key] = body.get("metadata", {}).get("uid", "")
+    placed = bool((body.get("status") or {}).get("host") or body.get("metadata", {}).get("deletionTimestamp"))
     want(namespace or "", name, memo, kw, event_body=encode(lean(body)), placed=placed)
 
 
