@@ -100,3 +100,31 @@ def test_with_an_interval_a_key_runs_at_most_once_per_interval_and_nothing_asked
         return ran
 
     assert asyncio.run(go()) == ["first", "later", "later"]
+
+
+def test_without_an_interval_a_key_asked_for_while_it_runs_runs_again_after_and_never_overlaps() -> None:
+    """A refresh asked for while its key's work runs (a claim's retry that finds a server still
+    waiting) runs once more, after the delay, never beside the run in progress."""
+
+    async def go() -> list[str]:
+        ran: list[str] = []
+        running = 0
+        d = Debounce(0.01)
+
+        async def work() -> None:
+            nonlocal running
+            running += 1
+            assert running == 1, "two runs of one key at once"
+            ran.append("run")
+            if len(ran) == 1:
+                for _ in range(3):
+                    d.soon("claim/a", work)
+            await asyncio.sleep(0.02)
+            running -= 1
+
+        d.soon("claim/a", work)
+        while d.pending:
+            await asyncio.wait_for(asyncio.gather(*d.pending.values()), 1)
+        return ran
+
+    assert asyncio.run(go()) == ["run", "run"]

@@ -136,7 +136,7 @@ async def reconcile(
         zone=zone,
         aggregates=[a for a, _ in aggregates],
         now=common.now(),
-        report_usage=usage_due or f"host/{name}" not in state.of(memo).usage.pending,
+        report_usage=usage_due or usage_key(name) not in state.of(memo).usage.pending,
     )
     if conditions.differs(status, desired):
         await kube.patch_status_if_exists(state.of(memo).client, resources.Host, name, desired)
@@ -166,6 +166,11 @@ def server_changed(
         _refresh_soon(host, memo, kwargs)
 
 
+def usage_key(host: str) -> str:
+    """The host's key in the usage debounce (``OperatorState.usage``)."""
+    return f"host/{host}"
+
+
 def _refresh_soon(host: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
     """Recompute ``host``'s usage after a short delay, and at most once per usage interval
     (``KUBENOVA_USAGE_INTERVAL_SECONDS``).
@@ -175,4 +180,4 @@ def _refresh_soon(host: str, memo: kopf.Memo, indexes: dict[str, Any]) -> None:
     oversubscribed meanwhile. Coalescing turns the placements on one host within an interval
     into one status write instead of one per server.
     """
-    state.of(memo).usage.soon(f"host/{host}", lambda: reconcile(host, memo=memo, usage_due=True, **indexes))
+    state.of(memo).usage.soon(usage_key(host), lambda: reconcile(host, memo=memo, usage_due=True, **indexes))

@@ -31,7 +31,7 @@ async def quota_event(
         metrics.forget_quota(namespace)
         return
     observed = (body.get("status") or {}).get("observedGeneration")
-    if observed == body["metadata"].get("generation") and f"quota/{namespace}" in state.of(memo).usage.pending:
+    if observed == body["metadata"].get("generation") and usage_key(namespace) in state.of(memo).usage.pending:
         return  # its usage write is due (at most one per interval); its own write's echo, mostly
     await reconcile(namespace, memo=memo, ix=kw, current=dict(body))
 
@@ -43,10 +43,15 @@ async def usage_event(*, namespace: str | None, memo: kopf.Memo, **kw: Any) -> N
     usage_changed(namespace, memo, kw)
 
 
+def usage_key(namespace: str) -> str:
+    """The namespace's Quota's key in the usage debounce (``OperatorState.usage``)."""
+    return f"quota/{namespace}"
+
+
 def usage_changed(namespace: str | None, memo: kopf.Memo, kw: dict[str, Any]) -> None:
     """Also called for each Server event, by :mod:`kubenova.handlers.servers`' one handler."""
     if namespace and namespace in kw["quota_specs"]:
-        state.of(memo).usage.soon(f"quota/{namespace}", lambda: reconcile(namespace, memo=memo, ix=kw))
+        state.of(memo).usage.soon(usage_key(namespace), lambda: reconcile(namespace, memo=memo, ix=kw))
 
 
 async def reconcile(

@@ -50,16 +50,8 @@ anyway; the rest of a step is mostly waiting for the API server."""
 
 
 def encode(body: Mapping[str, Any]) -> str:
-    """``body`` as compact JSON; a mapping need not be a dict (kopf's Body, which :func:`lean`
-    returns as it is when there is nothing to drop)."""
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=_as_dict)
-
-
-def _as_dict(value: Any) -> Any:
-    """``json``'s fallback for what it cannot encode: a mapping other than a dict, as one."""
-    if isinstance(value, Mapping):
-        return dict(value)
-    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+    """``body`` (a watch event's decoded JSON, or a part of one) as compact JSON."""
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
 class EncodedBodies(MutableMapping[str, dict[str, Any]]):
@@ -310,17 +302,19 @@ class Debounce:
     to what a summary (a Host's usage, a Quota's) is computed from costs one status write, not
     one per change.
 
-    With an ``interval``, a key's work runs at most once per interval: what is asked for while
-    it runs, or within the interval after, runs once when the interval ends. A build spreads its
-    servers over the hosts, so a delay alone gathered little: about one Host write per Server
-    (issue 13), each re-validated, stored and sent to every watcher by the API server."""
+    A key's work never runs twice at once: what is asked for while it runs, or within the
+    ``interval`` after (the delay, without one), runs once when that ends. With an interval, a
+    key's work runs at most once per interval: a build spreads its servers over the hosts, so a
+    delay alone gathered little, about one Host write per Server (issue 13), each re-validated,
+    stored and sent to every watcher by the API server."""
 
     def __init__(self, delay: float, interval: float = 0.0) -> None:
         self.delay = delay
         self.interval = interval
         self.pending: dict[str, asyncio.Task[None]] = {}
+        """Keys whose work is waiting, running, or in the interval after its run."""
         self._again: dict[str, Callable[[], Awaitable[None]]] = {}
-        """Keys asked for again while their work ran or within the interval after: the newest work."""
+        """Keys asked for again while pending: the newest work, run when the interval ends."""
         self.closed = False
 
     def close(self) -> None:
@@ -341,23 +335,19 @@ class Debounce:
         if self.closed:
             return
         if key in self.pending:
-            if self.interval:
-                self._again[key] = work
+            self._again[key] = work
             return
         delay = self.delay if not failures else min(RETRY_MAX, max(self.delay, RETRY_FIRST) * 2 ** (failures - 1))
+        after = self.interval or self.delay
 
         async def run() -> None:
             job = work
             try:
                 await asyncio.sleep(delay)
-                if not self.interval:
-                    del self.pending[key]
-                    await job()
-                    return
                 while True:
                     self._again.pop(key, None)
                     await job()
-                    await asyncio.sleep(self.interval)
+                    await asyncio.sleep(after)
                     if key not in self._again:
                         break
                     job = self._again[key]
