@@ -221,6 +221,28 @@ def test_security_groups_are_exactly_their_policies_and_follow_rules_and_members
     assert '["web","db"]' in out
 
 
+def test_an_operator_started_over_running_servers_checks_their_pods_labels_from_the_pods_events(
+    made: Made, cluster: Cluster, operator: Operator, kube: Client, namespace: str
+) -> None:
+    """After a restart the operator knows nothing of what each Pod carries; it checks each
+    container server's Pod against its groups from the Pod's own event (no read of each Pod),
+    and puts back what is wrong: here a label lost while it was down."""
+    made.apply([k.flavor(FLAVOR, vcpus=1, ram=64)])
+    cluster.apply(
+        [
+            k.manifest("SecurityGroup", "web", namespace, rules=WEB_RULES),
+            k.server("front", namespace, flavor=FLAVOR, image="nginx:1.27", backend="container",
+                     securityGroups=["web"]),
+        ]
+    )  # fmt: skip
+    k.Srv(kube, namespace, "front").wait("ACTIVE", timeout=60)
+    wait_labels(kube, "pod", "front", namespace, groups=["web"])
+    operator.kill()
+    cluster.kubectl("label", "pod", "front", "-n", namespace, f"{sg.member_label('web')}-", f"{sg.member_label('db')}=")
+    operator.start()
+    wait_labels(kube, "pod", "front", namespace, groups=["web"])
+
+
 def launcher_pod(vm: str, namespace: str, groups: list[str]) -> dict[str, Any]:
     """A Pod labelled as KubeVirt labels a VM's virt-launcher Pod (none runs here)."""
     labels = {"kubevirt.io": "virt-launcher", "vm.kubevirt.io/name": vm, **sg.member_labels(groups)}

@@ -172,3 +172,32 @@ def test_events_before_every_first_listing_are_kept_compactly_newest_only_and_in
 
     asyncio.run(go())
     assert seen == [("a", "MODIFIED", False), ("b", "ADDED", False), ("b", "MODIFIED", False)]
+
+
+def test_kept_events_of_servers_are_handled_before_the_others() -> None:
+    """After a restart a Server's event fills the Server cache and says what its Pod must carry,
+    so its Pod's event, handled after it, reads neither the Server nor the Pod."""
+    registry = kopf.OperatorRegistry()
+    seen: list[str] = []
+    servers, pods = kopf.Resource("compute.kubenova.io", "v1", "servers"), kopf.Resource("", "v1", "pods")
+
+    @kopf.on.event("compute.kubenova.io", "v1", "servers", registry=registry)
+    @kopf.on.event("", "v1", "pods", registry=registry)
+    async def handler(*, name: str, resource: kopf.Resource, **_: Any) -> None:
+        seen.append(f"{resource.plural}/{name}")
+
+    async def go() -> None:
+        dispatcher = dispatch.Dispatcher(_noop)
+        indexed = aiotoggles.ToggleSet(all)
+        listing = await indexed.make_toggle(False)
+        indexers = OperatorIndexers()
+        for resource, name in ((pods, "a"), (servers, "a"), (pods, "b"), (servers, "b")):
+            await dispatcher(
+                registry=registry, resource=resource, raw_event=_event("ADDED", name), indexers=indexers,
+                memobase="m", operator_indexed=indexed,
+            )  # fmt: skip
+        await indexed.drop_toggle(listing)
+        await asyncio.sleep(0.01)
+
+    asyncio.run(go())
+    assert seen == ["servers/a", "servers/b", "pods/a", "pods/b"]

@@ -41,6 +41,10 @@ Processor = Callable[..., Awaitable[str | None]]
 
 RELEASERS = 16
 """How many kept events go to their handlers at once when the first listings are indexed."""
+FIRST = ("servers",)
+"""Kinds whose kept events are handled before the others': a Server's event puts its body in the
+Server cache, so its workload's event, after it, needs no read of the Server, and the workload's
+event checks what the Server's asked of it (its security groups' labels) with no read of the Pod."""
 
 
 @dataclass(frozen=True)
@@ -229,6 +233,7 @@ class Dispatcher:
         while True:
             if operator_indexed is not None:
                 await operator_indexed.wait_for(True)
+            self._kept = dict(sorted(self._kept.items(), key=_first))  # stable: in order within a kind
             await asyncio.gather(*(self._drain() for _ in range(RELEASERS)))
             if not self._kept:  # else some came after the last was taken (no await since)
                 self._releasing = None
@@ -252,6 +257,10 @@ class Dispatcher:
         except Exception as exc:
             log.exception("index %s failed on %s", handler.id, _name(kw["body"]))
             return execution.Outcome(final=True, exception=exc)
+
+
+def _first(kept: tuple[Key, Any]) -> bool:
+    return kept[0][0].plural not in FIRST
 
 
 def _name(body: Mapping[str, Any]) -> str:

@@ -18,6 +18,7 @@ import kopf
 
 from kubenova import conditions, securitygroups
 from kubenova.api.common import GROUP, VERSION
+from kubenova.backends import container
 from kubenova.handlers import common, state
 from kubenova.kube import client as kube
 from kubenova.kube import networkpolicies, resources
@@ -92,6 +93,7 @@ async def _follow_groups(
     labelled, defaulted = operator.security_labels, operator.defaulted_namespaces
     if deleted or not namespace:
         labelled.pop(key, None)
+        operator.security_unchecked.pop(key, None)
         return
     groups = tuple(spec.get("securityGroups", [securitygroups.DEFAULT]))
     client = operator.client
@@ -104,7 +106,29 @@ async def _follow_groups(
         return
     backend = status.get("backend")
     if backend and status.get("workload"):
+        if backend == container.NAME and key not in labelled:
+            # Not known since this process started: its Pod's own event checks it, from the Pod
+            # it carries (every Pod is listed at start-up, after the Servers: see
+            # :data:`kubenova.handlers.dispatch.FIRST`), instead of a read of each Pod.
+            operator.security_unchecked[key] = groups
+            return
         # A workload may exist with other groups' labels: bring them to these. One not made yet
         # is rendered with the spec's groups.
         await networkpolicies.relabel_members(client, str(backend), namespace, name, list(groups))
     labelled[key] = groups
+
+
+async def pod_seen(key: str, pod: Mapping[str, Any] | None, *, memo: kopf.Memo) -> None:
+    """A container server's Pod event: if its server's groups were not checked yet (see
+    :func:`_follow_groups`), bring this Pod's member labels to them."""
+    operator = state.of(memo)
+    if pod is None or key not in operator.security_unchecked or (pod.get("metadata") or {}).get("deletionTimestamp"):
+        return
+    groups = operator.security_unchecked.pop(key)
+    try:
+        await networkpolicies.relabel_pod(operator.client, pod, list(groups))
+    except kube_servers.ApiError as exc:
+        if exc.status.code not in {403, 404}:  # else gone, or its namespace going: as above
+            operator.security_unchecked[key] = groups  # its next event tries again
+            raise
+    operator.security_labels[key] = groups

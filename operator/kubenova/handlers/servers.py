@@ -157,7 +157,10 @@ def _watch_workloads(backend: backends.Backend) -> None:
         *, event: kopf.RawEvent, body: kopf.Body, namespace: str | None, labels: kopf.Labels, memo: kopf.Memo, **kw: Any
     ) -> None:
         seen = None if event["type"] == "DELETED" else dict(body)
-        _workload_event(namespace or "", labels[SERVER_LABEL], backend.observe(seen), memo, kw, seen=seen)
+        server = labels[SERVER_LABEL]
+        _workload_event(namespace or "", server, backend.observe(seen), memo, kw, seen=seen)
+        if backend.PLURAL == "pods":
+            await securitygroups.pod_seen(f"{namespace}/{server}", seen, memo=memo)
 
 
 for _backend in backends.BACKENDS.values():

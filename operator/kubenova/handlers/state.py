@@ -44,6 +44,9 @@ class OperatorState:
     """The groups each server's workload was last labelled for (or rendered with), by
     namespace/name: a server event relabels only when its groups changed since (one read after a
     restart)."""
+    security_unchecked: dict[str, tuple[str, ...]]
+    """Container servers whose Pod's labels are not known to this process yet (it started with
+    them running): the groups their Pod's next event checks it for, with no read."""
     defaulted_namespaces: set[str]
     """Namespaces whose ``default`` SecurityGroup this process made and its index has not shown yet."""
     indexers: OperatorIndexers
@@ -89,6 +92,7 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         server_hosts={},
         migration_records={},
         security_labels={},
+        security_unchecked={},
         defaulted_namespaces=set(),
         indexers=OperatorIndexers(),
         server_uids={},

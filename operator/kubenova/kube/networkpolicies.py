@@ -54,7 +54,7 @@ async def relabel_members(client: AsyncClient, backend: str, namespace: str, nam
     if backend == container.NAME:
         pod = await kube.get_dict(client, Pod, name, namespace=namespace)
         if pod is not None:
-            await _relabel(client, Pod, pod, groups)
+            await relabel_pod(client, pod, groups)
         return
     if backend != kubevirt.NAME:
         return
@@ -67,12 +67,13 @@ async def relabel_members(client: AsyncClient, backend: str, namespace: str, nam
         patch = {"spec": {"template": {"metadata": {"labels": changes}}}}
         await client.patch(resources.VirtualMachine, name, patch, namespace=namespace, patch_type=PatchType.MERGE)
     async for launcher in client.list(Pod, namespace=namespace, labels={VM_LABEL: name}):
-        await _relabel(client, Pod, launcher.to_dict(), groups)
+        await relabel_pod(client, launcher.to_dict(), groups)
 
 
-async def _relabel(client: AsyncClient, res: Any, obj: Mapping[str, Any], groups: list[str]) -> None:
-    meta = obj.get("metadata") or {}
+async def relabel_pod(client: AsyncClient, pod: Mapping[str, Any], groups: list[str]) -> None:
+    """Give ``pod`` (a body as read or watched) the member labels of ``groups`` (and only those)."""
+    meta = pod.get("metadata") or {}
     changes = securitygroups.label_changes(meta.get("labels") or {}, groups)
     if changes:
         patch = {"metadata": {"labels": changes}}
-        await client.patch(res, meta["name"], patch, namespace=meta.get("namespace"), patch_type=PatchType.MERGE)
+        await client.patch(Pod, meta["name"], patch, namespace=meta.get("namespace"), patch_type=PatchType.MERGE)
