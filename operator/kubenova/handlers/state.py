@@ -20,6 +20,7 @@ from kopf._core.engines.indexing import OperatorIndexers  # kopf.operator's `ind
 from kubenova import config
 from kubenova.handlers.placement import Placement
 from kubenova.handlers.server_controller import Debounce, ServerController
+from kubenova.hosts import NodeFacts
 from kubenova.kube.servers import Client
 
 
@@ -44,6 +45,8 @@ class OperatorState:
     """The groups each server's workload was last labelled for (or rendered with), by
     namespace/name: a server event relabels only when its groups changed since (one read after a
     restart)."""
+    node_facts_reflected: dict[str, NodeFacts]
+    """Each Node's facts as its Host's status last reflected them (:func:`.hosts.node_event`)."""
     security_unchecked: dict[str, tuple[str, ...]]
     """Container servers whose Pod's labels are not known to this process yet (it started with
     them running): the groups their Pod's next event checks it for, with no read."""
@@ -93,6 +96,7 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         migration_records={},
         security_labels={},
         security_unchecked={},
+        node_facts_reflected={},
         defaulted_namespaces=set(),
         indexers=OperatorIndexers(),
         server_uids={},
