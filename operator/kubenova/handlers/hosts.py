@@ -164,16 +164,25 @@ async def _create_host(memo: kopf.Memo, name: str) -> None:
 def server_changed(
     key: str, status: Mapping[str, Any], *, deleted: bool, memo: kopf.Memo, kwargs: dict[str, Any]
 ) -> None:
-    """A server placed on (or gone from) a host changes that host's usage: the hosts it claims now
-    and those it claimed at its last event (a release leaves no trace in the new status). Called
-    for each Server event by :mod:`kubenova.handlers.servers`' one handler."""
-    seen: dict[str, set[str]] = state.of(memo).server_hosts
-    now = set() if deleted else {c.host for c in claims.claims_of(status).values()}
-    before = seen.pop(key, set())
+    """A server placed on (or gone from) a host changes that host's usage: the hosts where what it
+    holds changed since its last event (a release leaves no trace in the new status). Called for
+    each Server event by :mod:`kubenova.handlers.servers`' one handler; most of a server's events
+    (its own writes' echoes, ACTIVE) change nothing any host reports, and ask for no refresh."""
+    seen: dict[str, dict[str, hosts.ServerOnHost]] = state.of(memo).server_hosts
+    namespace, _, name = key.partition("/")
+    now = {} if deleted else _held(namespace, name, status)
+    before = seen.pop(key, {})
     if now:
         seen[key] = now
-    for host in sorted(now | before):
-        _refresh_soon(host, memo, kwargs)
+    for host in sorted(now.keys() | before.keys()):
+        if now.get(host) != before.get(host):
+            _refresh_soon(host, memo, kwargs)
+
+
+def _held(namespace: str, name: str, status: Mapping[str, Any]) -> dict[str, hosts.ServerOnHost]:
+    """What the server holds on each host, as the ``server_facts`` index has it (less its uid: a
+    server deleted and made again has a DELETED event between)."""
+    return hosts.held_on_hosts(namespace, name, "", claims.claims_of(status).values(), runs=hosts.running(status))
 
 
 def usage_key(host: str) -> str:

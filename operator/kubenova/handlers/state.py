@@ -20,7 +20,7 @@ from kopf._core.engines.indexing import OperatorIndexers  # kopf.operator's `ind
 from kubenova import config
 from kubenova.handlers.placement import Placement
 from kubenova.handlers.server_controller import Debounce, ServerController
-from kubenova.hosts import NodeFacts
+from kubenova.hosts import NodeFacts, ServerOnHost
 from kubenova.kube.servers import Client
 
 
@@ -37,8 +37,9 @@ class OperatorState:
     """Coalesced refreshes and retries (ServerGroup members, servers refused or failed)."""
     usage: Debounce
     """Usage summaries (a Host's, a namespace's Quota), at most one write per interval each."""
-    server_hosts: dict[str, set[str]]
-    """The hosts each server claimed at its last event (a release leaves no trace in the new status)."""
+    server_hosts: dict[str, dict[str, ServerOnHost]]
+    """What each server held on each host at its last event (a release leaves no trace in the new
+    status)."""
     migration_records: dict[str, tuple[str, dict[str, Any]]]
     """Per server, the Migration record (name, status) this process wrote last."""
     security_labels: dict[str, tuple[str, ...]]
