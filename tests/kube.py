@@ -230,3 +230,12 @@ class Srv:
 
     def reasons(self) -> list[str]:
         return [r for r, _ in self.events()]
+
+    def wait_reasons(self, *wanted: str, timeout: float = 30) -> list[str]:
+        """The Events' reasons once all of ``wanted`` are among them: an Event is posted after the
+        status write it announces, so a test that saw the status may read the Events before it."""
+        return waiting.until(
+            lambda: found if set(wanted) <= set(found := self.reasons()) else None,
+            timeout=timeout,
+            what=f"Events {', '.join(wanted)} of server {self.name}",
+        )

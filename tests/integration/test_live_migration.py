@@ -114,7 +114,7 @@ def test_a_vm_live_migrates_to_a_chosen_host_holding_both_claims_while_it_moves(
     assert k.get(kube, "virtualmachineinstance", srv.name, namespace)["status"]["nodeName"] == dest
     waiting.until(lambda: counts_claims(kube, source, dest), what=f"{source} lets the server go")
     assert srv.last_action()["action"] == "live-migration"
-    assert "LiveMigrated" in srv.reasons()
+    srv.wait_reasons("LiveMigrated")
 
 
 def test_a_failed_live_migration_leaves_it_active_on_the_source_with_a_fault(
@@ -137,7 +137,7 @@ def test_a_failed_live_migration_leaves_it_active_on_the_source_with_a_fault(
     assert k.get(kube, "virtualmachineinstance", srv.name, namespace)["status"]["nodeName"] == source
     vm = k.get(kube, "virtualmachine", srv.name, namespace)
     assert vm["spec"]["template"]["spec"]["nodeSelector"] == {"kubernetes.io/hostname": source}
-    assert "LiveMigrationFailed" in srv.reasons()
+    srv.wait_reasons("LiveMigrationFailed")
 
 
 def test_abort_returns_it_to_the_source_and_force_complete_needs_a_migration(

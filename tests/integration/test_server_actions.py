@@ -106,9 +106,7 @@ def test_reboot_rebuild_resize_migrate_on_each_backend(
     assert refused["fault"]["code"] == 409
     assert refused["fault"]["message"] == f"Cannot 'revertResize' instance {s['id']} while it is in vm_state active"
 
-    reasons = srv.reasons()
-    for reason in ("Rebooted", "Rebuilt", "Resized", "ResizeConfirmed", "Migrated", "ResizeReverted", "ActionRefused"):
-        assert reason in reasons, reasons
+    srv.wait_reasons("Rebooted", "Rebuilt", "Resized", "ResizeConfirmed", "Migrated", "ResizeReverted", "ActionRefused")
 
 
 @pytest.mark.parametrize("backend", ["container", "kubevirt"])
@@ -136,8 +134,7 @@ def test_shelve_offload_unshelve_and_stop_start(cluster: Cluster, kube: Client, 
     assert [a["action"] for a in srv.status["actions"]] == [
         "create", "shelve", "shelveOffload", "unshelve", "stop", "start",
     ]  # fmt: skip
-    reasons = srv.reasons()
-    assert {"Shelved", "Offloaded", "Unshelved", "Stopped", "Started"} <= set(reasons), reasons
+    srv.wait_reasons("Shelved", "Offloaded", "Unshelved", "Stopped", "Started")
 
 
 def test_kubevirt_rescue_pause_and_suspend(cluster: Cluster, kube: Client, namespace: str) -> None:
@@ -161,7 +158,7 @@ def test_kubevirt_rescue_pause_and_suspend(cluster: Cluster, kube: Client, names
     assert [a["action"] for a in s["actions"]][-3:] == ["pause", "unpause", "suspend"]
     srv.declare(state="active")
     srv.wait("ACTIVE")
-    assert {"Rescued", "Unrescued", "Paused", "Unpaused", "Suspended", "Resumed"} <= set(srv.reasons())
+    srv.wait_reasons("Rescued", "Unrescued", "Paused", "Unpaused", "Suspended", "Resumed")
 
 
 @pytest.mark.parametrize("action", ["paused", "suspended"])
@@ -180,7 +177,7 @@ def test_the_container_backend_refuses_what_a_pod_cannot_do(
     assert s["fault"]["message"].startswith("The requested functionality is not supported: the container backend")
     synced = next(c for c in s["conditions"] if c["type"] == "Synced")
     assert (synced["status"], synced["reason"]) == ("False", "Unsupported")
-    assert "Unsupported" in srv.reasons()
+    srv.wait_reasons("Unsupported")
     live = srv.act("liveMigrate")
     assert (live["phase"], live["fault"]["code"]) == ("Failed", 501)
 
@@ -248,7 +245,7 @@ def test_evacuate_only_from_a_host_that_is_down(cluster: Cluster, kube: Client, 
         s = srv.wait("ACTIVE")
         assert s["host"] != host
         assert (s["migration"]["kind"], s["migration"]["status"]) == ("evacuation", "done")
-        assert "Evacuated" in srv.reasons()
+        srv.wait_reasons("Evacuated")
     finally:
         forced_down(False)
         k.wait_for(kube, "host", host, check=lambda st: st.get("state") == "up", what="host up again")

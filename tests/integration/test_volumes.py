@@ -94,7 +94,7 @@ def test_a_volume_is_hot_plugged_into_a_running_vm_detached_and_attached_to_a_se
     assert s["volumesAttached"] == [{"id": "data", "deleteOnTermination": False}]
     assert vm_claims(one) == ["data"]  # in the VM's spec, hotpluggable, as KubeVirt's addvolume writes it
     assert [a["action"] for a in s["actions"]][-1] == "attach_volume"
-    assert "VolumeAttached" in one.reasons()
+    one.wait_reasons("VolumeAttached")
 
     # In use by one: a second server is refused with Cinder's words, and waits.
     two = server(cluster, kube, namespace, "two")
@@ -109,7 +109,7 @@ def test_a_volume_is_hot_plugged_into_a_running_vm_detached_and_attached_to_a_se
     one.declare(volumes=[])
     waiting.until(lambda: attached(one), what="data detached from one")
     assert vm_claims(one) == []
-    assert "VolumeDetached" in one.reasons()
+    one.wait_reasons("VolumeDetached")
     waiting.until(lambda: attached(two, "data"), what="data attached to two")
     assert vm_claims(two) == ["data"]
 
