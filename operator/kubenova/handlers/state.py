@@ -44,8 +44,9 @@ class OperatorState:
     """Per server, the Migration record (name, status) this process wrote last."""
     security_labels: dict[str, tuple[str, ...]]
     """The groups each server's workload was last labelled for (or rendered with), by
-    namespace/name: a server event relabels only when its groups changed since (one read after a
-    restart)."""
+    namespace/name: a server event relabels only when its groups changed since. After a restart a
+    container server's Pod is checked by its own event (:attr:`security_unchecked`); a VM's
+    template and launcher Pods are read once."""
     node_facts_reflected: dict[str, NodeFacts]
     """Each Node's facts as its Host's status last reflected them (:func:`.hosts.node_event`)."""
     security_unchecked: dict[str, tuple[str, ...]]
