@@ -148,8 +148,9 @@ def _watch_workloads(backend: backends.Backend) -> None:
 
     # A virt-launcher Pod carries its VM's labels (the server label too), as KubeVirt copies them:
     # it is the VM backend's, not a container server's Pod.
+    pods = backend.PLURAL == "pods"
     labels: dict[str, Any] = {SERVER_LABEL: kopf.PRESENT}
-    if backend.PLURAL == "pods":
+    if pods:
         labels[LAUNCHER_LABEL] = kopf.ABSENT
 
     @kopf.on.event(group, version, backend.PLURAL, labels=labels, id=f"server-{backend.KIND}")
@@ -159,7 +160,7 @@ def _watch_workloads(backend: backends.Backend) -> None:
         seen = None if event["type"] == "DELETED" else dict(body)
         server = labels[SERVER_LABEL]
         _workload_event(namespace or "", server, backend.observe(seen), memo, kw, seen=seen)
-        if backend.PLURAL == "pods":
+        if pods:  # a container server's labels are checked from its Pod's events (restart, too)
             await securitygroups.pod_seen(f"{namespace}/{server}", seen, memo=memo)
 
 
