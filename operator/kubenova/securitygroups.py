@@ -15,6 +15,11 @@ What a NetworkPolicy cannot say, and how it is handled:
   status as unenforced): the traffic stays closed, the safer side.
 * The ethertype of a rule without a remote: a policy peer cannot pick an address family, so the
   rule allows both (a CIDR's family is checked against the ethertype at apply time).
+* A Pod that no policy selects is open both ways, where a Neutron port with port security and
+  no group (none named, or each named one not made yet or deleted while in use) is closed. So
+  every server's Pods carry :data:`PORT_SECURITY` too, and one policy per namespace
+  (:func:`closed_policy`) selects them all and allows nothing: their groups' policies add what
+  is allowed, and a server none of whose groups exists stays closed.
 """
 
 from __future__ import annotations
@@ -30,6 +35,9 @@ from kubenova.api.common import API_VERSION, GROUP
 
 LABEL_PREFIX = f"securitygroup.{GROUP}"
 DEFAULT = "default"
+PORT_SECURITY = f"{GROUP}/port-security"
+"""On every server's Pods, whatever its groups: what the namespace's :func:`closed_policy` selects."""
+CLOSED_POLICY = "kubenova-port-security"
 PORT_PROTOCOLS = {"tcp": "TCP", "udp": "UDP", "sctp": "SCTP", "6": "TCP", "17": "UDP", "132": "SCTP"}
 MAX_LABEL_NAME = 63
 MAX_OBJECT_NAME = 253
@@ -58,7 +66,8 @@ def member_label(group: str) -> str:
 
 
 def member_labels(groups: Iterable[str]) -> dict[str, str]:
-    return {member_label(g): "" for g in groups}
+    """The labels a server's Pods carry for ``groups``: one per group, and :data:`PORT_SECURITY`."""
+    return {PORT_SECURITY: "enabled", **{member_label(g): "" for g in groups}}
 
 
 def policy_name(group: str) -> str:
@@ -74,6 +83,22 @@ def default_group(namespace: str) -> dict[str, Any]:
         "kind": "SecurityGroup",
         "metadata": {"name": DEFAULT, "namespace": namespace, "labels": {"app.kubernetes.io/managed-by": "kubenova"}},
         "spec": {"description": "Default security group", "rules": [dict(r) for r in DEFAULT_RULES]},
+    }
+
+
+def closed_policy(namespace: str) -> dict[str, Any]:
+    """The namespace's policy that closes every server's Pods both ways but for what their groups'
+    policies allow (see the module's docstring). Owned by nothing: it selects only servers' Pods,
+    and goes with its namespace."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": CLOSED_POLICY,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "kubenova"},
+        },
+        "spec": {"podSelector": {"matchLabels": {PORT_SECURITY: "enabled"}}, "policyTypes": ["Ingress", "Egress"]},
     }
 
 
@@ -216,7 +241,8 @@ def failed_conditions(
 
 def label_changes(current: Mapping[str, str], groups: Iterable[str]) -> dict[str, str | None]:
     """A merge patch of ``current`` labels making the member labels those of ``groups`` (None
-    removes one); empty when they already are."""
+    removes one); empty when they already are. A Pod labelled before :data:`PORT_SECURITY`
+    existed gets it here (checked after every restart)."""
     wanted = member_labels(groups)
     patch: dict[str, str | None] = {k: v for k, v in wanted.items() if current.get(k) != v}
     patch.update({k: None for k in current if k.startswith(LABEL_PREFIX + "/") and k not in wanted})

@@ -137,7 +137,9 @@ def wait_labels(
         obj = k.get(kube, kind, name, namespace)
         if template:  # a VM's template
             obj = obj.get("spec", {}).get("template", {})
-        return member_labels(obj) == wanted
+        # Every member carries the label its namespace's closed-by-default policy selects.
+        secured = (obj.get("metadata", {}).get("labels") or {}).get(sg.PORT_SECURITY) == "enabled"
+        return secured and member_labels(obj) == wanted
 
     waiting.until(labelled, what=f"{kind} {name} labelled for {groups}")
 
@@ -221,12 +223,46 @@ def test_security_groups_are_exactly_their_policies_and_follow_rules_and_members
     assert '["web","db"]' in out
 
 
+def test_a_server_in_no_group_that_exists_is_closed_not_open(
+    made: Made, cluster: Cluster, operator: Operator, kube: Client, namespace: str
+) -> None:
+    """A Pod that no NetworkPolicy selects is open both ways; a Neutron port with port security
+    and no group is closed. Every server's Pods are selected by their namespace's closed policy,
+    which allows nothing: a server naming only a group not made yet, or whose group is deleted
+    while in use, stays closed."""
+    made.apply([k.flavor(FLAVOR, vcpus=1, ram=64)])
+    cluster.apply(
+        [
+            k.manifest("SecurityGroup", "web", namespace, rules=WEB_RULES),
+            k.server("ghostly", namespace, flavor=FLAVOR, image="nginx:1.27", backend="container",
+                     securityGroups=["ghost"]),
+            k.server("webby", namespace, flavor=FLAVOR, image="nginx:1.27", backend="container",
+                     securityGroups=["web"]),
+        ]
+    )  # fmt: skip
+    for name in ("ghostly", "webby"):
+        k.Srv(kube, namespace, name).wait("ACTIVE", timeout=60)
+    wait_labels(kube, "pod", "ghostly", namespace, groups=["ghost"])
+    closed = waiting.until(lambda: k.get(kube, "networkpolicy", sg.CLOSED_POLICY, namespace), what="the closed policy")
+    assert closed["spec"] == {
+        "podSelector": {"matchLabels": {sg.PORT_SECURITY: "enabled"}},
+        "policyTypes": ["Ingress", "Egress"],
+    }
+    assert not k.get(kube, "securitygroup", "ghost", namespace)  # named, never made: no policy of its own
+    # Deleted in use: Neutron would refuse; here its policy goes, and its member stays closed.
+    cluster.kubectl("delete", "securitygroup", "web", "-n", namespace)
+    waiting.until(lambda: not policy(kube, "web", namespace), what="web's policy gone with it")
+    wait_labels(kube, "pod", "webby", namespace, groups=["web"])
+    assert k.get(kube, "networkpolicy", sg.CLOSED_POLICY, namespace)
+
+
 def test_an_operator_started_over_running_servers_checks_their_pods_labels_from_the_pods_events(
     made: Made, cluster: Cluster, operator: Operator, kube: Client, namespace: str
 ) -> None:
     """After a restart the operator knows nothing of what each Pod carries; it checks each
     container server's Pod against its groups from the Pod's own event (no read of each Pod),
-    and puts back what is wrong: here a label lost while it was down."""
+    and puts back what is wrong: here labels lost while it was down (as a Pod made before
+    :data:`kubenova.securitygroups.PORT_SECURITY` existed lacks that one)."""
     made.apply([k.flavor(FLAVOR, vcpus=1, ram=64)])
     cluster.apply(
         [
@@ -238,7 +274,8 @@ def test_an_operator_started_over_running_servers_checks_their_pods_labels_from_
     k.Srv(kube, namespace, "front").wait("ACTIVE", timeout=60)
     wait_labels(kube, "pod", "front", namespace, groups=["web"])
     operator.kill()
-    cluster.kubectl("label", "pod", "front", "-n", namespace, f"{sg.member_label('web')}-", f"{sg.member_label('db')}=")
+    cluster.kubectl("label", "pod", "front", "-n", namespace, f"{sg.member_label('web')}-", f"{sg.member_label('db')}=",
+                    f"{sg.PORT_SECURITY}-")  # fmt: skip
     operator.start()
     wait_labels(kube, "pod", "front", namespace, groups=["web"])
 

@@ -5,7 +5,9 @@ names it and it does not exist (as Neutron gives every project one).
 
 A group's policy follows its rules at once (each change is an event); a server's groups follow
 ``spec.securityGroups`` at once too: its Pod (or its VM's template and virt-launcher Pods) is
-relabelled in place, which restarts nothing.
+relabelled in place, which restarts nothing. Every namespace with servers has one more policy,
+which closes every server's Pods but for what their groups allow (a Neutron port in no group that
+exists is closed, a Pod no policy selects is open).
 """
 
 from __future__ import annotations
@@ -90,39 +92,82 @@ async def _follow_groups(
     namespace, name = key.split("/", 1)
     spec, status, meta = body.get("spec") or {}, body.get("status") or {}, body.get("metadata") or {}
     operator = state.of(memo)
-    labelled, defaulted = operator.security_labels, operator.defaulted_namespaces
     if deleted or not namespace:
-        labelled.pop(key, None)
+        operator.security_labels.pop(key, None)
         operator.security_unchecked.pop(key, None)
+        operator.pods_ahead.pop(key, None)
         return
     groups = tuple(spec.get("securityGroups", [securitygroups.DEFAULT]))
-    client = operator.client
-    if securitygroups.DEFAULT in kw["securitygroup_names"].get(namespace, []):
-        defaulted.discard(namespace)
-    elif securitygroups.DEFAULT in groups and namespace not in defaulted:
-        await networkpolicies.ensure_default_group(client, namespace)
-        defaulted.add(namespace)
-    if meta.get("deletionTimestamp") or labelled.get(key) == groups:
-        return
+    if not meta.get("deletionTimestamp") and operator.security_labels.get(key) != groups:
+        await _label(operator, namespace, name, status, groups)
+    await _namespace_policies(operator, namespace, groups, kw)
+
+
+async def _label(
+    operator: state.OperatorState, namespace: str, name: str, status: Mapping[str, Any], groups: tuple[str, ...]
+) -> None:
+    """Bring the server's workload to the member labels of ``groups``."""
+    key, client = f"{namespace}/{name}", operator.client
     backend = status.get("backend")
     if backend and status.get("workload"):
-        if backend == container.NAME and key not in labelled:
+        if backend == container.NAME and key not in operator.security_labels:
             # Not known since this process started: its Pod's own event checks it, from the Pod
             # it carries (every Pod is listed at start-up, after the Servers: see
-            # :data:`kubenova.handlers.dispatch.FIRST`), instead of a read of each Pod.
-            operator.security_unchecked[key] = groups
-            return
-        # A workload may exist with other groups' labels: bring them to these. One not made yet
-        # is rendered with the spec's groups.
-        await networkpolicies.relabel_members(client, str(backend), namespace, name, list(groups))
-    labelled[key] = groups
+            # :data:`kubenova.handlers.dispatch.FIRST`), instead of a read of each Pod; or the
+            # Pod's event came first (the kept events are handled several at once) and left
+            # what this needs.
+            pod = operator.pods_ahead.pop(key, None)
+            if pod is None:
+                operator.security_unchecked[key] = groups  # before any await: see pod_seen
+                return
+            await networkpolicies.relabel_pod(client, pod, list(groups))
+        else:
+            # A workload may exist with other groups' labels: bring them to these. One not made
+            # yet is rendered with the spec's groups.
+            await networkpolicies.relabel_members(client, str(backend), namespace, name, list(groups))
+    operator.security_labels[key] = groups
+
+
+async def _namespace_policies(
+    operator: state.OperatorState, namespace: str, groups: tuple[str, ...], kw: dict[str, Any]
+) -> None:
+    """The namespace's ``default`` group if a server names it, and its closed-by-default policy."""
+    if securitygroups.DEFAULT in kw["securitygroup_names"].get(namespace, []):
+        operator.defaulted_namespaces.discard(namespace)
+    elif securitygroups.DEFAULT in groups and namespace not in operator.defaulted_namespaces:
+        await networkpolicies.ensure_default_group(operator.client, namespace)
+        operator.defaulted_namespaces.add(namespace)
+    if namespace not in operator.closed_namespaces:
+        await _close_namespace(operator.client, namespace, operator.closed_namespaces)
+
+
+async def _close_namespace(client: kube_servers.Client, namespace: str, closed: set[str]) -> None:
+    """Apply the namespace's closed-by-default policy (:func:`kubenova.securitygroups.closed_policy`)
+    once per process: an apply of the unchanged policy writes nothing, and one deleted by hand
+    is back at the next start. Refused (a namespace being deleted), it is tried again at the
+    namespace's next server event."""
+    try:
+        await networkpolicies.apply_policy(client, securitygroups.closed_policy(namespace))
+    except networkpolicies.PolicyRefused as exc:
+        log.info("namespace %s: the servers' closed-by-default NetworkPolicy was refused: %s", namespace, exc)
+        return
+    closed.add(namespace)
 
 
 async def pod_seen(key: str, pod: Mapping[str, Any] | None, *, memo: kopf.Memo) -> None:
     """A container server's Pod event: if its server's groups were not checked yet (see
-    :func:`_follow_groups`), bring this Pod's member labels to them."""
+    :func:`_label`), bring this Pod's member labels to them. If its server's event was not
+    handled yet since this process started, leave it what it needs (:attr:`.pods_ahead`)."""
     operator = state.of(memo)
-    if pod is None or key not in operator.security_unchecked or (pod.get("metadata") or {}).get("deletionTimestamp"):
+    meta = (pod or {}).get("metadata") or {}
+    if pod is None:
+        operator.pods_ahead.pop(key, None)
+        return
+    if meta.get("deletionTimestamp"):
+        return
+    if key not in operator.security_unchecked:
+        if key not in operator.security_labels:
+            operator.pods_ahead[key] = {"metadata": {f: meta.get(f) for f in ("name", "namespace", "labels")}}
         return
     groups = operator.security_unchecked.pop(key)
     try:

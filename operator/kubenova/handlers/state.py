@@ -52,8 +52,13 @@ class OperatorState:
     security_unchecked: dict[str, tuple[str, ...]]
     """Container servers whose Pod's labels are not known to this process yet (it started with
     them running): the groups their Pod's next event checks it for, with no read."""
+    pods_ahead: dict[str, dict[str, Any]]
+    """Container servers' Pods seen before their server's event since this process started (the
+    name, namespace and labels each carried): what the server's event checks, with no read."""
     defaulted_namespaces: set[str]
     """Namespaces whose ``default`` SecurityGroup this process made and its index has not shown yet."""
+    closed_namespaces: set[str]
+    """Namespaces whose closed-by-default NetworkPolicy this process has applied."""
     indexers: OperatorIndexers
     """kopf's indexes, handed to ``kopf.operator``: :mod:`.vanished` drops a deleted Server's entries."""
     server_uids: dict[str, str]
@@ -98,8 +103,10 @@ def make(settings: config.Settings, client: Client) -> OperatorState:
         migration_records={},
         security_labels={},
         security_unchecked={},
+        pods_ahead={},
         node_facts_reflected={},
         defaulted_namespaces=set(),
+        closed_namespaces=set(),
         indexers=OperatorIndexers(),
         server_uids={},
         tasks=[],

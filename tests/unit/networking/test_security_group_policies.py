@@ -1,6 +1,7 @@
 """SecurityGroups rendered as NetworkPolicies (:mod:`kubenova.securitygroups`), exactly: Neutron's
 default group, ports and ranges, CIDR and group remotes, the IPv4/IPv6 twins merged, ICMP left
-out (and said so), member labels within Kubernetes' limits, and the label patch of a change."""
+out (and said so), member labels within Kubernetes' limits, the label patch of a change, and
+the namespace's policy that keeps a server in no existing group closed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from kubenova import securitygroups as sg
 
 LABEL = "securitygroup.compute.kubenova.io"
+PORT_SECURITY = "compute.kubenova.io/port-security"
 
 
 def policy_spec(rules: list[dict[str, Any]], name: str = "web") -> dict[str, Any]:
@@ -111,9 +113,30 @@ def test_long_group_names_make_valid_label_keys_and_policy_names() -> None:
 
 
 def test_a_membership_change_is_a_label_patch() -> None:
-    current = {"compute.kubenova.io/server": "s1", f"{LABEL}/default": "", f"{LABEL}/old": ""}
+    secured = {PORT_SECURITY: "enabled"}
+    current = {"compute.kubenova.io/server": "s1", **secured, f"{LABEL}/default": "", f"{LABEL}/old": ""}
     assert sg.label_changes(current, ["default", "web"]) == {f"{LABEL}/web": "", f"{LABEL}/old": None}
-    assert sg.label_changes({f"{LABEL}/web": ""}, ["web"]) == {}
+    assert sg.label_changes({**secured, f"{LABEL}/web": ""}, ["web"]) == {}
+    assert sg.label_changes({**secured, f"{LABEL}/web": ""}, []) == {f"{LABEL}/web": None}
+
+
+def test_every_member_is_selected_by_its_namespaces_closed_policy_whatever_its_groups() -> None:
+    """A Pod no policy selects is open both ways; a Neutron port in no group that exists is
+    closed. The closed policy selects every server's Pods and allows nothing."""
+    assert sg.member_labels([]) == {PORT_SECURITY: "enabled"}
+    assert sg.member_labels(["web"]) == {PORT_SECURITY: "enabled", f"{LABEL}/web": ""}
+    # A Pod labelled before the label existed gets it at its next check (each restart).
+    assert sg.label_changes({f"{LABEL}/web": ""}, ["web"]) == {PORT_SECURITY: "enabled"}
+    assert sg.closed_policy("demo") == {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {
+            "name": "kubenova-port-security",
+            "namespace": "demo",
+            "labels": {"app.kubernetes.io/managed-by": "kubenova"},
+        },
+        "spec": {"podSelector": {"matchLabels": {PORT_SECURITY: "enabled"}}, "policyTypes": ["Ingress", "Egress"]},
+    }
 
 
 def test_status_names_the_policy_and_is_ready() -> None:
