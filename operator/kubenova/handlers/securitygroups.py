@@ -131,27 +131,43 @@ async def _label(
 async def _namespace_policies(
     operator: state.OperatorState, namespace: str, groups: tuple[str, ...], kw: dict[str, Any]
 ) -> None:
-    """The namespace's ``default`` group if a server names it, and its closed-by-default policy."""
+    """The namespace's ``default`` group if a server names it, and its closed-by-default policy.
+
+    Each namespace is marked before the request, not after: the servers of a namespace are
+    handled at once, and a second create of the group would be refused (409) and read back, a
+    ``get`` the operator's RBAC does not need otherwise (the chart's test caught it)."""
+    defaulted, closed = operator.defaulted_namespaces, operator.closed_namespaces
     if securitygroups.DEFAULT in kw["securitygroup_names"].get(namespace, []):
-        operator.defaulted_namespaces.discard(namespace)
-    elif securitygroups.DEFAULT in groups and namespace not in operator.defaulted_namespaces:
-        await networkpolicies.ensure_default_group(operator.client, namespace)
-        operator.defaulted_namespaces.add(namespace)
-    if namespace not in operator.closed_namespaces:
-        await _close_namespace(operator.client, namespace, operator.closed_namespaces)
+        defaulted.discard(namespace)
+    elif securitygroups.DEFAULT in groups and namespace not in defaulted:
+        defaulted.add(namespace)
+        made = False
+        try:
+            await networkpolicies.ensure_default_group(operator.client, namespace)
+            made = True
+        finally:
+            if not made:
+                defaulted.discard(namespace)  # the next server event tries again
+    if namespace not in closed:
+        closed.add(namespace)
+        applied = False
+        try:
+            applied = await _close_namespace(operator.client, namespace)
+        finally:
+            if not applied:
+                closed.discard(namespace)  # the next server event tries again
 
 
-async def _close_namespace(client: kube_servers.Client, namespace: str, closed: set[str]) -> None:
-    """Apply the namespace's closed-by-default policy (:func:`kubenova.securitygroups.closed_policy`)
+async def _close_namespace(client: kube_servers.Client, namespace: str) -> bool:
+    """Apply the namespace's closed-by-default policy (:func:`kubenova.securitygroups.closed_policy`),
     once per process: an apply of the unchanged policy writes nothing, and one deleted by hand
-    is back at the next start. Refused (a namespace being deleted), it is tried again at the
-    namespace's next server event."""
+    is back at the next start. False if refused (a namespace being deleted)."""
     try:
         await networkpolicies.apply_policy(client, securitygroups.closed_policy(namespace))
     except networkpolicies.PolicyRefused as exc:
         log.info("namespace %s: the servers' closed-by-default NetworkPolicy was refused: %s", namespace, exc)
-        return
-    closed.add(namespace)
+        return False
+    return True
 
 
 async def pod_seen(key: str, pod: Mapping[str, Any] | None, *, memo: kopf.Memo) -> None:

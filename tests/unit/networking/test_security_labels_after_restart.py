@@ -1,6 +1,8 @@
-"""After a start, a container server's Pod is checked against its groups from what the Pod's
-event carried, whichever of the two events (the Server's, its Pod's) is handled first: the kept
-events of the first listings are handled several at once, so a Pod's can overtake its Server's."""
+"""Server events handled at once: after a start, a container server's Pod is checked against its
+groups from what the Pod's event carried, whichever of the two events (the Server's, its Pod's)
+is handled first (the kept events of the first listings are handled several at once, so a Pod's
+can overtake its Server's); and a namespace's default group and closed policy are made once,
+however many of its servers' events are handled together."""
 
 from __future__ import annotations
 
@@ -67,3 +69,35 @@ def test_a_pod_event_after_its_server_is_checked_checks_nothing(monkeypatch: pyt
     relabelled, operator = run(monkeypatch, "server", "pod", "pod", "server")
     assert len(relabelled) == 1
     assert not operator.pods_ahead
+
+
+def test_a_namespaces_default_group_and_closed_policy_are_made_once_for_servers_handled_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second create of the default group would be refused (409) and read back: a ``get`` the
+    chart's RBAC does not give the operator."""
+    made: list[str] = []
+
+    async def ensure_default_group(_: Any, namespace: str) -> None:
+        made.append(f"group {namespace}")
+        await asyncio.sleep(0.01)
+
+    async def apply_policy(_: Any, policy: dict[str, Any]) -> None:
+        made.append(f"policy {policy['metadata']['name']}")
+        await asyncio.sleep(0.01)
+
+    monkeypatch.setattr(networkpolicies, "ensure_default_group", ensure_default_group)
+    monkeypatch.setattr(networkpolicies, "apply_policy", apply_policy)
+    memo = kopf.Memo(state=state.make(config.Settings(), cast(Client, None)))
+    no_groups_yet: dict[str, Any] = {"securitygroup_names": {}}
+
+    async def go() -> None:
+        await asyncio.gather(
+            *(
+                handlers.server_changed(f"demo/s{i}", {"spec": {}}, deleted=False, memo=memo, kw=no_groups_yet)
+                for i in range(3)
+            )
+        )
+
+    asyncio.run(go())
+    assert sorted(made) == ["group demo", f"policy {sg.CLOSED_POLICY}"]
