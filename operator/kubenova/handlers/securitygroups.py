@@ -13,7 +13,7 @@ exists is closed, a Pod no policy selects is open).
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
@@ -131,31 +131,34 @@ async def _label(
 async def _namespace_policies(
     operator: state.OperatorState, namespace: str, groups: tuple[str, ...], kw: dict[str, Any]
 ) -> None:
-    """The namespace's ``default`` group if a server names it, and its closed-by-default policy.
-
-    Each namespace is marked before the request, not after: the servers of a namespace are
-    handled at once, and a second create of the group would be refused (409) and read back, a
-    ``get`` the operator's RBAC does not need otherwise (the chart's test caught it)."""
-    defaulted, closed = operator.defaulted_namespaces, operator.closed_namespaces
+    """The namespace's ``default`` group if a server names it, and its closed-by-default policy."""
+    client, defaulted = operator.client, operator.defaulted_namespaces
     if securitygroups.DEFAULT in kw["securitygroup_names"].get(namespace, []):
         defaulted.discard(namespace)
-    elif securitygroups.DEFAULT in groups and namespace not in defaulted:
-        defaulted.add(namespace)
-        made = False
-        try:
-            await networkpolicies.ensure_default_group(operator.client, namespace)
-            made = True
-        finally:
-            if not made:
-                defaulted.discard(namespace)  # the next server event tries again
-    if namespace not in closed:
-        closed.add(namespace)
-        applied = False
-        try:
-            applied = await _close_namespace(operator.client, namespace)
-        finally:
-            if not applied:
-                closed.discard(namespace)  # the next server event tries again
+    elif securitygroups.DEFAULT in groups:
+        await _once(defaulted, namespace, lambda: _make_default_group(client, namespace))
+    await _once(operator.closed_namespaces, namespace, lambda: _close_namespace(client, namespace))
+
+
+async def _once(done: set[str], namespace: str, work: Callable[[], Awaitable[bool]]) -> None:
+    """``work`` for ``namespace`` unless ``done`` holds it. Marked before the request, not after:
+    the servers of a namespace are handled at once, and a second create of its default group
+    would be refused (409) and read back, a ``get`` the operator's RBAC does not need otherwise
+    (the chart's test caught it). Unmarked if it fails: the next server event tries again."""
+    if namespace in done:
+        return
+    done.add(namespace)
+    succeeded = False
+    try:
+        succeeded = await work()
+    finally:
+        if not succeeded:
+            done.discard(namespace)
+
+
+async def _make_default_group(client: kube_servers.Client, namespace: str) -> bool:
+    await networkpolicies.ensure_default_group(client, namespace)
+    return True
 
 
 async def _close_namespace(client: kube_servers.Client, namespace: str) -> bool:
@@ -175,10 +178,10 @@ async def pod_seen(key: str, pod: Mapping[str, Any] | None, *, memo: kopf.Memo) 
     :func:`_label`), bring this Pod's member labels to them. If its server's event was not
     handled yet since this process started, leave it what it needs (:attr:`.pods_ahead`)."""
     operator = state.of(memo)
-    meta = (pod or {}).get("metadata") or {}
     if pod is None:
         operator.pods_ahead.pop(key, None)
         return
+    meta = pod.get("metadata") or {}
     if meta.get("deletionTimestamp"):
         return
     if key not in operator.security_unchecked:

@@ -2,7 +2,11 @@
 groups from what the Pod's event carried, whichever of the two events (the Server's, its Pod's)
 is handled first (the kept events of the first listings are handled several at once, so a Pod's
 can overtake its Server's); and a namespace's default group and closed policy are made once,
-however many of its servers' events are handled together."""
+however many of its servers' events are handled together.
+
+The kube writes are stubbed here because these orders cannot be forced on a real control plane;
+there, `tests/integration/test_networks_and_security_groups.py` checks the restart's labels and
+`tests/integration/test_chart.py` the chart's RBAC (which caught the second create)."""
 
 from __future__ import annotations
 
