@@ -276,6 +276,10 @@ def run_lifecycle(c: devcluster.Cluster, kube: Client, op: operating.Operator) -
     k.wait_for(kube, "aggregate", "chart-agg", check=lambda s: s.get("hosts"), what="aggregate status")
     k.wait_for(kube, "quota", "default", ns, check=lambda s: s.get("absolute"), what="quota counted")
     k.wait_for(kube, "keypair", "key", ns, check=lambda s: s.get("fingerprint"), what="keypair fingerprint")
+    # The operator has just discovered the Hosts: until they report up, the scheduler rightly
+    # says No valid host (as Nova does before its computes report), and CI once created the
+    # servers in that second.
+    c.kubectl("wait", "--for=condition=Ready", "--timeout=60s", "host", "--all")
     common = {"flavor": "chart.small", "keyName": "key", "userData": user_data, "schedulerHints": {"group": "grp"}}
     servers: dict[str, dict[str, Any]] = {
         "pod": {"backend": "container", "image": "nginx:1.27", **common},
